@@ -1,0 +1,114 @@
+"""The `blocklab` command line.
+
+Every verb has --help. User errors (a bad config value, an unknown preset or study,
+a malformed file) print one message and exit with code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import BlocklabError
+
+MODEL_KINDS = ("gpt", "seq2seq", "classifier")
+
+
+def parse_assignments(pairs: tuple[str, ...]) -> dict[str, object]:
+    """`key=value` strings -> dict; values parse as JSON when they can (numbers, true, null), else strings."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise BlocklabError(f"--set {pair!r} is not of the form key=value")
+        key, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="blocklab")
+def cli() -> None:
+    """blocklab: every building block of the Transformer, proven by experiment."""
+
+
+@cli.command()
+@click.option("--preset", "preset_name", help="A named config (see the list at the end of --help).")
+@click.option("--model", type=click.Choice(MODEL_KINDS), help="Start from this model's default config.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A JSON file of config fields.")
+@click.option("--vocab", type=int, help="Vocabulary size (shorthand for --set vocab_size=N).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config field; repeatable.")
+def info(preset_name: str | None, model: str | None, config_file: str | None, vocab: int | None, sets: tuple[str, ...]) -> None:
+    """Print a model config and its parameter count by component.
+
+    Example: blocklab info --preset paper-base --vocab 37000
+    """
+    from .nn import PRESETS, ClassifierConfig, GPTConfig, Seq2SeqConfig, build_model, parameter_summary, preset
+
+    kinds = {"gpt": GPTConfig, "seq2seq": Seq2SeqConfig, "classifier": ClassifierConfig}
+    changes = parse_assignments(sets)
+    if vocab is not None:
+        changes["vocab_size"] = vocab
+    if config_file:
+        changes = {**_read_json(config_file), **changes}
+    if preset_name:
+        cfg = preset(preset_name, **changes)
+    else:
+        cfg = kinds[model or "gpt"].from_dict(changes)
+    summary = parameter_summary(build_model(cfg))
+    label = preset_name or (model or "gpt")
+    click.echo(f"{label}: {type(cfg).__name__}")
+    for key, value in cfg.to_dict().items():
+        click.echo(f"  {key:<18} {value}")
+    click.echo("parameters by component:")
+    total = summary.pop("total")
+    for comp, n in summary.items():
+        click.echo(f"  {comp:<18} {n:>13,}  {100 * n / total:5.1f}%")
+    click.echo(f"  {'total':<18} {total:>13,}  ({total / 1e6:.2f}M)")
+    click.echo(f"presets: {', '.join(PRESETS)}")
+
+
+@cli.command()
+@click.option("--seconds", default=8.0, show_default=True, help="Training time budget.")
+@click.option("--seed", default=0, show_default=True)
+def demo(seconds: float, seed: int) -> None:
+    """Train a tiny GPT on a repeating pattern for a few seconds and print its loss falling."""
+    from .demo import run_demo
+
+    run_demo(seconds=seconds, seed=seed, echo=click.echo)
+
+
+def _read_json(path: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise BlocklabError(f"config file {path!r} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise BlocklabError(f"config file {path!r} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise BlocklabError(f"config file {path!r} must hold a JSON object of config fields")
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become a message and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="blocklab", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except BlocklabError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

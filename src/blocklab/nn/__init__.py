@@ -1,0 +1,21 @@
+"""blocklab.nn: every Transformer component, written from scratch on torch tensor ops."""
+from .attention import KVCache, MeanMixer, MultiHeadAttention, scaled_dot_product_attention
+from .blocks import Block, Context, Residual, Stack, add_residual
+from .config import BlockConfig, ClassifierConfig, GPTConfig, Seq2SeqConfig
+from .ffn import FeedForward
+from .hooks import HookedModule, HookPoint
+from .models.classifier import EncoderClassifier
+from .models.gpt import GPT
+from .models.seq2seq import Seq2SeqTransformer
+from .norms import BatchNorm, LayerNorm, RMSNorm
+from .positional import ALiBi, Learned, RoPE, Sinusoidal, alibi_slopes, apply_rotary
+from .presets import PRESETS, build_model, preset
+from .summary import parameter_summary
+
+__all__ = [
+    "ALiBi", "BatchNorm", "Block", "BlockConfig", "ClassifierConfig", "Context", "EncoderClassifier",
+    "FeedForward", "GPT", "GPTConfig", "HookPoint", "HookedModule", "KVCache", "LayerNorm", "Learned",
+    "MeanMixer", "MultiHeadAttention", "PRESETS", "RMSNorm", "Residual", "RoPE", "Seq2SeqConfig",
+    "Seq2SeqTransformer", "Sinusoidal", "Stack", "add_residual", "alibi_slopes", "apply_rotary", "build_model",
+    "parameter_summary", "preset", "scaled_dot_product_attention",
+]

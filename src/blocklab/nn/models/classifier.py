@@ -1,0 +1,52 @@
+"""EncoderClassifier: an encoder stack read out by mean or CLS pooling."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..blocks import Block
+from ..config import ClassifierConfig
+from ..embed import Embedder, init_weights
+from ..hooks import HookPoint, HookedModule
+from ..norms import build_norm
+
+
+class EncoderClassifier(HookedModule):
+    """tokens (B, T) -> class logits (B, n_classes). Padding (pad_id) is ignored by attention and pooling."""
+
+    def __init__(self, cfg: ClassifierConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = Embedder(cfg, cfg.vocab_size)
+        self.cls = nn.Parameter(torch.zeros(1, 1, cfg.d_model)) if cfg.pooling == "cls" else None
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
+        self.norm_f = build_norm(cfg) if cfg.use_final_norm else nn.Identity()
+        self.head = nn.Linear(cfg.d_model, cfg.n_classes)
+        self.hook_pooled = HookPoint()  # (B, D)
+        init_weights(self, cfg.init_std)
+        if self.cls is not None:
+            nn.init.normal_(self.cls, std=cfg.init_std)
+        self.setup_hooks()
+
+    def forward(self, idx: torch.Tensor, *, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if key_padding_mask is None and self.cfg.pad_id is not None:
+            key_padding_mask = idx == self.cfg.pad_id
+        B, T = idx.shape
+        extra = 1 if self.cls is not None else 0
+        pos = torch.arange(T + extra, device=idx.device)
+        prefix = None if self.cls is None else self.cls.expand(B, 1, -1)  # CLS takes position 0
+        x = self.embed(idx, pos, prefix)  # (B, extra + T, D)
+        if self.cls is not None and key_padding_mask is not None:
+            key_padding_mask = torch.cat([key_padding_mask.new_zeros(B, 1), key_padding_mask], dim=1)
+        ctx = self.embed.context(pos, key_padding_mask=key_padding_mask)
+        for block in self.blocks:
+            x = block(x, ctx)
+        x = self.norm_f(x)
+        if self.cls is not None:
+            pooled = x[:, 0]
+        elif key_padding_mask is None:
+            pooled = x.mean(dim=1)
+        else:
+            keep = (~key_padding_mask).to(x.dtype)[..., None]  # (B, T, 1)
+            pooled = (x * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return self.head(self.hook_pooled(pooled))  # (B, n_classes)

@@ -1,0 +1,97 @@
+"""GPT: a decoder-only language model from blocklab blocks (causal self-attention, no cross)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...errors import BlocklabError, ConfigError
+from ..attention import KVCache
+from ..blocks import Block
+from ..config import GPTConfig
+from ..embed import Embedder, init_weights
+from ..hooks import HookedModule
+from ..norms import build_norm
+from .sampling import sample_next
+
+
+class GPT(HookedModule):
+    """tokens (B, T) -> next-token logits (B, T, V)."""
+
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = Embedder(cfg, cfg.vocab_size)
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
+        self.norm_f = build_norm(cfg) if cfg.use_final_norm else nn.Identity()
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        init_weights(self, cfg.init_std)
+        if cfg.tie_weights:
+            self.lm_head.weight = self.embed.tok.weight
+        self.setup_hooks()
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        *,
+        cache: KVCache | None = None,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        B, T = idx.shape
+        start = 0 if cache is None else cache.length
+        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        if cache is not None and key_padding_mask is not None:
+            raise BlocklabError("key_padding_mask is not supported together with a KV cache")
+        x = self.embed(idx, pos)  # (B, T, D)
+        ctx = self.embed.context(
+            pos, torch.arange(start + T, device=idx.device), is_causal=True,
+            key_padding_mask=key_padding_mask, cache=cache,
+        )
+        for block in self.blocks:
+            x = block(x, ctx)
+        if cache is not None:
+            cache.length += T
+        return self.lm_head(self.norm_f(x))  # (B, T, V)
+
+    def new_cache(self) -> KVCache:
+        if self.cfg.norm == "batch":
+            raise ConfigError(
+                "GPTConfig.norm='batch' cannot be used with a KV cache: batch statistics over time change "
+                "as tokens arrive; choose norm 'layer', 'rms' or 'none', or generate with use_cache=False"
+            )
+        if self.cfg.mixer != "attention":
+            raise ConfigError(
+                f"GPTConfig.mixer={self.cfg.mixer!r} keeps no keys and values to cache; "
+                "generate with use_cache=False or use mixer='attention'"
+            )
+        return KVCache()
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Append max_new_tokens to idx (B, T). temperature=0 is greedy decoding.
+
+        use_cache=None uses the KV cache whenever the config allows it. Without a cache
+        the context is cropped to max_len for positions that cannot extrapolate (learned).
+        """
+        if use_cache is None:
+            use_cache = self.cfg.norm != "batch" and self.cfg.mixer == "attention"
+        cache = self.new_cache() if use_cache else None
+        window = self.cfg.max_len if self.cfg.pos_encoding == "learned" else None
+        step_input = idx
+        for _ in range(max_new_tokens):
+            if cache is None and window is not None:
+                step_input = idx[:, -window:]
+            logits = self(step_input, cache=cache)[:, -1, :]  # (B, V)
+            nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B, 1)
+            idx = torch.cat([idx, nxt], dim=1)
+            step_input = nxt if cache is not None else idx
+        return idx

@@ -1,0 +1,149 @@
+"""Seq2SeqTransformer: the encoder-decoder of Vaswani et al., with greedy and beam decoding."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..attention import KVCache
+from ..blocks import Stack
+from ..config import Seq2SeqConfig
+from ..embed import Embedder, init_weights
+from ..hooks import HookedModule
+
+
+class Seq2SeqTransformer(HookedModule):
+    """(src (B, S), tgt (B, T)) -> logits (B, T, V_tgt); the decoder sees tgt causally."""
+
+    def __init__(self, cfg: Seq2SeqConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.src_embed = Embedder(cfg, cfg.vocab_size)
+        self.tgt_embed = Embedder(cfg, cfg.target_vocab)
+        self.encoder = Stack(cfg, cfg.n_encoder_layers)
+        self.decoder = Stack(cfg, cfg.n_decoder_layers, cross=True)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.target_vocab, bias=False)
+        init_weights(self, cfg.init_std)
+        if cfg.share_embeddings:
+            self.tgt_embed.tok.weight = self.src_embed.tok.weight
+        if cfg.tie_weights:
+            self.lm_head.weight = self.tgt_embed.tok.weight
+        self.setup_hooks()
+
+    def _padding(self, tokens: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        if mask is None and self.cfg.pad_id is not None:
+            mask = tokens == self.cfg.pad_id
+        return mask
+
+    def encode(self, src: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """src (B, S) -> memory (B, S, D)."""
+        pad = self._padding(src, src_key_padding_mask)
+        pos = torch.arange(src.shape[1], device=src.device)
+        ctx = self.src_embed.context(pos, key_padding_mask=pad)
+        return self.encoder(self.src_embed(src, pos), ctx)
+
+    def decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        *,
+        memory_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """tgt (B, T), memory (B, S, D) -> logits (B, T, V_tgt)."""
+        start = 0 if cache is None else cache.length
+        T = tgt.shape[1]
+        pos = torch.arange(start, start + T, device=tgt.device)
+        ctx = self.tgt_embed.context(
+            pos, torch.arange(start + T, device=tgt.device), is_causal=True,
+            key_padding_mask=None if cache is not None else self._padding(tgt, tgt_key_padding_mask),
+            memory=memory, memory_key_padding_mask=memory_key_padding_mask, cache=cache,
+        )
+        x = self.decoder(self.tgt_embed(tgt, pos), ctx)
+        if cache is not None:
+            cache.length += T
+        return self.lm_head(x)
+
+    def forward(
+        self,
+        src: torch.Tensor,
+        tgt: torch.Tensor,
+        *,
+        src_key_padding_mask: torch.Tensor | None = None,
+        tgt_key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        src_pad = self._padding(src, src_key_padding_mask)
+        memory = self.encode(src, src_pad)
+        return self.decode(tgt, memory, memory_key_padding_mask=src_pad, tgt_key_padding_mask=tgt_key_padding_mask)
+
+    @torch.no_grad()
+    def greedy_decode(self, src: torch.Tensor, bos_id: int, max_len: int, eos_id: int | None = None) -> torch.Tensor:
+        """src (B, S) -> generated tokens (B, <= max_len), without the BOS; after EOS a row repeats EOS."""
+        src_pad = self._padding(src, None)
+        memory = self.encode(src, src_pad)
+        cache = KVCache() if self.cfg.norm != "batch" else None
+        out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+        for _ in range(max_len):
+            step = out[:, -1:] if cache is not None else out
+            logits = self.decode(step, memory, memory_key_padding_mask=src_pad, cache=cache)[:, -1]  # (B, V)
+            nxt = logits.argmax(dim=-1)
+            if eos_id is not None:
+                nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
+                done |= nxt == eos_id
+            out = torch.cat([out, nxt[:, None]], dim=1)
+            if eos_id is not None and bool(done.all()):
+                break
+        return out[:, 1:]
+
+    @torch.no_grad()
+    def beam_search(
+        self,
+        src: torch.Tensor,
+        bos_id: int,
+        max_len: int,
+        beam_size: int = 4,
+        eos_id: int | None = None,
+        length_penalty: float = 0.0,
+    ) -> torch.Tensor:
+        """Keep the beam_size best partial outputs by summed log-probability; returns (B, L) best.
+
+        Finished beams (ending in EOS) keep their score, divided by length^length_penalty
+        when ranked. Rows shorter than the longest are padded with EOS.
+        """
+        B, device = src.shape[0], src.device
+        src_pad = self._padding(src, None)
+        memory = self.encode(src, src_pad)
+        K = beam_size
+        memory = memory.repeat_interleave(K, dim=0)  # (B*K, S, D)
+        mem_pad = None if src_pad is None else src_pad.repeat_interleave(K, dim=0)
+        seqs = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
+        scores = torch.full((B, K), float("-inf"), device=device)
+        scores[:, 0] = 0.0  # all beams start identical: keep one alive so the first step has no duplicates
+        finished = torch.zeros(B * K, dtype=torch.bool, device=device)
+        for _ in range(max_len):
+            logp = self.decode(seqs, memory, memory_key_padding_mask=mem_pad)[:, -1].log_softmax(-1)  # (B*K, V)
+            V = logp.shape[-1]
+            if eos_id is not None:
+                # A finished beam can only extend with EOS, at no cost.
+                frozen = torch.full_like(logp, float("-inf"))
+                frozen[:, eos_id] = 0.0
+                logp = torch.where(finished[:, None], frozen, logp)
+            total = (scores.reshape(-1, 1) + logp).reshape(B, K * V)
+            scores, flat = total.topk(K, dim=-1)  # (B, K)
+            beam = flat // V + torch.arange(B, device=device)[:, None] * K
+            token = flat % V
+            seqs = torch.cat([seqs[beam.reshape(-1)], token.reshape(-1, 1)], dim=1)
+            if eos_id is not None:
+                finished = finished[beam.reshape(-1)] | (token.reshape(-1) == eos_id)
+                if bool(finished.all()):
+                    break
+        lengths = seqs.shape[1] - 1
+        if eos_id is not None:
+            is_eos = seqs[:, 1:] == eos_id
+            first = torch.where(is_eos.any(-1), is_eos.float().argmax(-1) + 1, torch.full_like(is_eos[:, 0], lengths, dtype=torch.long))
+            ranked = scores / first.reshape(B, K).float() ** length_penalty
+        else:
+            ranked = scores
+        best = ranked.argmax(dim=-1) + torch.arange(B, device=device) * K
+        return seqs[best, 1:]

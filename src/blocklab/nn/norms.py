@@ -1,0 +1,85 @@
+"""Normalization layers, written out: LayerNorm, RMSNorm, BatchNorm over batch and time.
+
+All take (B, T, D) and normalize each feature vector (LayerNorm, RMSNorm) or each
+feature across the batch and time (BatchNorm). `eps` is configurable so that the
+seed's eps = 0 failure mode can be run.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import BlocklabError
+from .config import BlockConfig
+
+
+class LayerNorm(nn.Module):
+    """(x - mean) / sqrt(var + eps) * weight + bias, statistics over the last dimension."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=-1, keepdim=True)
+        var = x.var(dim=-1, keepdim=True, unbiased=False)  # biased, as in the paper and torch
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight: LayerNorm without centring (Zhang & Sennrich)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+
+
+class BatchNorm(nn.Module):
+    """Per-feature statistics over batch and time (B, T, D); running averages for eval.
+
+    In training the statistics of one batch are used, so the output for one sequence
+    depends on the others in its batch, and a single value per feature (B*T = 1) has
+    no variance: that raises, as torch.nn.BatchNorm1d does.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.register_buffer("running_mean", torch.zeros(dim))
+        self.register_buffer("running_var", torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            flat = x.reshape(-1, x.shape[-1])  # (B*T, D)
+            if flat.shape[0] < 2:
+                raise BlocklabError(
+                    "BatchNorm needs more than one value per feature in training (got batch x time = 1); "
+                    "use a larger batch or norm='layer'"
+                )
+            mean = flat.mean(dim=0)
+            var = flat.var(dim=0, unbiased=False)
+            with torch.no_grad():
+                n = flat.shape[0]
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(var.detach() * n / (n - 1), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+def build_norm(cfg: BlockConfig) -> nn.Module:
+    """Resolve cfg.norm once; 'none' is the identity."""
+    return {
+        "layer": lambda: LayerNorm(cfg.d_model, cfg.norm_eps),
+        "rms": lambda: RMSNorm(cfg.d_model, cfg.norm_eps),
+        "batch": lambda: BatchNorm(cfg.d_model, cfg.norm_eps),
+        "none": nn.Identity,
+    }[cfg.norm]()

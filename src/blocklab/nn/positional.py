@@ -1,0 +1,149 @@
+"""Positional encodings: sinusoidal, learned, ALiBi, RoPE, none.
+
+They act in three different places, so each encoding answers three questions and
+the ones that do not apply answer "nothing":
+
+    embed(x, pos)       added to the token embeddings     (sinusoidal, learned)
+    bias(q_pos, k_pos)  added to the attention scores      (ALiBi)
+    rotary(pos)         rotates queries and keys           (RoPE)
+
+`pos` is a 1-D tensor of absolute positions, so a KV cache just passes the offset ones.
+Shapes: B batch, T positions, D model width, H heads, Dh head width.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import BlocklabError
+from .config import BlockConfig
+
+
+class PositionalEncoding(nn.Module):
+    """The 'none' encoding, and the base class: every question answered with nothing."""
+
+    def embed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def rotary(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return None
+
+
+def sinusoid_table(pos: torch.Tensor, dim: int, base: float) -> torch.Tensor:
+    """PE[p, 2i] = sin(p / base^(2i/dim)), PE[p, 2i+1] = cos(same).  (T,) -> (T, dim)"""
+    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float32, device=pos.device) / dim)
+    angles = pos.float()[:, None] * inv_freq[None, :]  # (T, dim/2)
+    table = torch.stack([angles.sin(), angles.cos()], dim=-1)  # (T, dim/2, 2)
+    return table.flatten(1)  # (T, dim), sin and cos interleaved
+
+
+class Sinusoidal(PositionalEncoding):
+    """Fixed encoding of Vaswani et al.; positions past the buffer are computed on the fly."""
+
+    def __init__(self, d_model: int, max_len: int, base: float) -> None:
+        super().__init__()
+        self.d_model, self.base = d_model, base
+        self.register_buffer("table", sinusoid_table(torch.arange(max_len), d_model, base), persistent=False)
+
+    def embed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        if int(pos.max()) < self.table.shape[0]:
+            pe = self.table[pos]
+        else:
+            pe = sinusoid_table(pos, self.d_model, self.base)
+        return x + pe.to(x.dtype)  # (B, T, D) + (T, D)
+
+
+class Learned(PositionalEncoding):
+    """A trained table of max_len rows. Past the table: an error, or the last row reused ("clamp")."""
+
+    def __init__(self, d_model: int, max_len: int, overflow: str) -> None:
+        super().__init__()
+        self.overflow = overflow
+        self.table = nn.Embedding(max_len, d_model)
+
+    def embed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        n = self.table.num_embeddings
+        if int(pos.max()) >= n:
+            if self.overflow == "error":
+                raise BlocklabError(
+                    f"position {int(pos.max())} is past the learned position table (max_len={n}); "
+                    "use a shorter input, a larger max_len, learned_overflow='clamp', "
+                    "or an encoding that extrapolates ('sinusoidal', 'alibi', 'rope')"
+                )
+            pos = pos.clamp(max=n - 1)
+        return x + self.table(pos)
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """Head slopes of Press et al. (2022): 2^(-8h/n) for h = 1..n when n is a power of two.
+
+    Otherwise take the slopes for the largest power of two below n, then every other
+    slope of the sequence for twice that, as the paper's reference code does.
+    """
+
+    def power_of_two(n: int) -> list[float]:
+        start = 2 ** (-8 / n)
+        return [start ** (h + 1) for h in range(n)]
+
+    closest = 2 ** math.floor(math.log2(n_heads))
+    slopes = power_of_two(closest)
+    if closest < n_heads:
+        slopes += power_of_two(2 * closest)[0::2][: n_heads - closest]
+    return torch.tensor(slopes)
+
+
+class ALiBi(PositionalEncoding):
+    """Bias -m_h * |i - j| on the scores. A causal mask leaves j <= i, which is Press et al.'s
+    bias exactly; in an encoder the same formula is the symmetric (bidirectional) variant."""
+
+    def __init__(self, n_heads: int) -> None:
+        super().__init__()
+        self.register_buffer("slopes", alibi_slopes(n_heads), persistent=False)
+
+    def bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        distance = (q_pos[:, None] - k_pos[None, :]).abs().float()  # (Tq, Tk)
+        return -self.slopes[:, None, None] * distance  # (H, Tq, Tk)
+
+
+class RoPE(PositionalEncoding):
+    """Rotary embeddings (Su et al.): rotate each (x_i, x_{i+Dh/2}) pair by angle p * base^(-2i/Dh).
+
+    The score q_p . k_r then depends on p - r only. This is the half-split layout
+    used by GPT-NeoX and Llama, not the interleaved one of the original paper.
+    """
+
+    def __init__(self, head_dim: int, base: float) -> None:
+        super().__init__()
+        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def rotary(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        angles = pos.float()[:, None] * self.inv_freq[None, :]  # (T, Dh/2)
+        angles = torch.cat([angles, angles], dim=-1)  # (T, Dh)
+        return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """(B, H, T, Dh) rotated by per-position (T, Dh) cos/sin."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
+
+
+def build_positional(cfg: BlockConfig) -> PositionalEncoding:
+    """Resolve cfg.pos_encoding once, when the model is built."""
+    kind = cfg.pos_encoding
+    if kind == "sinusoidal":
+        return Sinusoidal(cfg.d_model, cfg.max_len, cfg.pos_base)
+    if kind == "learned":
+        return Learned(cfg.d_model, cfg.max_len, cfg.learned_overflow)
+    if kind == "alibi":
+        return ALiBi(cfg.n_heads)
+    if kind == "rope":
+        return RoPE(cfg.head_dim, cfg.pos_base)
+    return PositionalEncoding()

@@ -1,0 +1,6 @@
+"""Synthetic tasks: each documents its encoding and can print its first mistakes."""
+from .base import TaskData
+from .sequences import copy_first, first_equals_last, first_vs_last, lookup
+from .vectors import signals, spirals
+
+__all__ = ["TaskData", "copy_first", "first_equals_last", "first_vs_last", "lookup", "signals", "spirals"]

@@ -88,14 +88,16 @@ def scaled_dot_product_attention(
     hooked = any(h is not None and h.active for h in (hook_scores, hook_pattern))
     use_fused = (not need_weights and not hooked) if fused is None else fused
 
-    empty = None  # (B|1, H|1, T, 1): rows where every key is masked
-    if allowed is not None:
-        empty = ~allowed.any(dim=-1, keepdim=True)
-    if additive is not None:
-        dead = torch.isneginf(additive).all(dim=-1, keepdim=True)
-        while dead.dim() < 4:
-            dead = dead.unsqueeze(0)
-        empty = dead if empty is None else empty | dead
+    empty = None  # (B|1, H|1, T, 1): rows where every key is masked, by one mask or by several together
+    if allowed is not None or additive is not None:
+        blocked = torch.zeros((), dtype=torch.bool, device=q.device)
+        if allowed is not None:
+            blocked = blocked | ~allowed
+        if additive is not None:
+            blocked = blocked | torch.isneginf(additive)
+        empty = blocked.all(dim=-1, keepdim=True)
+        while empty.dim() < 4:
+            empty = empty.unsqueeze(0)
 
     if use_fused:
         mask = allowed

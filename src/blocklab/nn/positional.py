@@ -35,11 +35,15 @@ class PositionalEncoding(nn.Module):
 
 
 def sinusoid_table(pos: torch.Tensor, dim: int, base: float) -> torch.Tensor:
-    """PE[p, 2i] = sin(p / base^(2i/dim)), PE[p, 2i+1] = cos(same).  (T,) -> (T, dim)"""
-    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float32, device=pos.device) / dim)
-    angles = pos.float()[:, None] * inv_freq[None, :]  # (T, dim/2)
+    """PE[p, 2i] = sin(p / base^(2i/dim)), PE[p, 2i+1] = cos(same).  (T,) -> (T, dim) float32
+
+    Angles are computed in float64: in float32, p * freq is off by ~p * 6e-8 radians,
+    which at p = 5000 corrupts the fourth decimal of the table.
+    """
+    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=pos.device) / dim)
+    angles = pos.double()[:, None] * inv_freq[None, :]  # (T, dim/2)
     table = torch.stack([angles.sin(), angles.cos()], dim=-1)  # (T, dim/2, 2)
-    return table.flatten(1)  # (T, dim), sin and cos interleaved
+    return table.flatten(1).float()  # (T, dim), sin and cos interleaved
 
 
 class Sinusoidal(PositionalEncoding):
@@ -119,11 +123,16 @@ class RoPE(PositionalEncoding):
 
     def __init__(self, head_dim: int, base: float) -> None:
         super().__init__()
-        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.head_dim, self.base = head_dim, base
 
     def rotary(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        angles = pos.float()[:, None] * self.inv_freq[None, :]  # (T, Dh/2)
+        """(T,) -> cos, sin (T, Dh) in float64; apply_rotary casts them to the activations' dtype.
+
+        In float32 the angle p * freq carries an error growing with p, so scores would
+        depend on absolute positions, not only on their offset."""
+        steps = torch.arange(0, self.head_dim, 2, dtype=torch.float64, device=pos.device)
+        inv_freq = self.base ** (-steps / self.head_dim)
+        angles = pos.double()[:, None] * inv_freq[None, :]  # (T, Dh/2)
         angles = torch.cat([angles, angles], dim=-1)  # (T, Dh)
         return angles.cos(), angles.sin()
 

@@ -1,0 +1,80 @@
+"""Invariants every correct Transformer keeps: no causal leakage, permutation equivariance without positions.
+
+WHAT: in GPT and the seq2seq decoder, changing a later token leaves every earlier logit
+bit-for-bit unchanged; with no positions and no mask, permuting an encoder's input
+positions permutes its outputs.
+WHY: a mask off by one, a mask applied after softmax, or a mixer that averages over the
+whole sequence would all pass a loss-goes-down test and still cheat.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from blocklab.nn import Block, ClassifierConfig, Context
+
+from .helpers import TINY, assert_close, tiny_classifier, tiny_gpt, tiny_seq2seq
+
+V, T = TINY["vocab_size"], 8
+CAUSAL_VARIANTS = {
+    **{p: {"pos_encoding": p} for p in ("sinusoidal", "learned", "alibi", "rope", "none")},
+    "mean-mixer": {"mixer": "mean"},
+    "mean-mixer-post-norm": {"mixer": "mean", "pos_encoding": "learned", "norm_position": "post"},
+    "mqa-rms": {"pos_encoding": "rope", "n_kv_heads": 1, "norm": "rms"},
+}
+
+
+def assert_no_leakage(logits_of, idx: torch.Tensor) -> None:
+    """logits_of(tokens) -> (B, T, V); perturb each position j and check positions < j exactly."""
+    base = logits_of(idx)
+    for j in range(1, idx.shape[1]):
+        changed = idx.clone()
+        changed[:, j] = (changed[:, j] + 1) % V
+        out = logits_of(changed)
+        assert torch.equal(out[:, :j], base[:, :j]), f"changing token {j} changed an earlier logit"
+        assert not torch.equal(out[:, j], base[:, j]), f"changing token {j} did not change its own logit"
+
+
+@pytest.mark.parametrize("changes", CAUSAL_VARIANTS.values(), ids=CAUSAL_VARIANTS.keys())
+def test_gpt_has_no_causal_leakage(changes):
+    model = tiny_gpt(**changes)
+    assert_no_leakage(model, torch.randint(0, V, (2, T)))
+
+
+@pytest.mark.parametrize("changes", CAUSAL_VARIANTS.values(), ids=CAUSAL_VARIANTS.keys())
+def test_seq2seq_decoder_has_no_causal_leakage(changes):
+    model = tiny_seq2seq(**changes)
+    src = torch.randint(0, V, (2, 6))
+    assert_no_leakage(lambda tgt: model(src, tgt), torch.randint(0, V, (2, T)))
+
+
+def permuted(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    return x[:, perm]
+
+
+@pytest.mark.parametrize("mixer", ["attention", "mean"])
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+@pytest.mark.parametrize("norm_position", ["pre", "post"])
+def test_encoder_block_is_permutation_equivariant_without_positions(mixer, norm, norm_position):
+    cfg = ClassifierConfig(**TINY, pos_encoding="none", mixer=mixer, norm=norm, norm_position=norm_position)
+    block = Block(cfg, 0).double().train()  # training mode: BatchNorm uses batch statistics
+    x = torch.randn(3, T, TINY["d_model"], dtype=torch.float64)
+    perm = torch.randperm(T)
+    ctx = Context(pos=torch.arange(T))
+    assert_close(block(permuted(x, perm), ctx), permuted(block(x, ctx), perm), "permuted output")
+
+
+def test_classifier_without_positions_ignores_token_order():
+    """Mean pooling of a permutation-equivariant stack is permutation invariant."""
+    model = tiny_classifier(pos_encoding="none", init_std=0.3)
+    idx = torch.randint(0, V, (3, T))
+    perm = torch.randperm(T)
+    assert_close(model(permuted(idx, perm)), model(idx), "logits after permuting the tokens")
+
+
+def test_classifier_with_positions_does_see_token_order():
+    """Guards the test above: with positions, the same permutation must change the logits."""
+    model = tiny_classifier(pos_encoding="learned", init_std=0.3)
+    idx = torch.randint(0, V, (3, T))
+    perm = torch.randperm(T)
+    assert not torch.allclose(model(permuted(idx, perm)), model(idx))

@@ -263,6 +263,6 @@ class MeanMixer(nn.Module):
         if allowed is None:
             mixed = source.mean(dim=1, keepdim=True).expand_as(x)
         else:
-            w = allowed[:, 0].to(x.dtype)  # (B|1, T, S)
-            mixed = (w @ source) / w.sum(-1, keepdim=True).clamp(min=1)  # (B, T, D)
+            w = allowed[:, 0].to(x.dtype)  # (B|1, T|1, S): T is 1 when only key padding masks
+            mixed = ((w @ source) / w.sum(-1, keepdim=True).clamp(min=1)).expand_as(x)  # (B, T, D)
         return self.proj(mixed), None

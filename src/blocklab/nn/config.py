@@ -84,6 +84,11 @@ class BlockConfig:
     def use_final_norm(self) -> bool:
         return self.norm_position == "pre" if self.final_norm is None else self.final_norm
 
+    @property
+    def kv_cacheable(self) -> bool:
+        """Incremental decoding needs keys and values to cache (attention) and per-token norms (not batch)."""
+        return self.norm != "batch" and self.mixer == "attention"
+
     # ------------------------------------------------------------------ building
     def __post_init__(self) -> None:
         self.validate()

@@ -83,7 +83,7 @@ class GPT(HookedModule):
         the context is cropped to max_len for positions that cannot extrapolate (learned).
         """
         if use_cache is None:
-            use_cache = self.cfg.norm != "batch" and self.cfg.mixer == "attention"
+            use_cache = self.cfg.kv_cacheable
         cache = self.new_cache() if use_cache else None
         window = self.cfg.max_len if self.cfg.pos_encoding == "learned" else None
         step_input = idx

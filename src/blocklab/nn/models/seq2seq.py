@@ -81,7 +81,7 @@ class Seq2SeqTransformer(HookedModule):
         """src (B, S) -> generated tokens (B, <= max_len), without the BOS; after EOS a row repeats EOS."""
         src_pad = self._padding(src, None)
         memory = self.encode(src, src_pad)
-        cache = KVCache() if self.cfg.norm != "batch" else None
+        cache = KVCache() if self.cfg.kv_cacheable else None
         out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
         done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
         for _ in range(max_len):

@@ -1,0 +1,118 @@
+"""Generation: KV cache == full forward, generate with and without cache, greedy and beam decoding.
+
+WHAT: decoding one token at a time through the KV cache gives the logits of one full
+forward pass; GPT.generate and Seq2SeqTransformer.greedy_decode give the tokens that
+step-by-step argmax over full forward passes gives; beam search with one beam is greedy.
+WHY: cache bugs (RoPE or ALiBi at the wrong offset, grouped K/V heads cached repeated,
+cross-attention keys recomputed) give plausible text and wrong numbers.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from blocklab.nn import KVCache
+
+from .helpers import assert_close, tiny_gpt, tiny_seq2seq
+
+V = 64
+# Untied, larger-than-tiny vocabularies and weights keep random models from repeating one
+# token forever, which would make any cache look right (see assert_varied).
+VARIED = {"vocab_size": V, "init_std": 0.3, "tie_weights": False}
+POSITIONS = ("sinusoidal", "learned", "alibi", "rope", "none")
+CACHE_VARIANTS = {
+    **{p: {"pos_encoding": p} for p in POSITIONS},
+    "rope-mqa": {"pos_encoding": "rope", "n_kv_heads": 1},
+    "rope-gqa": {"pos_encoding": "rope", "n_kv_heads": 2},
+    "alibi-gqa": {"pos_encoding": "alibi", "n_kv_heads": 2},
+    "learned-mqa-post-rms": {"pos_encoding": "learned", "n_kv_heads": 1, "norm": "rms", "norm_position": "post"},
+}
+DECODE_VARIANTS = {**CACHE_VARIANTS, "mean-mixer": {"mixer": "mean"}}
+
+
+@pytest.mark.parametrize("changes", CACHE_VARIANTS.values(), ids=CACHE_VARIANTS.keys())
+def test_gpt_cached_decoding_equals_full_forward(changes):
+    model = tiny_gpt(vocab_size=V, **changes)
+    idx = torch.randint(0, V, (2, 9))
+    cache = model.new_cache()
+    chunks = [idx[:, :3], idx[:, 3:4], idx[:, 4:6], idx[:, 6:7], idx[:, 7:]]  # a prompt, then 1 or 2 at a time
+    incremental = torch.cat([model(chunk, cache=cache) for chunk in chunks], dim=1)
+    assert cache.length == 9
+    assert_close(incremental, model(idx), "logits through the cache")
+
+
+def assert_varied(tokens: torch.Tensor) -> None:
+    """A model that repeats one token would match a broken cache too; make sure this one does not."""
+    assert max(len(row.unique()) for row in tokens) >= 3, f"degenerate generation {tokens.tolist()}"
+
+
+def greedy_by_full_forward(model, idx: torch.Tensor, n: int) -> torch.Tensor:
+    for _ in range(n):
+        idx = torch.cat([idx, model(idx)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    return idx
+
+
+@pytest.mark.parametrize("changes", CACHE_VARIANTS.values(), ids=CACHE_VARIANTS.keys())
+def test_gpt_generate_is_the_same_with_and_without_cache(changes):
+    model = tiny_gpt(**VARIED, **changes)
+    prompt = torch.randint(0, V, (6, 4))
+    expected = greedy_by_full_forward(model, prompt, 12)
+    assert_varied(expected[:, 4:])
+    assert torch.equal(model.generate(prompt, 12, temperature=0.0, use_cache=True), expected)
+    assert torch.equal(model.generate(prompt, 12, temperature=0.0, use_cache=False), expected)
+
+
+def test_gpt_generate_without_cache_crops_learned_positions_to_max_len():
+    model = tiny_gpt(**VARIED, pos_encoding="learned", max_len=8)
+    out = model.generate(torch.randint(0, V, (1, 6)), 5, temperature=0.0, use_cache=False)
+    assert out.shape == (1, 11)
+    assert torch.equal(out[:, -1:], model(out[:, -9:-1])[:, -1].argmax(-1, keepdim=True))
+
+
+def seq2seq_greedy_by_full_decode(model, src: torch.Tensor, bos: int, n: int) -> torch.Tensor:
+    """Argmax of a full decode of the whole prefix at every step (no cache)."""
+    memory = model.encode(src)
+    padding = model._padding(src, None)
+    out = torch.full((src.shape[0], 1), bos)
+    for _ in range(n):
+        no_tgt_padding = torch.zeros_like(out, dtype=torch.bool)  # generated tokens are never padding
+        logits = model.decode(out, memory, memory_key_padding_mask=padding, tgt_key_padding_mask=no_tgt_padding)
+        out = torch.cat([out, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    return out[:, 1:]
+
+
+def padded_source() -> torch.Tensor:
+    src = torch.randint(2, V, (6, 6))
+    src[1, 4:] = 0  # pad_id 0
+    return src
+
+
+@pytest.mark.parametrize("changes", DECODE_VARIANTS.values(), ids=DECODE_VARIANTS.keys())
+def test_seq2seq_greedy_decode_equals_stepwise_argmax_of_full_decode(changes):
+    model = tiny_seq2seq(**VARIED, pad_id=0, **changes)
+    src = padded_source()
+    expected = seq2seq_greedy_by_full_decode(model, src, bos=1, n=10)
+    assert_varied(expected)
+    assert torch.equal(model.greedy_decode(src, bos_id=1, max_len=10), expected)
+
+
+def test_seq2seq_cached_decode_equals_full_decode():
+    model = tiny_seq2seq(vocab_size=V, pos_encoding="rope", n_kv_heads=2, pad_id=0)
+    src, tgt = padded_source(), torch.randint(2, V, (6, 7))
+    memory = model.encode(src)
+    padding = src == 0
+    cache = KVCache()
+    steps = [model.decode(tgt[:, i:i + 1], memory, memory_key_padding_mask=padding, cache=cache) for i in range(7)]
+    assert_close(torch.cat(steps, dim=1), model.decode(tgt, memory, memory_key_padding_mask=padding), "logits")
+
+
+@pytest.mark.parametrize("with_eos", [False, True])
+def test_beam_search_with_one_beam_is_greedy(with_eos):
+    model = tiny_seq2seq(**VARIED, pad_id=0)
+    src = padded_source()
+    eos = None
+    if with_eos:
+        eos = int(model.greedy_decode(src, bos_id=1, max_len=3)[0, 2])  # row 0 stops at step 3, others may not
+    greedy = model.greedy_decode(src, bos_id=1, max_len=10, eos_id=eos)
+    beam = model.beam_search(src, bos_id=1, max_len=10, beam_size=1, eos_id=eos)
+    assert torch.equal(beam, greedy)

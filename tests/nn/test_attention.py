@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from blocklab.nn import ALiBi, BlockConfig, MultiHeadAttention, scaled_dot_product_attention
+from blocklab.nn import ALiBi, BlockConfig, MeanMixer, MultiHeadAttention, scaled_dot_product_attention
 
 from .helpers import assert_close, leaf
 
@@ -163,3 +163,20 @@ def test_grouped_query_attention_equals_full_attention_with_repeated_kv_weights(
             dst.bias.copy_(src.bias.view(n_kv_heads, Dh).repeat_interleave(repeat, 0).reshape(D))
     x = torch.randn(B, T, D, **F64)
     assert_close(grouped(x, is_causal=True)[0], full(x, is_causal=True)[0], "GQA output")
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_mean_mixer_averages_exactly_the_visible_positions(is_causal):
+    """The attention-free ablation: uniform weights over non-padding keys (and the causal prefix)."""
+    D = 8
+    mixer = MeanMixer(BlockConfig(d_model=D, n_heads=2, mixer="mean", pos_encoding="none")).double()
+    x = torch.randn(B, T, D, **F64)
+    padding = torch.zeros(B, T, dtype=torch.bool)
+    padding[0, 3:] = True
+    expected = torch.zeros(B, T, D, **F64)
+    for b in range(B):
+        for t in range(T):
+            visible = [s for s in range(T) if not padding[b, s] and (not is_causal or s <= t)]
+            expected[b, t] = x[b, visible].mean(dim=0)
+    out, _ = mixer(x, key_padding_mask=padding, is_causal=is_causal, pos=torch.arange(T))
+    assert_close(out, mixer.proj(expected), "mean over visible positions")

@@ -155,8 +155,11 @@ class BlockConfig:
         if self.pos_encoding == "sinusoidal" and self.d_model % 2:
             raise ConfigError(f"{name}.d_model={self.d_model} must be even for pos_encoding='sinusoidal'")
         if self.pos_encoding == "rope" and self.head_dim % 2:
+            valid = [h for h in range(1, self.d_model + 1) if self.d_model % h == 0 and (self.d_model // h) % 2 == 0]
             raise ConfigError(
-                f"{name}.pos_encoding='rope' needs an even head_dim, but d_model/n_heads = {self.head_dim}"
+                f"{name}.pos_encoding='rope' needs an even head_dim, but d_model/n_heads = "
+                f"{self.d_model}/{self.n_heads} = {self.head_dim}; n_heads with an even head_dim for this "
+                f"d_model: {valid or 'none (d_model is odd)'}"
             )
         if self.pos_encoding in ("alibi", "rope") and self.mixer != "attention":
             raise ConfigError(

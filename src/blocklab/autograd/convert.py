@@ -1,0 +1,45 @@
+"""Weights both ways between the numpy GPT and blocklab.nn's GPT.
+
+Both models name their parameters the same way and store them in the same layout (Linear
+weights (out, in), embedding tables (n, D)), so conversion is a copy key by key; what this
+module adds is the check that the two state_dicts really match, with an error naming the
+keys that do not. A tied output projection appears under both names in either state_dict
+and points to one array, so copying it twice is harmless.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..nn.models.gpt import GPT as TorchGPT
+from .gpt import GPT
+
+
+def _check_same_keys(ours: dict, theirs: dict) -> None:
+    missing, extra = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+    if missing or extra:
+        raise KeyError(f"the models' parameters differ: only in the numpy GPT {missing}, only in blocklab.nn {extra}")
+
+
+def numpy_state_from_torch(model: TorchGPT) -> dict[str, np.ndarray]:
+    return {name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()}
+
+
+def to_torch(model: GPT, dtype: torch.dtype | None = None) -> TorchGPT:
+    """A blocklab.nn GPT with the same config and weights (dtype: that of the numpy model by default)."""
+    target = TorchGPT(model.cfg)
+    state = model.state_dict()
+    _check_same_keys(state, target.state_dict())
+    dtype = dtype or (torch.float64 if model.dtype == np.float64 else torch.float32)
+    target = target.to(dtype)
+    target.load_state_dict({name: torch.from_numpy(array).to(dtype) for name, array in state.items()})
+    return target
+
+
+def from_torch(model: TorchGPT, dtype=np.float32) -> GPT:
+    """A numpy GPT with the same config and weights as a blocklab.nn GPT."""
+    target = GPT(model.cfg, dtype=dtype)
+    state = numpy_state_from_torch(model)
+    _check_same_keys(target.state_dict(), state)
+    target.load_state_dict(state)
+    return target

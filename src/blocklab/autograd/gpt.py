@@ -43,10 +43,15 @@ def check_config(cfg) -> None:
 
 
 def sinusoid_table(n: int, dim: int, base: float, dtype) -> np.ndarray:
-    """PE[p, 2i] = sin(p / base^(2i/dim)), PE[p, 2i+1] = cos(same): blocklab.nn's layout.  -> (n, dim)"""
-    inv_freq = base ** (-np.arange(0, dim, 2, dtype=np.float32) / dim)
-    angles = np.arange(n, dtype=np.float32)[:, None] * inv_freq[None, :]  # (n, dim/2)
-    return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(n, dim).astype(dtype)
+    """PE[p, 2i] = sin(p / base^(2i/dim)), PE[p, 2i+1] = cos(same).  -> (n, dim)
+
+    As blocklab.nn: angles in float64 (float32 angles drift by p * 6e-8 radians), the table
+    rounded to float32, so both engines add exactly the same numbers.
+    """
+    inv_freq = base ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
+    angles = np.arange(n, dtype=np.float64)[:, None] * inv_freq[None, :]  # (n, dim/2)
+    table = np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(n, dim)  # sin, cos interleaved
+    return table.astype(np.float32).astype(dtype)
 
 
 class NoPositions(Module):

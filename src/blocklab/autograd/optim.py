@@ -12,14 +12,24 @@ from typing import Iterable
 
 import numpy as np
 
-from .module import Parameter
+from .module import Module, Parameter
 
 
 class Optimizer:
-    """Holds the parameters and their per-parameter state; `lr` may be changed between steps."""
+    """Holds the parameters and their per-parameter state; `lr` may be changed between steps.
 
-    def __init__(self, params: Iterable[Parameter], lr: float) -> None:
-        self.params = list(params)
+    `params` is a list of Parameters, or of groups {"params": [...], "weight_decay": wd} as in
+    torch, to decay some parameters and not others (see `decay_groups`).
+    """
+
+    def __init__(self, params: Iterable, lr: float, weight_decay: float) -> None:
+        self.params: list[Parameter] = []
+        self.decay: list[float] = []  # each parameter's weight decay
+        for item in params:
+            group = item if isinstance(item, dict) else {"params": [item]}
+            for p in group["params"]:
+                self.params.append(p)
+                self.decay.append(group.get("weight_decay", weight_decay))
         if not self.params:
             raise ValueError("the optimizer got no parameters")
         self.lr = lr
@@ -32,24 +42,32 @@ class Optimizer:
 
     def step(self) -> None:
         self.steps += 1
-        for p, state in zip(self.params, self.state):
+        for p, decay, state in zip(self.params, self.decay, self.state):
             if p.grad is not None:
-                self._update(p, p.grad, state)
+                self._update(p, p.grad, decay, state)
 
-    def _update(self, p: Parameter, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+    def _update(self, p: Parameter, g: np.ndarray, decay: float, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
+
+
+def decay_groups(module: Module, weight_decay: float) -> list[dict]:
+    """Decay matrices and embeddings (ndim >= 2) only, as blocklab.train does for torch models:
+    decaying biases and norm gains pulls them to 0 for no regularising gain."""
+    params = module.parameters()
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
 
 
 class SGD(Optimizer):
     """p -= lr * v, with v = momentum * v + g (+ weight_decay * p in g). Nesterov uses g + momentum * v."""
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, lr)
-        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        super().__init__(params, lr, weight_decay)
+        self.momentum, self.nesterov = momentum, nesterov
 
-    def _update(self, p, g, state) -> None:
-        if self.weight_decay:
-            g = g + self.weight_decay * p.data
+    def _update(self, p, g, decay, state) -> None:
+        if decay:
+            g = g + decay * p.data
         if self.momentum:
             v = state.get("velocity")
             state["velocity"] = v = g.copy() if v is None else self.momentum * v + g
@@ -64,15 +82,15 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, lr)
+        super().__init__(params, lr, weight_decay)
         self.beta1, self.beta2 = betas
-        self.eps, self.weight_decay = eps, weight_decay
+        self.eps = eps
 
-    def _update(self, p, g, state) -> None:
-        if self.weight_decay and self.decoupled:
-            p.data *= 1.0 - self.lr * self.weight_decay
-        elif self.weight_decay:
-            g = g + self.weight_decay * p.data
+    def _update(self, p, g, decay, state) -> None:
+        if decay and self.decoupled:
+            p.data *= 1.0 - self.lr * decay
+        elif decay:
+            g = g + decay * p.data
         if not state:
             state["m"], state["v"] = np.zeros_like(p.data), np.zeros_like(p.data)
         m, v = state["m"], state["v"]

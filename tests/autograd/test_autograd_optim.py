@@ -21,20 +21,18 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("ours_cls,theirs_cls,kwargs", CASES, ids=lambda c: getattr(c, "__name__", str(c)))
-def test_matches_torch_over_several_steps(rng, ours_cls, theirs_cls, kwargs):
-    """WHAT: same starting weights and the same gradients each step -> same weights after 6
-    steps, with lr changed midway. WHY: bias correction and decay are easy to get subtly wrong."""
-    shapes = [(3, 4), (4,)]
+def _pair(rng, shapes):
     start = [rng.standard_normal(s) for s in shapes]
-    ours = [Parameter(a.copy()) for a in start]
-    theirs = [torch.tensor(a, requires_grad=True) for a in start]
-    opt, ref = ours_cls(ours, **kwargs), theirs_cls(theirs, **kwargs)
-    for step in range(6):
-        if step == 3:
-            opt.lr = kwargs["lr"] / 2
+    return [Parameter(a.copy()) for a in start], [torch.tensor(a, requires_grad=True) for a in start]
+
+
+def _run_side_by_side(rng, ours, theirs, opt, ref, steps, new_lr=None):
+    """The same random gradients into both; at step 3 the learning rate changes to new_lr."""
+    for step in range(steps):
+        if step == 3 and new_lr is not None:
+            opt.lr = new_lr
             for group in ref.param_groups:
-                group["lr"] = kwargs["lr"] / 2
+                group["lr"] = new_lr
         for p, t in zip(ours, theirs):
             g = rng.standard_normal(p.shape)
             p.grad, t.grad = g, torch.tensor(g)
@@ -44,21 +42,21 @@ def test_matches_torch_over_several_steps(rng, ours_cls, theirs_cls, kwargs):
         np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("ours_cls,theirs_cls,kwargs", CASES, ids=lambda c: getattr(c, "__name__", str(c)))
+def test_matches_torch_over_several_steps(rng, ours_cls, theirs_cls, kwargs):
+    """WHAT: same starting weights and the same gradients each step -> same weights after 6
+    steps, with lr changed midway. WHY: bias correction and decay are easy to get subtly wrong."""
+    ours, theirs = _pair(rng, [(3, 4), (4,)])
+    opt, ref = ours_cls(ours, **kwargs), theirs_cls(theirs, **kwargs)
+    _run_side_by_side(rng, ours, theirs, opt, ref, steps=6, new_lr=kwargs["lr"] / 2)
+
+
 def test_decay_groups_match_torch(rng):
     """Weight decay on matrices only, given as torch-style groups."""
-    w, b = rng.standard_normal((3, 2)), rng.standard_normal(2)
-    ours = [Parameter(w.copy()), Parameter(b.copy())]
-    theirs = [torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)]
+    ours, theirs = _pair(rng, [(3, 2), (2,)])
     opt = AdamW([{"params": ours[:1], "weight_decay": 0.5}, {"params": ours[1:], "weight_decay": 0.0}], lr=0.1)
     ref = torch.optim.AdamW([{"params": theirs[:1], "weight_decay": 0.5}, {"params": theirs[1:], "weight_decay": 0.0}], lr=0.1)
-    for _ in range(3):
-        for p, t in zip(ours, theirs):
-            g = rng.standard_normal(p.shape)
-            p.grad, t.grad = g, torch.tensor(g)
-        opt.step()
-        ref.step()
-    for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10)
+    _run_side_by_side(rng, ours, theirs, opt, ref, steps=3)
 
 
 def test_decay_groups_split_by_ndim():

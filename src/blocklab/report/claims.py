@@ -1,0 +1,89 @@
+"""The claims ledger: every claim from the seeds, with blocklab's measured verdict.
+
+The claims list ships with the package (claims.md, a copy of the project's CLAIMS.md):
+sections of `| ID | claim |` tables. The ledger joins it with the measurements stored in
+results.json files. Every claim gets an entry, measured or not. When several runs measure
+the same claim (a --quick run and a full one, say), the ledger takes the one with the most
+weight: full fidelity over --quick, then more seeds, then the most recent.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Hashable, Iterable
+
+from ..errors import BlocklabError
+from .verdicts import combine
+
+NOT_MEASURED = "not yet measured"
+_ROW = re.compile(r"^\|\s*(C\d{3}-\d{2})\s*\|\s*(.+?)\s*\|\s*$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str
+    section: str  # the heading it stands under, e.g. "000 — building blocks (studies 45–51)"
+
+
+def parse_claims(markdown: str) -> list[Claim]:
+    """Claims from `| ID | claim |` rows, each under the last `## ` heading before it."""
+    claims, section = [], ""
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        elif match := _ROW.match(line):
+            claims.append(Claim(match.group(1), match.group(2), section))
+    ids = [c.id for c in claims]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"claims.md lists these IDs more than once: {repeated}")
+    return claims
+
+
+@functools.cache
+def load_claims() -> tuple[Claim, ...]:
+    """The packaged claims list."""
+    text = resources.files(__package__).joinpath("claims.md").read_text(encoding="utf-8")
+    return tuple(parse_claims(text))
+
+
+def claim_ids() -> set[str]:
+    return {c.id for c in load_claims()}
+
+
+def _weight(results: dict) -> tuple:
+    return (not results["quick"], len(results["seeds"]), results["timing"].get("updated", ""))
+
+
+def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
+    """One entry per claim, in claims.md order.
+
+    `runs` pairs a key of the caller's choice (the report uses a page name) with a loaded
+    results dict. An entry holds id, text, section, verdict (NOT_MEASURED when no run measures
+    it), parts (the chosen run's measurements of it), study, source (the chosen run's key) and
+    also_in (how many other runs measure it).
+    """
+    by_claim: dict[str, list[tuple[tuple, Hashable, dict]]] = {}
+    for key, results in runs:
+        measured = {m["claim_id"] for m in results["measurements"]}
+        for claim_id in measured:
+            by_claim.setdefault(claim_id, []).append((_weight(results), key, results))
+    entries = []
+    for claim in load_claims():
+        entry = {"id": claim.id, "text": claim.text, "section": claim.section, "verdict": NOT_MEASURED,
+                 "parts": [], "study": None, "source": None, "also_in": 0}
+        candidates = by_claim.pop(claim.id, [])
+        if candidates:
+            _, key, results = max(candidates, key=lambda c: c[0])
+            parts = [m for m in results["measurements"] if m["claim_id"] == claim.id]
+            entry.update(verdict=combine([m["verdict"] for m in parts]), parts=parts,
+                         study=results["study"], source=key, also_in=len(candidates) - 1)
+        entries.append(entry)
+    if by_claim:
+        studies = sorted({r["study"] for c in by_claim.values() for _, _, r in c})
+        raise BlocklabError(f"results of {', '.join(studies)} measure claims that claims.md does not list: "
+                            f"{', '.join(sorted(by_claim))}")
+    return entries

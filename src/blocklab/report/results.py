@@ -1,0 +1,140 @@
+"""results.json: the one file a study run leaves, and everything the report reads.
+
+Schema (version 1), one JSON object:
+
+    schema        1
+    study         registered study name;  description: its one-line description
+    command       the `blocklab run ...` line that reproduces this file
+    config        the study's config dataclass as a dict;  quick: whether --quick chose it
+    seeds         list of seeds requested so far (0..N-1)
+    versions      {"python", "torch", "numpy", "blocklab"}
+    commit        git commit of the code ("unknown" outside a git checkout);  dirty: uncommitted changes
+    device        the device of the latest run
+    cells         [{"name", "params"}], in the study's order
+    runs          [{"cell", "seed", "status", "metrics", "seconds", "device", "message"}]
+                  status: "done", "diverged" (the study's metrics say diverged=true) or
+                  "failed" (an exception; message holds it). Unfinished pairs are absent.
+    aggregates    {cell: {metric: {"mean", "ci_low", "ci_high", "n"}}} over the seeds that
+                  finished (done or diverged), for every numeric metric (booleans count 0/1)
+    measurements  [Measurement.to_dict()] (see report/verdicts.py)
+    figures       file names under figures/
+    timing        {"started", "updated" (ISO 8601, UTC), "seconds" (sum over runs)}
+    complete      true when every (cell, seed) is done or diverged
+
+Non-finite floats (a diverged loss) are stored as null, so the file is strict JSON.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import BlocklabError
+from ..io import atomic_write_text, jsonable
+from .stats import mean_ci
+
+SCHEMA = 1
+RESULTS_FILE = "results.json"
+FINISHED = ("done", "diverged")
+STATUSES = ("done", "diverged", "failed")
+REQUIRED = {
+    "schema": int, "study": str, "description": str, "command": str, "config": dict, "quick": bool,
+    "seeds": list, "versions": dict, "commit": str, "device": str, "cells": list, "runs": list,
+    "aggregates": dict, "measurements": list, "figures": list, "timing": dict, "complete": bool,
+}
+
+
+# An indented list of numbers (a loss curve) as one line, so the file stays readable. Only
+# lists that span lines match, and a JSON string cannot hold a raw newline, so no string changes.
+_NUMBER_LIST = re.compile(r"\[\n[\s0-9.eE+\-,nul]*\]")
+
+
+def dumps(results: dict) -> str:
+    text = json.dumps(jsonable(results), indent=1, allow_nan=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(t.strip() for t in m.group(0)[1:-1].split(",")) + "]", text) + "\n"
+
+
+def save(results: dict, path: str | Path) -> None:
+    """Validate and write atomically: an interrupt leaves the previous complete file."""
+    validate(results, path)
+    atomic_write_text(path, dumps(results))
+
+
+def load(path: str | Path) -> dict:
+    """Read and validate; a missing, truncated or foreign file raises BlocklabError naming it."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BlocklabError(f"{path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BlocklabError(
+            f"{path} is corrupt ({e}); move it aside to start this run over, or pass another --out"
+        ) from None
+    validate(results, path)
+    return results
+
+
+def validate(results: Any, path: str | Path) -> None:
+    def bad(why: str) -> BlocklabError:
+        return BlocklabError(f"{path} is not a blocklab results file: {why}")
+
+    if not isinstance(results, dict):
+        raise bad("it does not hold a JSON object")
+    for key, kind in REQUIRED.items():
+        if key not in results:
+            raise bad(f"the field {key!r} is missing")
+        if not isinstance(results[key], kind):
+            raise bad(f"the field {key!r} should be a {kind.__name__}")
+    if results["schema"] != SCHEMA:
+        raise bad(f"schema {results['schema']} is not the supported {SCHEMA}")
+    for run in results["runs"]:
+        if not isinstance(run, dict) or not {"cell", "seed", "status", "metrics"} <= run.keys():
+            raise bad(f"a run entry lacks cell, seed, status or metrics: {run!r}")
+        if run["status"] not in STATUSES:
+            raise bad(f"run status {run['status']!r} is not one of {', '.join(STATUSES)}")
+
+
+def find_results(root: str | Path) -> list[Path]:
+    """Every results.json at or below `root`, in path order."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    return sorted(root.rglob(RESULTS_FILE))
+
+
+def finished_runs(results: dict, cell: str) -> list[dict]:
+    """The done or diverged runs of one cell, in seed order."""
+    runs = [r for r in results["runs"] if r["cell"] == cell and r["status"] in FINISHED]
+    return sorted(runs, key=lambda r: r["seed"])
+
+
+def seed_values(results: dict, cell: str, metric: str) -> list[float]:
+    """One float per finished seed of `cell` (NaN where the metric is missing or null).
+
+    This is what a study's `measure` usually passes to a Measurement.
+    """
+    out = []
+    for run in finished_runs(results, cell):
+        value = run["metrics"].get(metric)
+        out.append(float("nan") if value is None else float(value))
+    return out
+
+
+def aggregate(results: dict) -> dict:
+    """Mean and 95% CI per cell per numeric metric, over finished seeds."""
+    out: dict[str, dict] = {}
+    for cell in results["cells"]:
+        runs = finished_runs(results, cell["name"])
+        keys = {k for r in runs for k, v in r["metrics"].items() if _is_number(v) or v is None}
+        out[cell["name"]] = {
+            k: mean_ci(seed_values(results, cell["name"], k)).to_dict()
+            for k in sorted(keys)
+            if any(_is_number(r["metrics"].get(k)) for r in runs)
+        }
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float))  # bool is an int: a diverged flag averages to a rate

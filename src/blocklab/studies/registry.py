@@ -1,0 +1,251 @@
+"""How a study is written, and the registry `blocklab run` and `blocklab list` read.
+
+A study is one experiment from the seeds: a config of knobs, a grid of conditions
+("cells"), a function that runs one cell for one seed and returns its metrics, and two
+functions that read only the finished results: one draws figures, one measures claims.
+The runner (runner.py) does everything else: seeds, devices, progress bars, resuming,
+results.json, aggregates with 95% intervals, and the command that reproduces the run.
+
+    from dataclasses import dataclass
+    from blocklab.studies.registry import Cell, Study, register
+    from blocklab.report import plots
+    from blocklab.report.results import seed_values
+    from blocklab.report.verdicts import Measurement, around
+
+    @dataclass
+    class LineConfig:                      # every knob, with its full-fidelity default
+        steps: int = 500
+        slope: float = 2.0
+
+    @register
+    class FitLine(Study):
+        name = "fit-line"                  # what `blocklab run` takes: lowercase, digits, dashes
+        description = "00: gradient descent recovers the slope of a line"   # for `blocklab list`
+        claims = ("C000-01",)              # IDs from report/claims.md that measure() measures
+        group = "building-blocks"          # optional: `blocklab run building-blocks` runs it too
+        Config = LineConfig
+        quick = {"steps": 50}              # --quick: these overrides of the defaults
+
+        def cells(self, cfg):              # the conditions; names become folder names
+            return [Cell(f"lr={lr}", {"lr": lr}) for lr in (0.01, 0.1)]
+
+        def run_cell(self, cell, seed, ctx):    # RNGs are already seeded with `seed`
+            ...                            # train for ctx.cfg.steps on ctx.device, checkpoints in ctx.work_dir
+            return {"final_loss": loss, "loss_curve": curve, "diverged": False}
+
+        def figures(self, results, fig_dir):
+            fig, ax = plots.figure()
+            ...                            # from `results` (the results.json dict) only
+            return [plots.save(fig, fig_dir, "00_fit_line.png")]
+
+        def measure(self, results):
+            return [Measurement("C000-01", "loss ~0", seed_values(results, "lr=0.1", "final_loss"),
+                                unit="", rule=around(0.0, 0.01))]
+
+Rules of the game:
+- `run_cell` returns a JSON-serializable dict (numbers, strings, lists, dicts). Return
+  `diverged: True` (e.g. a TrainResult's to_dict()) to record the pair as "diverged" rather than
+  "done": divergence is an outcome. An exception records it as "failed" and the study goes on;
+  a failed pair is retried on the next run, a done or diverged one never is.
+- `ctx` (CellContext) gives `cfg` (the Config instance), `device`, `work_dir` (one folder per (cell, seed), kept across
+  interrupts: pass it to the trainer as its run_dir so an interrupted pair resumes from its
+  checkpoint), `progress` (pass as the trainer's progress=), `log` (a logging.Logger), `seed`, `quick`.
+- `figures` and `measure` must read only `results`: `blocklab plot` redraws figures without
+  retraining, and a rerun of a finished study recomputes figures and measurements in seconds.
+  Helpers: report.results.seed_values / finished_runs, report.plots, report.verdicts.
+- `--set key=value` is checked against the Config fields and their types; a Config that
+  validates itself in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import pkgutil
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
+
+from ..errors import BlocklabError
+from ..report.claims import claim_ids
+
+# Named groups of studies; a study joins one by setting `group`. "all" runs every study.
+GROUPS = {"building-blocks": "studies 45-51 of seed 000: skip connections, normalization, attention, "
+          "encoder-decoder, positional encoding, the capstone and its ablation matrix"}
+ALL = "all"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]*$")
+
+
+@dataclass
+class Cell:
+    """One condition of a study: a folder-safe name and the parameters run_cell reads."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class CellContext:
+    """What the runner hands run_cell for one (cell, seed)."""
+
+    study: str
+    cfg: Any  # the study's Config instance for this run
+    cell: Cell
+    seed: int
+    device: str
+    work_dir: Path
+    quick: bool
+    progress: Callable[..., None]  # progress(step, total, info=None), the trainer's signature
+    log: logging.Logger
+
+
+class Study:
+    """Base class of every study; see the module docstring for what to fill in."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    claims: ClassVar[tuple[str, ...]] = ()
+    group: ClassVar[str] = ""
+    Config: ClassVar[type]
+    quick: ClassVar[Mapping[str, Any]] = {}
+
+    def cells(self, cfg: Any) -> list[Cell]:
+        raise NotImplementedError
+
+    def run_cell(self, cell: Cell, seed: int, ctx: CellContext) -> dict:
+        raise NotImplementedError
+
+    def figures(self, results: dict, fig_dir: Path) -> list[str]:
+        return []
+
+    def measure(self, results: dict) -> list:
+        return []
+
+
+STUDIES: dict[str, type[Study]] = {}
+
+
+def register(cls: type[Study]) -> type[Study]:
+    """Class decorator: check a study's declaration and make it runnable by name."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME.match(name) or name == ALL or name in GROUPS:
+        raise TypeError(f"{cls.__name__}.name={name!r}: use lowercase letters, digits and dashes, not a group name")
+    if name in STUDIES and STUDIES[name] is not cls:
+        raise TypeError(f"two studies are named {name!r}: {STUDIES[name].__name__} and {cls.__name__}")
+    description = getattr(cls, "description", "")
+    if not description or "\n" in description:
+        raise TypeError(f"{cls.__name__}.description must be one non-empty line")
+    if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
+        raise TypeError(f"{cls.__name__}.Config must be a dataclass of the study's knobs")
+    if cls.group and cls.group not in GROUPS:
+        raise TypeError(f"{cls.__name__}.group={cls.group!r}; known groups: {', '.join(GROUPS)}")
+    unknown = [c for c in cls.claims if c not in claim_ids()]
+    if unknown:
+        raise TypeError(f"{cls.__name__}.claims names IDs that are not in report/claims.md: {unknown}")
+    build_config(cls, quick=True)  # a typo in `quick` fails at import, not at the first --quick run
+    STUDIES[name] = cls
+    return cls
+
+
+def load_all() -> None:
+    """Import every module of blocklab.studies, so that each study registers itself.
+
+    Modules import in name order, which is also the order a group runs its studies in:
+    name study files by their seed number (s45_skip_connections.py).
+    """
+    package = importlib.import_module(__package__)
+    for mod in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):
+        if mod not in ("registry", "runner"):
+            importlib.import_module(f"{__package__}.{mod}")
+
+
+def group_members(name: str) -> list[str] | None:
+    """Study names in a group, in registration order; None when `name` is not a group."""
+    if name == ALL:
+        return list(STUDIES)
+    if name in GROUPS:
+        return [s for s, cls in STUDIES.items() if cls.group == name]
+    return None
+
+
+def get_study(name: str) -> Study:
+    """A fresh instance of a registered study; an unknown name lists the valid ones."""
+    load_all()
+    if name not in STUDIES:
+        valid = ", ".join([*STUDIES, *GROUPS, ALL])
+        raise BlocklabError(f"unknown study {name!r}; choose one of: {valid}")
+    return STUDIES[name]()
+
+
+def build_config(study: type[Study] | Study, quick: bool = False, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The study's Config with the --quick overrides (if asked) and then --set ones applied.
+
+    Every key must be a Config field and every value must fit its annotated type; ints are
+    accepted for floats, lists for tuples. Errors name the key, the value and the valid keys.
+    """
+    config_cls = study.Config
+    hints = typing.get_type_hints(config_cls)
+    valid = [f.name for f in dataclasses.fields(config_cls)]
+    values: dict[str, Any] = {}
+    sources = [("quick", dict(study.quick) if quick else {}), ("--set", dict(overrides or {}))]
+    for source, changes in sources:
+        for key, value in changes.items():
+            if key not in valid:
+                raise BlocklabError(
+                    f"{study.name}: {source} {key}={value!r} names no config field; valid keys: {', '.join(valid)}"
+                )
+            try:
+                values[key] = _coerce(value, hints[key])
+            except (TypeError, ValueError):
+                raise BlocklabError(
+                    f"{study.name}: {source} {key}={value!r} has the wrong type; expected {_type_name(hints[key])} "
+                    f"(valid keys: {', '.join(valid)})"
+                ) from None
+    return config_cls(**values)
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """`value` converted to the annotated type `hint`, or TypeError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError
+    if origin is typing.Literal:
+        if value not in args:
+            raise TypeError
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError
+        item = args[0] if args else Any
+        items = [_coerce(v, item) for v in value]
+        return tuple(items) if origin is tuple else items
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if hint is int or hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        if hint is int and value != int(value):
+            raise TypeError
+        return hint(value)
+    if hint is str:
+        if isinstance(value, (list, dict)) or value is None:
+            raise TypeError
+        return value if isinstance(value, str) else str(value)  # --set tag=2 parses as a number
+    return value  # Any, dicts and other annotations are taken as given
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")

@@ -83,6 +83,74 @@ def demo(seconds: float, seed: int) -> None:
     run_demo(seconds=seconds, seed=seed, echo=click.echo)
 
 
+@cli.command(name="list")
+def list_studies() -> None:
+    """List the registered studies and groups, each with its one-line description."""
+    from .studies.registry import ALL, GROUPS, STUDIES, group_members, load_all
+
+    load_all()
+    if not STUDIES:
+        click.echo("no studies are registered yet (add a module to src/blocklab/studies/; see registry.py)")
+        return
+    width = max(len(n) for n in [*STUDIES, *GROUPS, ALL])
+    for name, study in STUDIES.items():
+        click.echo(f"{name:<{width}}  {study.description}")
+    click.echo("groups (each runs its studies into subfolders):")
+    for name, description in {**GROUPS, ALL: "every registered study"}.items():
+        members = group_members(name)
+        if members:
+            click.echo(f"{name:<{width}}  {description} [{', '.join(members)}]")
+
+
+@cli.command()
+@click.argument("study")
+@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
+@click.option("--quick", is_flag=True, help="The study's fast variant (fewer steps, smaller grid).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/STUDY[-quick]).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a study config field; repeatable.")
+def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...]) -> None:
+    """Run a study (or a group): every cell on every seed, then its figures and claim verdicts.
+
+    Rerunning into the same folder skips finished runs and resumes interrupted ones.
+    Exits with 1 if a run failed (its error is in results.json and log.txt).
+    Example: blocklab run skip-connections --quick --set depth=20
+    """
+    from .report.results import find_results, load
+    from .studies.runner import run_study
+
+    folder = run_study(study, seeds=seeds, quick=quick, device=device, out=out, overrides=parse_assignments(sets))
+    failed = 0
+    for path in find_results(folder):
+        results = load(path)
+        counts = {s: sum(r["status"] == s for r in results["runs"]) for s in ("done", "diverged", "failed")}
+        failed += counts["failed"]
+        verdicts = ", ".join(f"{m['claim_id']} {m['verdict']}" for m in results["measurements"]) or "no claims"
+        click.echo(f"{results['study']}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {verdicts}")
+    click.echo(f"results in {folder}; build the report with: blocklab report {folder}")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("folder", default="runs", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Where to write the site (default FOLDER/report).")
+def report(folder: str, out: str | None) -> None:
+    """Build the HTML report (index, claims ledger, a page per study) from every results.json in FOLDER."""
+    from .report.html import build_report
+
+    click.echo(build_report(folder, out))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def plot(folder: str) -> None:
+    """Redraw every figure from the results.json files in FOLDER, without retraining."""
+    from .studies.runner import replot
+
+    for path in replot(folder):
+        click.echo(f"redrew the figures of {path}")
+
 def _read_json(path: str) -> dict:
     try:
         data = json.loads(Path(path).read_text())

@@ -19,7 +19,7 @@ from ..errors import BlocklabError, ConfigError
 from . import functional as F
 from .layers import Dropout, Embedding, FeedForward, LayerNorm, Linear, MultiHeadAttention
 from .module import Module, ModuleList
-from .tensor import Tensor
+from .tensor import Tensor, no_grad
 
 SUPPORTED = {
     "pos_encoding": ("learned", "sinusoidal", "none"),
@@ -175,3 +175,24 @@ class GPT(Module):
     def loss(self, idx: np.ndarray, targets: np.ndarray, ignore_index: int = -100) -> Tensor:
         """Mean next-token cross-entropy (nats) of idx (B, T) against targets (B, T)."""
         return F.cross_entropy(self(idx), targets, ignore_index=ignore_index)
+
+    def generate(self, idx: np.ndarray, max_new_tokens: int, *, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, generator=None) -> np.ndarray:
+        """Append max_new_tokens to idx (B, T): temperature 0 is greedy, else sampling with
+        optional top-k / top-p. Decoding is blocklab.nn's `sample_next` (a torch.Generator
+        seeds it), so both engines decode alike. No KV cache: each step reruns the context,
+        cropped to max_len for learned positions. Call model.eval() first to switch off dropout."""
+        import torch  # only here: the engine itself runs without torch
+
+        from ..nn.models.sampling import sample_next
+
+        idx = np.asarray(idx)
+        window = self.cfg.max_len if self.cfg.pos_encoding == "learned" else None
+        with no_grad():
+            for _ in range(max_new_tokens):
+                context = idx if window is None else idx[:, -window:]
+                logits = torch.from_numpy(self(context).data[:, -1, :])  # (B, V)
+                nxt = sample_next(logits, temperature, top_k, top_p, generator).numpy()  # (B, 1)
+                idx = np.concatenate([idx, nxt.astype(idx.dtype)], axis=1)
+        return idx
+

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from blocklab.autograd.module import Parameter
-from blocklab.autograd.optim import SGD, Adam, AdamW, WarmupCosine, clip_grad_norm
+from blocklab.autograd.optim import SGD, Adam, AdamW, clip_grad_norm
 
 CASES = [
     (SGD, torch.optim.SGD, dict(lr=0.1)),
@@ -103,13 +103,3 @@ def test_clipping_does_not_touch_a_shared_gradient_array_twice():
     clip_grad_norm([a, b], 1.0)
     np.testing.assert_array_equal(shared, np.full(4, 3.0))
     np.testing.assert_allclose(a.grad, b.grad)
-
-
-def test_warmup_cosine():
-    sched = WarmupCosine(max_lr=1.0, total_steps=110, warmup_steps=10, min_lr=0.1)
-    assert sched(0) == pytest.approx(0.1) and sched(9) == pytest.approx(1.0)  # linear warmup
-    assert sched(10) == pytest.approx(1.0)
-    assert sched(60) == pytest.approx(0.1 + 0.9 * 0.5)  # halfway down the cosine
-    assert sched(110) == pytest.approx(0.1) and sched(500) == pytest.approx(0.1)
-    lrs = [sched(s) for s in range(10, 111)]
-    assert all(a >= b for a, b in zip(lrs, lrs[1:]))

@@ -1,13 +1,15 @@
-"""Optimizers (SGD with momentum, Adam, AdamW), gradient clipping and a warmup + cosine schedule.
+"""Optimizers (SGD with momentum, Adam, AdamW) and gradient clipping.
 
 The update rules are torch.optim's, written out, and a test steps both side by side. Updates
 are in place on each parameter's array (the model keeps pointing at the same arrays);
 gradients are never modified in place, since two tensors may share one gradient array.
+
+The learning-rate schedule (warmup, then constant, cosine or step decay) is blocklab.train's
+`lr_factor`, which train.py applies: one schedule for both engines and one TrainConfig.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -126,20 +128,3 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
         for p in grads:
             p.grad = p.grad * p.grad.dtype.type(factor)
     return total
-
-
-@dataclass
-class WarmupCosine:
-    """Learning rate at a step: linear warmup to max_lr over warmup_steps, then a cosine
-    decay to min_lr at total_steps, and min_lr after that."""
-
-    max_lr: float
-    total_steps: int
-    warmup_steps: int = 0
-    min_lr: float = 0.0
-
-    def __call__(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return self.max_lr * (step + 1) / self.warmup_steps
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
-        return self.min_lr + 0.5 * (self.max_lr - self.min_lr) * (1.0 + math.cos(math.pi * progress))

@@ -1,10 +1,19 @@
-"""blocklab.train: the one trainer every study uses (config, optimizers and schedules, devices, diagnostics)."""
+"""blocklab.train: the one trainer every study uses.
+
+    from blocklab.train import TrainConfig, fit, evaluate, TrainResult
+    result = fit(model, {"train": (X, Y), "val": (Xv, Yv)}, loss_fn, TrainConfig(steps=500), run_dir="runs/x")
+
+`loss_fn(model, batch) -> (loss, {"acc": ...})`; see trainer.py for the loop, checkpoint.py
+for what a run directory holds, metrics.py for the per-layer diagnostics.
+"""
 from .config import TrainConfig
 from .device import resolve_device, seed_everything
 from .metrics import accuracy, param_group
 from .optim import build_optimizer, build_scheduler, lr_factor
+from .result import TrainResult, TrainState
+from .trainer import evaluate, fit
 
 __all__ = [
-    "TrainConfig", "accuracy", "build_optimizer", "build_scheduler", "lr_factor", "param_group", "resolve_device",
-    "seed_everything",
+    "TrainConfig", "TrainResult", "TrainState", "accuracy", "build_optimizer", "build_scheduler", "evaluate", "fit",
+    "lr_factor", "param_group", "resolve_device", "seed_everything",
 ]

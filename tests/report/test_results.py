@@ -54,3 +54,17 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monke
     with pytest.raises(OSError):
         atomic_write_text(path, "new")
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["results.json"]
+
+
+def test_aggregates_reach_into_nested_metrics_and_skip_curves():
+    runs = [{"cell": "a", "seed": s, "status": "done",
+             "metrics": {"final": {"val_acc": 0.5 + s / 10, "lr": None}, "curve": [1, 2], "acc_at_0.5": s,
+                         "diverged": s == 2}} for s in range(3)]
+    runs.append({"cell": "a", "seed": 3, "status": "failed", "metrics": {}, "message": "x"})
+    r = {"cells": [{"name": "a", "params": {}}], "runs": runs}
+    agg = res.aggregate(r)["a"]
+    assert sorted(agg) == ["acc_at_0.5", "diverged", "final.val_acc"]
+    assert agg["final.val_acc"]["mean"] == pytest.approx(0.6) and agg["final.val_acc"]["n"] == 3
+    assert agg["diverged"]["mean"] == pytest.approx(1 / 3)  # a rate over the finished seeds
+    assert res.seed_values(r, "a", "final.val_acc") == pytest.approx([0.5, 0.6, 0.7])
+    assert res.seed_values(r, "a", "acc_at_0.5") == [0.0, 1.0, 2.0]

@@ -39,7 +39,13 @@ def build_report(root: str | Path, out: str | Path | None = None) -> Path:
     paths = [p for p in find_results(root) if out.resolve() not in p.resolve().parents]
     if not paths:
         raise BlocklabError(f"no results.json found at or below {root}; run a study first (blocklab run STUDY --quick)")
-    runs = [(_page_name(root, p), p, load(p)) for p in paths]
+    runs, taken = [], set()
+    for path in paths:
+        page = _page_name(root, path)
+        while page in taken:  # "a-b/c" and "a/b-c" flatten alike
+            page = page.removesuffix(".html") + "-2.html"
+        taken.add(page)
+        runs.append((page, path, load(path)))
     for page, path, results in runs:
         atomic_write_text(out / page, _study_page(page, path, results, out))
     entries = ledger((page, results) for page, _, results in runs)

@@ -113,28 +113,43 @@ def finished_runs(results: dict, cell: str) -> list[dict]:
 def seed_values(results: dict, cell: str, metric: str) -> list[float]:
     """One float per finished seed of `cell` (NaN where the metric is missing or null).
 
-    This is what a study's `measure` usually passes to a Measurement.
+    `metric` may be a dotted path into nested dicts: "final.val_acc" reads a TrainResult's
+    final evaluation. This is what a study's `measure` usually passes to a Measurement.
     """
     out = []
     for run in finished_runs(results, cell):
-        value = run["metrics"].get(metric)
+        value = _lookup(run["metrics"], metric)
         out.append(float("nan") if value is None else float(value))
     return out
 
 
 def aggregate(results: dict) -> dict:
-    """Mean and 95% CI per cell per numeric metric, over finished seeds."""
+    """Mean and 95% CI per cell per numeric metric (nested ones under dotted names), over finished seeds."""
     out: dict[str, dict] = {}
     for cell in results["cells"]:
         runs = finished_runs(results, cell["name"])
-        keys = {k for r in runs for k, v in r["metrics"].items() if _is_number(v) or v is None}
-        out[cell["name"]] = {
-            k: mean_ci(seed_values(results, cell["name"], k)).to_dict()
-            for k in sorted(keys)
-            if any(_is_number(r["metrics"].get(k)) for r in runs)
-        }
+        keys = sorted({k for r in runs for k in _numeric_paths(r["metrics"])})
+        out[cell["name"]] = {k: mean_ci(seed_values(results, cell["name"], k)).to_dict() for k in keys}
     return out
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float))  # bool is an int: a diverged flag averages to a rate
+def _numeric_paths(metrics: dict, prefix: str = "") -> list[str]:
+    """Dotted paths to the numbers in nested dicts; lists (curves, histories) are not aggregated."""
+    paths = []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            paths += _numeric_paths(value, f"{prefix}{key}.")
+        elif isinstance(value, (int, float)):  # bool is an int: a diverged flag averages to a rate
+            paths.append(prefix + key)
+    return paths
+
+
+def _lookup(metrics: dict, path: str) -> Any:
+    if path in metrics:  # a key that itself holds a dot ("acc_at_0.5")
+        return metrics[path]
+    value: Any = metrics
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value

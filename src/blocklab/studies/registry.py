@@ -5,54 +5,67 @@ A study is one experiment from the seeds: a config of knobs, a grid of condition
 functions that read only the finished results: one draws figures, one measures claims.
 The runner (runner.py) does everything else: seeds, devices, progress bars, resuming,
 results.json, aggregates with 95% intervals, and the command that reproduces the run.
+A study is a module in this package (s45_skip_connections.py); importing it registers it.
 
     from dataclasses import dataclass
-    from blocklab.studies.registry import Cell, Study, register
     from blocklab.report import plots
-    from blocklab.report.results import seed_values
+    from blocklab.report.results import finished_runs, seed_values
     from blocklab.report.verdicts import Measurement, around
+    from blocklab.studies.registry import Cell, Study, register
+    from blocklab.train import TrainConfig
+    from blocklab.train.trainer import fit
 
     @dataclass
-    class LineConfig:                      # every knob, with its full-fidelity default
-        steps: int = 500
-        slope: float = 2.0
+    class SkipConfig:                      # every knob, with its full-fidelity default
+        steps: int = 2000
+        depths: tuple[int, ...] = (10, 20)
 
     @register
-    class FitLine(Study):
-        name = "fit-line"                  # what `blocklab run` takes: lowercase, digits, dashes
-        description = "00: gradient descent recovers the slope of a line"   # for `blocklab list`
-        claims = ("C000-01",)              # IDs from report/claims.md that measure() measures
+    class SkipConnections(Study):
+        name = "skip-connections"          # what `blocklab run` takes: lowercase, digits, dashes
+        description = "45: plain vs residual deep networks"   # one line, for `blocklab list`
+        claims = ("C000-01", "C000-02")    # IDs from report/claims.md that measure() measures
         group = "building-blocks"          # optional: `blocklab run building-blocks` runs it too
-        Config = LineConfig
-        quick = {"steps": 50}              # --quick: these overrides of the defaults
+        Config = SkipConfig
+        quick = {"steps": 200}             # --quick: these overrides of the defaults
 
         def cells(self, cfg):              # the conditions; names become folder names
-            return [Cell(f"lr={lr}", {"lr": lr}) for lr in (0.01, 0.1)]
+            return [Cell(f"{kind}-{d}", {"residual": kind == "residual", "depth": d})
+                    for kind in ("plain", "residual") for d in cfg.depths]
 
-        def run_cell(self, cell, seed, ctx):    # RNGs are already seeded with `seed`
-            ...                            # train for ctx.cfg.steps on ctx.device, checkpoints in ctx.work_dir
-            return {"final_loss": loss, "loss_curve": curve, "diverged": False}
+        def run_cell(self, cell, seed, ctx):    # python, numpy and torch RNGs are seeded with `seed`
+            model, data, loss_fn = ...     # built from cell.params and ctx.cfg
+            train = TrainConfig(steps=ctx.cfg.steps, seed=seed, device=ctx.device)
+            result = fit(model, data, loss_fn, train, run_dir=ctx.work_dir, progress=ctx.progress)
+            return {"test_acc": ..., **result.to_dict()}   # to_dict() says diverged=True if it did
 
-        def figures(self, results, fig_dir):
+        def figures(self, results, fig_dir):    # from `results` (the results.json dict) only
             fig, ax = plots.figure()
-            ...                            # from `results` (the results.json dict) only
-            return [plots.save(fig, fig_dir, "00_fit_line.png")]
+            for c in results["cells"]:
+                curves = [[h["val_acc"] for h in r["metrics"]["history"]] for r in finished_runs(results, c["name"])]
+                plots.line_with_band(ax, None, curves, label=c["name"])
+            return [plots.save(fig, fig_dir, "45_skip_connections_training.png")]
 
         def measure(self, results):
-            return [Measurement("C000-01", "loss ~0", seed_values(results, "lr=0.1", "final_loss"),
-                                unit="", rule=around(0.0, 0.01))]
+            return [Measurement("C000-01", "~50% (chance)", seed_values(results, "plain-10", "test_acc"),
+                                unit="%", rule=around(50, 5))]
 
 Rules of the game:
-- `run_cell` returns a JSON-serializable dict (numbers, strings, lists, dicts). Return
-  `diverged: True` (e.g. a TrainResult's to_dict()) to record the pair as "diverged" rather than
-  "done": divergence is an outcome. An exception records it as "failed" and the study goes on;
-  a failed pair is retried on the next run, a done or diverged one never is.
-- `ctx` (CellContext) gives `cfg` (the Config instance), `device`, `work_dir` (one folder per (cell, seed), kept across
-  interrupts: pass it to the trainer as its run_dir so an interrupted pair resumes from its
-  checkpoint), `progress` (pass as the trainer's progress=), `log` (a logging.Logger), `seed`, `quick`.
+- `run_cell` returns a JSON-serializable dict (numbers, strings, lists, dicts; numpy and
+  tensor values are converted, NaN becomes null). `diverged: True` in it (as in a
+  TrainResult's to_dict()) records the pair as "diverged" rather than "done": divergence is
+  an outcome. An exception records the pair as "failed" and the study goes on; a failed pair
+  is retried on the next run, a done or diverged one never is. An expected error that is
+  itself the finding (a dimension mismatch that must fail clearly) is caught by the study
+  and returned as a metric.
+- `ctx` (CellContext) gives `cfg` (the Config instance), `device`, `work_dir` (one folder per
+  (cell, seed), kept across interrupts: pass it to `fit` as run_dir so that an interrupted
+  pair resumes from its checkpoint), `progress` (pass it as fit's progress=), `log` (a
+  logging.Logger, shown above the progress bars and kept in log.txt), `seed` and `quick`.
 - `figures` and `measure` must read only `results`: `blocklab plot` redraws figures without
-  retraining, and a rerun of a finished study recomputes figures and measurements in seconds.
-  Helpers: report.results.seed_values / finished_runs, report.plots, report.verdicts.
+  retraining, and rerunning a finished study recomputes figures and measurements in seconds.
+  Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
+  which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.
 - `--set key=value` is checked against the Config fields and their types; a Config that
   validates itself in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
 """

@@ -81,7 +81,7 @@ def _run_one(study: Study, seeds: int, quick: bool, device: str, folder: Path, o
     seed_list = sorted(set(results["seeds"]) | set(range(seeds)))
     results.update(
         description=study.description, command=_command(study.name, len(seed_list), quick, device, folder, overrides),
-        seeds=seed_list, versions=_versions(), device=dev, cells=[dataclasses.asdict(c) for c in cells], **_commit(),
+        quick=quick, seeds=seed_list, versions=_versions(), device=dev, cells=[dataclasses.asdict(c) for c in cells], **_commit(),
     )
     done = {(r["cell"], r["seed"]) for r in results["runs"] if r["status"] in res.FINISHED}
     pending = [(c, s) for s in range(seeds) for c in cells if (c.name, s) not in done]

@@ -121,6 +121,18 @@ def test_embedding_repeated_indices_accumulate(vs_torch, rng):
     w = Tensor(np.zeros((5, 2)), requires_grad=True)
     F.embedding(np.array([2, 2, 2]), w).backward(np.ones((3, 2)))
     np.testing.assert_array_equal(w.grad[2], [3.0, 3.0])
+    with pytest.raises(IndexError, match=r"\[0, 5\)"):
+        F.embedding(np.array([0, 5]), w)
+
+
+def test_sum_rows_by_index_equals_add_at(rng):
+    from blocklab.autograd.kernels import sum_rows_by_index
+
+    idx, rows = rng.integers(0, 7, 300), rng.standard_normal((300, 4))
+    expected = np.zeros((9, 4))
+    np.add.at(expected, idx, rows)
+    np.testing.assert_allclose(sum_rows_by_index(idx, rows, 9), expected, rtol=1e-12)
+    np.testing.assert_array_equal(sum_rows_by_index(idx[:0], rows[:0], 3), np.zeros((3, 4)))
 
 
 def test_dropout():

@@ -116,3 +116,15 @@ def test_tiny_gpt_overfits_one_batch(rng):
         loss.backward()
         opt.step()
     assert loss.item() < 0.05, f"loss after 150 steps on one batch: {loss.item():.3f}"
+
+
+def test_bench_engine_runs_and_reports_every_contender():
+    """Smoke test only: speed is printed by the benchmark, never asserted."""
+    from blocklab.autograd.bench import bench_engine
+
+    result = bench_engine("level1", repeats=1, warmup=1)
+    for engine in ("numpy", "torch", "torch_fused"):
+        assert result[f"{engine}_forward_ms"] > 0 and result[f"{engine}_step_ms"] > 0
+    assert result["parameters"] == 4_624 and "step_ratio_vs_torch" in result
+    with pytest.raises(ValueError, match="level1, copilot"):
+        bench_engine("gpt2")

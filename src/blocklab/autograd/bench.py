@@ -1,16 +1,24 @@
 """Time a training step of the numpy engine against blocklab.nn's GPT in PyTorch, on the CPU.
 
-Both engines run the same model with the same weights (converted), the same batch, the same
-loss, AdamW and gradient clipping, in one process with the same number of threads (torch's
-intra-op threads and the numpy BLAS's) and the same allocator setting (runtime.py). The two are timed alternately, step for step, so a
-busy machine slows both alike; each figure is the median over `repeats`.
+Every contender runs the same model with the same weights (converted), the same batch, the
+same loss, AdamW and gradient clipping, in one process with the same number of threads
+(torch's intra-op threads and the numpy BLAS's) and the same allocator setting (runtime.py):
+
+    numpy        blocklab.autograd.GPT
+    torch        blocklab.nn.GPT, the model the engine is measured against
+    torch_fused  the same blocklab.nn.GPT with its written-out LayerNorms swapped for
+                 torch.nn.LayerNorm (same weights): a faster PyTorch baseline, since
+                 blocklab.nn's `x.var(...)` dominates its CPU forward at these sizes
+
+The contenders are timed alternately, call for call, so a busy machine slows all alike;
+each figure is the median over `repeats`.
 
     forward: logits and cross-entropy loss, recording the graph as a training step does
     step:    zero_grad, forward, backward, clip to norm 1, AdamW update
 """
 from __future__ import annotations
 
-import platform
+import copy
 import statistics
 import time
 from typing import Callable
@@ -19,6 +27,7 @@ import numpy as np
 import torch
 
 from ..nn.config import GPTConfig
+from ..nn.norms import LayerNorm as WrittenOutLayerNorm
 from .convert import to_torch
 from .gpt import GPT
 from .optim import AdamW, clip_grad_norm
@@ -33,12 +42,10 @@ BENCH_CONFIGS: dict[str, tuple[GPTConfig, int]] = {
                           pos_encoding="learned", tie_weights=False, dropout=0.0), 32),
 }
 
-
-def _median_ms(times: list[float]) -> float:
-    return round(1e3 * statistics.median(times), 3)
+Fns = tuple[Callable[[], None], Callable[[], None]]  # forward, step
 
 
-def _numpy_fns(model: GPT, x: np.ndarray, y: np.ndarray) -> tuple[Callable, Callable]:
+def _numpy_fns(model: GPT, x: np.ndarray, y: np.ndarray) -> Fns:
     opt = AdamW(model.parameters(), lr=1e-3)
 
     def forward() -> None:
@@ -53,7 +60,7 @@ def _numpy_fns(model: GPT, x: np.ndarray, y: np.ndarray) -> tuple[Callable, Call
     return forward, step
 
 
-def _torch_fns(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[Callable, Callable]:
+def _torch_fns(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> Fns:
     tx, ty = torch.from_numpy(x), torch.from_numpy(y).reshape(-1)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
@@ -70,38 +77,62 @@ def _torch_fns(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[Ca
     return loss, step
 
 
+def with_fused_layernorm(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of a blocklab.nn model whose LayerNorms are torch.nn.LayerNorm with the same weights."""
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        if isinstance(module, WrittenOutLayerNorm):
+            fused = torch.nn.LayerNorm(module.weight.shape[0], eps=module.eps)
+            fused.load_state_dict(module.state_dict())
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, attr, fused)
+    return model
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:
+        return ""
+
+
 def bench_engine(config_name: str, repeats: int = 50, threads: int = 1, warmup: int = 5, seed: int = 0) -> dict:
-    """Median forward and step times (ms) of both engines on one seed-004 configuration."""
+    """Median forward and step times (ms) of every contender on one seed-004 configuration,
+    and the numpy engine's time as a multiple of each PyTorch one (below 1: numpy is faster)."""
     if config_name not in BENCH_CONFIGS:
         raise ValueError(f"unknown config {config_name!r}; choose one of: {', '.join(BENCH_CONFIGS)}")
     cfg, batch = BENCH_CONFIGS[config_name]
     torch.set_num_threads(threads)
-    blas_set = set_blas_threads(threads)
-    malloc_kept = keep_freed_memory()
+    blas_set, malloc_kept = set_blas_threads(threads), keep_freed_memory()
     rng = np.random.default_rng(seed)
     x = rng.integers(0, cfg.vocab_size, (batch, cfg.max_len))
     y = rng.integers(0, cfg.vocab_size, (batch, cfg.max_len))
     np_model = GPT(cfg, seed=seed)
     torch_model = to_torch(np_model).train()
-    fns = {"numpy": _numpy_fns(np_model, x, y), "torch": _torch_fns(torch_model, x, y)}
-
+    fns = {
+        "numpy": _numpy_fns(np_model, x, y),
+        "torch": _torch_fns(torch_model, x, y),
+        "torch_fused": _torch_fns(with_fused_layernorm(torch_model), x, y),
+    }
     result: dict = {
         "config": config_name, "parameters": np_model.num_parameters(), "batch_size": batch,
         "context": cfg.max_len, "threads": threads, "blas_threads_set": blas_set, "malloc_keeps_freed": malloc_kept,
-        "repeats": repeats,
-        "numpy_version": np.__version__, "torch_version": torch.__version__, "cpu": platform.processor(),
+        "repeats": repeats, "numpy_version": np.__version__, "torch_version": torch.__version__, "cpu": _cpu_name(),
     }
     for phase, which in (("forward", 0), ("step", 1)):
-        times: dict[str, list[float]] = {"numpy": [], "torch": []}
+        times: dict[str, list[float]] = {engine: [] for engine in fns}
         for _ in range(warmup):
             for engine in fns:
                 fns[engine][which]()
         for _ in range(repeats):
-            for engine in fns:  # alternate, so load on the machine hits both alike
+            for engine in fns:  # alternate, so load on the machine hits all alike
                 start = time.perf_counter()
                 fns[engine][which]()
                 times[engine].append(time.perf_counter() - start)
         for engine, ts in times.items():
-            result[f"{engine}_{phase}_ms"] = _median_ms(ts)
-        result[f"{phase}_ratio"] = round(result[f"numpy_{phase}_ms"] / result[f"torch_{phase}_ms"], 3)
+            result[f"{engine}_{phase}_ms"] = round(1e3 * statistics.median(ts), 3)
+        for baseline in ("torch", "torch_fused"):
+            result[f"{phase}_ratio_vs_{baseline}"] = round(
+                result[f"numpy_{phase}_ms"] / result[f"{baseline}_{phase}_ms"], 3)
     return result

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .kernels import sum_last, sum_leading
+from .kernels import sum_last, sum_leading, sum_rows_by_index
 from .ops_shape import concat, masked_fill, split, where
 from .special import normal_cdf
 from .tensor import Tensor
@@ -168,15 +168,15 @@ def cross_entropy(logits: Tensor, target: np.ndarray, ignore_index: int = -100, 
 def embedding(idx: np.ndarray, weight: Tensor) -> Tensor:
     """Rows of weight (V, D) picked by integer idx (...) -> (..., D).
 
-    A token that appears several times gets the sum of all its gradients: np.add.at
-    accumulates over repeated indices, where `grad[idx] += g` would keep only one.
+    A token that appears several times gets the sum of all its gradients (as np.add.at would
+    give; `grad[idx] += g` would keep only one of them).
     """
     idx = np.asarray(idx)
+    if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
+        raise IndexError(f"embedding ids must be in [0, {weight.shape[0]}); got {idx.min()}..{idx.max()}")
 
     def backward(g: np.ndarray) -> None:
-        full = np.zeros_like(weight.data)
-        np.add.at(full, idx.reshape(-1), g.reshape(-1, weight.shape[1]))
-        weight._accumulate(full)
+        weight._accumulate(sum_rows_by_index(idx.reshape(-1), g.reshape(-1, weight.shape[1]), weight.shape[0]))
 
     return Tensor._op(weight.data[idx], (weight,), backward)
 

@@ -97,6 +97,27 @@ def test_state_dict_round_trip_and_mismatch_errors():
         GPT(_cfg(d_ff=32)).load_state_dict(a.state_dict())
 
 
+def test_weight_files_move_between_engines(tmp_path, rng):
+    """numpy -> safetensors -> blocklab.nn (through blocklab.train's checkpoint loader) and back."""
+    from safetensors.torch import load_file as load_torch_file
+    from safetensors.torch import save_file as save_torch_file
+
+    from blocklab.autograd.convert import load_weights, save_weights
+    from blocklab.train.checkpoint import load_model_tensors, model_tensors
+
+    cfg = _cfg(tie_weights=True)
+    ours = GPT(cfg, seed=5)
+    save_weights(ours, tmp_path / "np.safetensors")
+    theirs = TorchGPT(cfg).eval()
+    load_model_tensors(theirs, load_torch_file(tmp_path / "np.safetensors"), tmp_path)
+    idx = rng.integers(0, cfg.vocab_size, (2, 8))
+    np.testing.assert_allclose(ours(idx).data, theirs(torch.from_numpy(idx)).detach().numpy(), atol=1e-5, rtol=0)
+    torch.nn.init.normal_(theirs.embed.tok.weight)  # change the torch model, then bring it back
+    save_torch_file(model_tensors(theirs), tmp_path / "torch.safetensors")
+    load_weights(ours, tmp_path / "torch.safetensors")
+    np.testing.assert_allclose(ours(idx).data, theirs(torch.from_numpy(idx)).detach().numpy(), atol=1e-5, rtol=0)
+
+
 def test_learned_positions_past_the_table_raise():
     from blocklab.errors import BlocklabError
 

@@ -1,15 +1,22 @@
-"""Weights both ways between the numpy GPT and blocklab.nn's GPT.
+"""Weights both ways between the numpy GPT and blocklab.nn's GPT, in memory and in files.
 
 Both models name their parameters the same way and store them in the same layout (Linear
 weights (out, in), embedding tables (n, D)), so conversion is a copy key by key; what this
 module adds is the check that the two state_dicts really match, with an error naming the
 keys that do not. A tied output projection appears under both names in either state_dict
 and points to one array, so copying it twice is harmless.
+
+On disk the numpy engine writes the format of blocklab.train's checkpoints (model.safetensors:
+one entry per array, a tied weight once), so a checkpoint trained in either engine loads
+into the other.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+from safetensors.numpy import load_file, save_file
 
 from ..nn.models.gpt import GPT as TorchGPT
 from .gpt import GPT
@@ -43,3 +50,19 @@ def from_torch(model: TorchGPT, dtype=np.float32) -> GPT:
     _check_same_keys(target.state_dict(), state)
     target.load_state_dict(state)
     return target
+
+
+def save_weights(model: GPT, path: str | Path) -> None:
+    """Write the weights as safetensors, a tied parameter under its first name only."""
+    seen: set[int] = set()
+    arrays = {}
+    for name, p in model.named_parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            arrays[name] = np.ascontiguousarray(p.data)
+    save_file(arrays, str(path))
+
+
+def load_weights(model: GPT, path: str | Path) -> None:
+    """Read weights written by save_weights or by blocklab.train (model.safetensors)."""
+    model.load_state_dict(load_file(str(path)))

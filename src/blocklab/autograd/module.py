@@ -75,16 +75,28 @@ class Module:
         return {name: p.data.copy() for name, p in self._named_tensors()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays in by name (cast to each parameter's dtype); names and shapes must match exactly."""
-        own = dict(self._named_tensors())
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        """Copy arrays in by name, cast to each parameter's dtype; shapes must match.
+
+        A tied parameter needs only one of its names (files that store it once, like
+        blocklab.train's safetensors checkpoints, load as they are); every other
+        parameter must be present, and no unknown name may be.
+        """
+        names: dict[int, list[str]] = {}
+        params: dict[int, Parameter] = {}
+        for name, p in self._named_tensors():
+            names.setdefault(id(p), []).append(name)
+            params[id(p)] = p
+        missing = [ns[0] for key, ns in names.items() if not any(n in state for n in ns)]
+        unexpected = sorted(set(state) - {n for ns in names.values() for n in ns})
         if missing or unexpected:
             raise KeyError(f"state_dict does not match the model: missing {missing}, unexpected {unexpected}")
-        for name, p in own.items():
-            value = np.asarray(state[name])
-            if value.shape != p.shape:
-                raise ValueError(f"{name}: shape {value.shape} in the state_dict, {p.shape} in the model")
-            p.data[...] = value
+        for key, p in params.items():
+            for name in names[key]:
+                if name in state:
+                    value = np.asarray(state[name])
+                    if value.shape != p.shape:
+                        raise ValueError(f"{name}: shape {value.shape} in the state_dict, {p.shape} in the model")
+                    p.data[...] = value
 
 
 class ModuleList(Module):

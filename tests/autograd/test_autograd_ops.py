@@ -147,6 +147,16 @@ def test_backward_twice_accumulates_into_leaves_like_torch():
     np.testing.assert_allclose(x.grad, [6.0])
 
 
+def test_second_backward_through_a_released_graph_raises():
+    x = Tensor(np.array([2.0]), requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, [8.0])  # two passes, both added
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
 def test_only_leaves_keep_grad_unless_retained():
     x = Tensor(np.ones(3), requires_grad=True)
     hidden = (x * 2.0).retain_grad()

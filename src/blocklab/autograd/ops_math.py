@@ -1,9 +1,57 @@
-"""Matmul, reductions and elementwise math, each an output plus a closure adding its gradient."""
+"""Arithmetic, matmul, reductions and elementwise math: each an output plus a closure adding its gradient.
+
+Binary ops broadcast as numpy does; `unbroadcast` sums each gradient back to its input's shape.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .tensor import Tensor, unbroadcast
+
+
+def add(a: Tensor, b: Tensor) -> Tensor:
+    def backward(g: np.ndarray) -> None:
+        if a.requires_grad:
+            a._accumulate(unbroadcast(g, a.shape))
+        if b.requires_grad:
+            b._accumulate(unbroadcast(g, b.shape))
+
+    return Tensor._op(a.data + b.data, (a, b), backward)
+
+
+def mul(a: Tensor, b: Tensor) -> Tensor:
+    def backward(g: np.ndarray) -> None:
+        if a.requires_grad:
+            a._accumulate(unbroadcast(g * b.data, a.shape))
+        if b.requires_grad:
+            b._accumulate(unbroadcast(g * a.data, b.shape))
+
+    return Tensor._op(a.data * b.data, (a, b), backward)
+
+
+def div(a: Tensor, b: Tensor) -> Tensor:
+    out = a.data / b.data
+
+    def backward(g: np.ndarray) -> None:
+        g_over_b = g / b.data
+        if a.requires_grad:
+            a._accumulate(unbroadcast(g_over_b, a.shape))
+        if b.requires_grad:
+            b._accumulate(unbroadcast(-g_over_b * out, b.shape))  # d(a/b)/db = -(a/b)/b
+
+    return Tensor._op(out, (a, b), backward)
+
+
+def neg(a: Tensor) -> Tensor:
+    return Tensor._op(-a.data, (a,), lambda g: a._accumulate(-g))
+
+
+def pow(a: Tensor, exponent: float) -> Tensor:
+    """a ** exponent for a constant exponent (x ** 2, x ** -0.5)."""
+    if isinstance(exponent, Tensor):
+        raise TypeError("the exponent must be a number; use exp(log(x) * y) for a tensor exponent")
+    p = float(exponent)
+    return Tensor._op(a.data**p, (a,), lambda g: a._accumulate(g * (p * a.data ** (p - 1.0))))
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

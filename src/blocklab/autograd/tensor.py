@@ -1,6 +1,6 @@
 """Tensor: a numpy array that remembers how it was made, and reverse-mode autograd over it.
 
-Every op follows one recipe (micrograd's, on arrays):
+Every op (in ops_math.py, ops_shape.py, functional.py) follows one recipe, micrograd's on arrays:
 
     out = Tensor._op(result_array, parents, backward)
 
@@ -13,7 +13,8 @@ refers to `out`: no reference cycles, and the graph is freed as soon as it is dr
 `backward()` sorts the graph topologically (an explicit stack, so depth is not limited
 by Python's recursion limit) and runs the closures from the output back to the leaves.
 As in PyTorch, only leaves keep `.grad` (call `retain_grad()` to keep an intermediate's),
-and the graph is released after one backward pass.
+and the graph is released after one backward pass (unless `retain_graph=True`); going
+through a released part again raises instead of silently adding nothing.
 
 Tensors hold float32 or float64 data; integer index arrays are passed to ops as plain
 numpy arrays. Ops on float32 inputs stay float32: constants are cast to the tensor's dtype.
@@ -43,6 +44,11 @@ def no_grad() -> Iterator[None]:
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
+
+
+def _released(g: np.ndarray) -> None:
+    raise RuntimeError("backward through a graph a second time; its closures were released after the first "
+                       "backward (pass retain_graph=True to the first call to keep them)")
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -92,7 +98,7 @@ class Tensor:
         self.grad = g if self.grad is None else self.grad + g
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, grad: np.ndarray | None = None) -> None:
+    def backward(self, grad: np.ndarray | None = None, retain_graph: bool = False) -> None:
         """Fill .grad of every leaf this tensor depends on. grad defaults to 1 for a scalar."""
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad (made under no_grad?)")
@@ -108,7 +114,8 @@ class Tensor:
                 node._backward(node.grad)
             if not node._retain:
                 node.grad = None
-            node._prev, node._backward = (), None  # free the graph as we go
+            if not retain_graph:
+                node._prev, node._backward = (), _released  # free the graph as we go
 
     def _topological_order(self) -> list[Tensor]:
         """Every node reachable from self, each after all of its parents (iterative DFS)."""
@@ -172,53 +179,19 @@ class Tensor:
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-
-        def backward(g: np.ndarray) -> None:
-            if a.requires_grad:
-                a._accumulate(unbroadcast(g, a.shape))
-            if b.requires_grad:
-                b._accumulate(unbroadcast(g, b.shape))
-
-        return Tensor._op(a.data + b.data, (a, b), backward)
+        return _math.add(self, self._lift(other))
 
     def __mul__(self, other) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-
-        def backward(g: np.ndarray) -> None:
-            if a.requires_grad:
-                a._accumulate(unbroadcast(g * b.data, a.shape))
-            if b.requires_grad:
-                b._accumulate(unbroadcast(g * a.data, b.shape))
-
-        return Tensor._op(a.data * b.data, (a, b), backward)
+        return _math.mul(self, self._lift(other))
 
     def __truediv__(self, other) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-        out = a.data / b.data
-
-        def backward(g: np.ndarray) -> None:
-            g_over_b = g / b.data
-            if a.requires_grad:
-                a._accumulate(unbroadcast(g_over_b, a.shape))
-            if b.requires_grad:
-                b._accumulate(unbroadcast(-g_over_b * out, b.shape))  # d(a/b)/db = -(a/b)/b
-
-        return Tensor._op(out, (a, b), backward)
+        return _math.div(self, self._lift(other))
 
     def __neg__(self) -> Tensor:
-        a = self
-        return Tensor._op(-a.data, (a,), lambda g: a._accumulate(-g))
+        return _math.neg(self)
 
     def __pow__(self, exponent: float) -> Tensor:
-        """Power by a constant exponent (x ** 2, x ** -0.5)."""
-        if isinstance(exponent, Tensor):
-            raise TypeError("the exponent must be a number; use exp(log(x) * y) for a tensor exponent")
-        a, p = self, float(exponent)
-        return Tensor._op(a.data**p, (a,), lambda g: a._accumulate(g * (p * a.data ** (p - 1.0))))
+        return _math.pow(self, exponent)
 
     def __sub__(self, other) -> Tensor:
         return self + (-self._lift(other))
@@ -252,6 +225,7 @@ class Tensor:
         return _math.mean(self, dim, keepdim)
 
     def max(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Values only (torch's max(dim) also returns indices: use argmax). Ties share the gradient equally."""
         return _math.amax(self, dim, keepdim)
 
     def amax(self, dim=None, keepdim: bool = False) -> Tensor:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .kernels import sum_last, sum_leading, sum_rows_by_index
+from .kernels import sum_keepdim, sum_last, sum_leading, sum_rows_by_index
 from .ops_shape import concat, masked_fill, split, where
 from .special import normal_cdf
 from .tensor import Tensor
@@ -90,8 +90,7 @@ def _stable_exp(a: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.nda
         peak = np.where(peak == -np.inf, 0, peak).astype(a.dtype, copy=False)
     e = a - peak
     np.exp(e, out=e)
-    total = sum_last(e) if dim in (-1, a.ndim - 1) else e.sum(axis=dim, keepdims=True)
-    return e, total, peak
+    return e, sum_keepdim(e, dim), peak
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -105,7 +104,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
     def backward(g: np.ndarray) -> None:
         gy = g * out  # dL/dx = y * (g - sum(g * y))
-        gy -= out * (sum_last(gy) if dim in (-1, out.ndim - 1) else gy.sum(axis=dim, keepdims=True))
+        gy -= out * sum_keepdim(gy, dim)
         x._accumulate(gy)
 
     return Tensor._op(out, (x,), backward)
@@ -114,11 +113,12 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along dim, stable for large logits. -inf entries stay -inf, and a row
     that is all -inf gives NaN, both as in torch."""
-    e, total, peak = _stable_exp(x.data, dim)
-    out = x.data - peak - np.log(total)
+    _, total, peak = _stable_exp(x.data, dim)
+    with np.errstate(divide="ignore"):  # log(0) for an all -inf row: NaN follows, as in torch
+        out = x.data - peak - np.log(total)
 
     def backward(g: np.ndarray) -> None:
-        x._accumulate(g - np.exp(out) * g.sum(axis=dim, keepdims=True))
+        x._accumulate(g - np.exp(out) * sum_keepdim(g, dim))
 
     return Tensor._op(out, (x,), backward)
 

@@ -24,6 +24,11 @@ def sum_last(a: np.ndarray) -> np.ndarray:
     return (a.reshape(-1, n) @ _ones(n, a.dtype)).reshape(*a.shape[:-1], 1)
 
 
+def sum_keepdim(a: np.ndarray, dim: int) -> np.ndarray:
+    """a.sum(axis=dim, keepdims=True), through sum_last when dim is the last axis."""
+    return sum_last(a) if dim in (-1, a.ndim - 1) else a.sum(axis=dim, keepdims=True)
+
+
 def sum_leading(a: np.ndarray) -> np.ndarray:
     """Sum over every axis but the last, as a bias gradient needs.   (..., n) -> (n,)"""
     rows = a.reshape(-1, a.shape[-1])

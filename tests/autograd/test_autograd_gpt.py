@@ -149,3 +149,14 @@ def test_bench_engine_runs_and_reports_every_contender():
     assert result["parameters"] == 4_624 and "step_ratio_vs_torch" in result
     with pytest.raises(ValueError, match="level1, copilot"):
         bench_engine("gpt2")
+
+
+def test_dropout_is_random_in_training_and_off_in_eval(rng):
+    cfg = _cfg(dropout=0.2)
+    model = GPT(cfg, seed=0)
+    idx = rng.integers(0, cfg.vocab_size, (2, 8))
+    assert not np.allclose(model(idx).data, model(idx).data)
+    model.eval()
+    np.testing.assert_array_equal(model(idx).data, model(idx).data)
+    np.testing.assert_allclose(model(idx).data, to_torch(model).eval()(torch.from_numpy(idx)).detach().numpy(),
+                               atol=1e-5, rtol=0)

@@ -41,11 +41,20 @@ def test_every_claim_has_an_entry_and_unmeasured_ones_say_so():
 
 
 def test_full_fidelity_beats_quick_then_more_seeds_then_newer():
-    runs = [("quick", fake_results("a", True, 5, "refuted")), ("full3", fake_results("b", False, 3, "inconclusive")),
-            ("full5", fake_results("c", False, 5, "confirmed", "2026-01-01")),
-            ("full5-old", fake_results("d", False, 5, "refuted", "2025-01-01"))]
+    runs = [("quick", fake_results("a", True, 5, "refuted")), ("full3", fake_results("a", False, 3, "inconclusive")),
+            ("full5", fake_results("a", False, 5, "confirmed", "2026-01-01")),
+            ("full5-old", fake_results("a", False, 5, "refuted", "2025-01-01"))]
     entry = next(e for e in ledger(runs) if e["id"] == "C000-10")
-    assert (entry["source"], entry["verdict"], entry["study"], entry["also_in"]) == ("full5", "confirmed", "c", 3)
+    assert [(p["source"], p["study"]) for p in entry["parts"]] == [("full5", "a")]
+    assert (entry["verdict"], entry["also_in"]) == ("confirmed", 3)
+
+
+def test_parts_measured_by_different_studies_are_joined():
+    runs = [("p45", fake_results("s45", False, 3, "confirmed")), ("p47", fake_results("s47", False, 3, "refuted")),
+            ("p47-quick", fake_results("s47", True, 3, "confirmed"))]
+    entry = next(e for e in ledger(runs) if e["id"] == "C000-10")
+    assert [p["study"] for p in entry["parts"]] == ["s45", "s47"]
+    assert (entry["verdict"], entry["also_in"]) == ("refuted", 1)
 
 
 def test_a_measured_id_that_the_list_lacks_is_an_error():

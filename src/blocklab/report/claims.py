@@ -2,9 +2,11 @@
 
 The claims list ships with the package (claims.md, a copy of the project's CLAIMS.md):
 sections of `| ID | claim |` tables. The ledger joins it with the measurements stored in
-results.json files. Every claim gets an entry, measured or not. When several runs measure
-the same claim (a --quick run and a full one, say), the ledger takes the one with the most
-weight: full fidelity over --quick, then more seeds, then the most recent.
+results.json files. Every claim gets an entry, measured or not. A claim may be measured in
+parts by different studies (C000-16's failure modes span studies 45-49): the entry joins
+the parts of every study. When several runs of one study measure the claim (a --quick run
+and a full one, say), the ledger takes the one with the most weight: full fidelity over
+--quick, then more seeds, then the most recent.
 """
 from __future__ import annotations
 
@@ -63,27 +65,28 @@ def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
 
     `runs` pairs a key of the caller's choice (the report uses a page name) with a loaded
     results dict. An entry holds id, text, section, verdict (NOT_MEASURED when no run measures
-    it), parts (the chosen run's measurements of it), study, source (the chosen run's key) and
-    also_in (how many other runs measure it).
+    it), parts (the measurements of the chosen run of each study, each with its "study" and
+    "source" key added), and also_in (how many other runs measure it).
     """
-    by_claim: dict[str, list[tuple[tuple, Hashable, dict]]] = {}
+    by_claim: dict[str, dict[str, list[tuple[tuple, Hashable, dict]]]] = {}
     for key, results in runs:
-        measured = {m["claim_id"] for m in results["measurements"]}
-        for claim_id in measured:
-            by_claim.setdefault(claim_id, []).append((_weight(results), key, results))
+        for claim_id in {m["claim_id"] for m in results["measurements"]}:
+            by_study = by_claim.setdefault(claim_id, {})
+            by_study.setdefault(results["study"], []).append((_weight(results), key, results))
     entries = []
     for claim in load_claims():
         entry = {"id": claim.id, "text": claim.text, "section": claim.section, "verdict": NOT_MEASURED,
-                 "parts": [], "study": None, "source": None, "also_in": 0}
-        candidates = by_claim.pop(claim.id, [])
-        if candidates:
+                 "parts": [], "also_in": 0}
+        for study, candidates in sorted(by_claim.pop(claim.id, {}).items()):
             _, key, results = max(candidates, key=lambda c: c[0])
-            parts = [m for m in results["measurements"] if m["claim_id"] == claim.id]
-            entry.update(verdict=combine([m["verdict"] for m in parts]), parts=parts,
-                         study=results["study"], source=key, also_in=len(candidates) - 1)
+            entry["parts"] += [{**m, "study": study, "source": key}
+                               for m in results["measurements"] if m["claim_id"] == claim.id]
+            entry["also_in"] += len(candidates) - 1
+        if entry["parts"]:
+            entry["verdict"] = combine([m["verdict"] for m in entry["parts"]])
         entries.append(entry)
     if by_claim:
-        studies = sorted({r["study"] for c in by_claim.values() for _, _, r in c})
+        studies = sorted({s for c in by_claim.values() for s in c})
         raise BlocklabError(f"results of {', '.join(studies)} measure claims that claims.md does not list: "
                             f"{', '.join(sorted(by_claim))}")
     return entries

@@ -123,7 +123,9 @@ def _ledger_row(e: dict) -> list[str]:
                                                           if p["note"] else ""))
     verdict = _verdict(e["verdict"]) + ("" if len(e["parts"]) == 1 else "<br>" + each(lambda p: _verdict(p["verdict"])))
     also = f"<div class=small>also measured in {e['also_in']} other run(s)</div>" if e["also_in"] else ""
-    reproduce = f"<code>{escape(e['parts'][0]['command'])}</code><br><a href='{escape(e['source'])}'>{escape(e['study'])}</a>"
+    sources = dict.fromkeys((p["command"], p["source"], p["study"]) for p in e["parts"])
+    reproduce = "<br>".join(f"<code>{escape(cmd)}</code><br><a href='{escape(src)}'>{escape(study)}</a>"
+                            for cmd, src, study in sources)
     return [f"<b>{e['id']}</b>", claim, each(lambda p: escape(p["seed_value"])), measured, verdict,
             each(lambda p: escape(p["rule"] or "—")), reproduce + also]
 

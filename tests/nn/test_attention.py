@@ -165,18 +165,19 @@ def test_grouped_query_attention_equals_full_attention_with_repeated_kv_weights(
     assert_close(grouped(x, is_causal=True)[0], full(x, is_causal=True)[0], "GQA output")
 
 
-@pytest.mark.parametrize("is_causal", [False, True])
-def test_mean_mixer_averages_exactly_the_visible_positions(is_causal):
+@pytest.mark.parametrize("padded", [False, True], ids=["no-padding", "padding"])
+@pytest.mark.parametrize("is_causal", [False, True], ids=["bidirectional", "causal"])
+def test_mean_mixer_averages_exactly_the_visible_positions(is_causal, padded):
     """The attention-free ablation: uniform weights over non-padding keys (and the causal prefix)."""
     D = 8
     mixer = MeanMixer(BlockConfig(d_model=D, n_heads=2, mixer="mean", pos_encoding="none")).double()
     x = torch.randn(B, T, D, **F64)
     padding = torch.zeros(B, T, dtype=torch.bool)
-    padding[0, 3:] = True
+    padding[0, 3:] = padded
     expected = torch.zeros(B, T, D, **F64)
     for b in range(B):
         for t in range(T):
             visible = [s for s in range(T) if not padding[b, s] and (not is_causal or s <= t)]
             expected[b, t] = x[b, visible].mean(dim=0)
-    out, _ = mixer(x, key_padding_mask=padding, is_causal=is_causal, pos=torch.arange(T))
+    out, _ = mixer(x, key_padding_mask=padding if padded else None, is_causal=is_causal, pos=torch.arange(T))
     assert_close(out, mixer.proj(expected), "mean over visible positions")

@@ -38,6 +38,16 @@ BAD = {
         lambda: GPTConfig(pos_encoding="rope", mixer="mean"), ["pos_encoding='rope'", "mixer='mean'", "'learned'"]),
     "n_kv_heads not dividing n_heads": (
         lambda: GPTConfig(n_heads=4, n_kv_heads=3), ["n_kv_heads=3", "n_heads=4", "[1, 2, 4]"]),
+    "negative norm_eps": (
+        lambda: GPTConfig(norm_eps=-1e-5), ["norm_eps=-1e-05", ">= 0"]),
+    "zero attention temperature": (
+        lambda: GPTConfig(attn_temperature=0.0), ["attn_temperature=0.0", "> 0"]),
+    "position base of one": (
+        lambda: GPTConfig(pos_base=1.0), ["pos_base=1.0", "> 1"]),
+    "zero layers": (
+        lambda: GPTConfig(n_layers=0), ["n_layers=0", "positive integer"]),
+    "final norm without a norm": (
+        lambda: GPTConfig(norm="none", final_norm=True), ["final_norm=True", "norm='none'"]),
     "wrong type": (
         lambda: GPTConfig(n_heads="4"), ["n_heads='4'", "int"]),
     "shared embeddings with two vocabularies": (

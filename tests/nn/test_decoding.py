@@ -106,6 +106,23 @@ def test_seq2seq_cached_decode_equals_full_decode():
     assert_close(torch.cat(steps, dim=1), model.decode(tgt, memory, memory_key_padding_mask=padding), "logits")
 
 
+def test_greedy_decode_holds_each_row_at_eos():
+    model = tiny_seq2seq(**VARIED, pad_id=0)
+    src = padded_source()
+    free = model.greedy_decode(src, bos_id=1, max_len=10)
+    # An EOS that one row would run past (a different token follows it) while another row never
+    # emits it, so decoding goes on to max_len and the finished row must be held.
+    eos = next(t for t in free.unique().tolist()
+               if ((free[:, :-1] == t) & (free[:, 1:] != t)).any() and not (free == t).any(dim=1).all())
+    out = model.greedy_decode(src, bos_id=1, max_len=10, eos_id=eos)
+    assert out.shape == free.shape
+    for r in range(len(out)):
+        hits = (free[r] == eos).nonzero().flatten().tolist()
+        stop = hits[0] + 1 if hits else out.shape[1]
+        assert torch.equal(out[r, :stop], free[r, :stop]), f"row {r} before its EOS"
+        assert (out[r, stop:] == eos).all(), f"row {r} after its EOS"
+
+
 @pytest.mark.parametrize("with_eos", [False, True])
 def test_beam_search_with_one_beam_is_greedy(with_eos):
     model = tiny_seq2seq(**VARIED, pad_id=0)
@@ -116,3 +133,23 @@ def test_beam_search_with_one_beam_is_greedy(with_eos):
     greedy = model.greedy_decode(src, bos_id=1, max_len=10, eos_id=eos)
     beam = model.beam_search(src, bos_id=1, max_len=10, beam_size=1, eos_id=eos)
     assert torch.equal(beam, greedy)
+
+
+def test_beam_as_wide_as_the_vocabulary_finds_the_best_two_token_output():
+    """With beam_size = V, step one keeps every first token, so after two steps beam search must
+    return the best of all V^2 outputs, found here by exhaustive search."""
+    vocab = 13
+    model = tiny_seq2seq(vocab_size=vocab, init_std=0.3, tie_weights=False, pos_encoding="none")
+    n = 8
+    src = torch.randint(0, vocab, (n, 6))
+    memory = model.encode(src)
+    bos = torch.full((n, 1), 1)
+    first = model.decode(bos, memory)[:, -1].log_softmax(-1)  # (n, V)
+    prefixes = torch.cat([bos.repeat_interleave(vocab, 0), torch.arange(vocab).repeat(n)[:, None]], dim=1)
+    second = model.decode(prefixes, memory.repeat_interleave(vocab, 0))[:, -1].log_softmax(-1).view(n, vocab, vocab)
+    total = (first[:, :, None] + second).view(n, -1)  # (n, V*V): score of (t, u) at t*V + u
+    best = total.argmax(-1)
+    expected = torch.stack([best // vocab, best % vocab], dim=1)
+    greedy = model.greedy_decode(src, bos_id=1, max_len=2)
+    assert (expected != greedy).any(), "some row must need the beam, or greedy would pass this test"
+    assert torch.equal(model.beam_search(src, bos_id=1, max_len=2, beam_size=vocab), expected)

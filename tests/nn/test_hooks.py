@@ -57,15 +57,17 @@ def test_run_with_cache_returns_exactly_the_names_asked_for_with_documented_shap
     assert_no_hooks_left(model)
 
 
-def test_cached_pattern_is_the_causal_softmax_of_cached_queries_and_keys():
+def test_cached_scores_and_pattern_follow_from_cached_queries_and_keys():
     model = tiny_gpt(n_kv_heads=HKV, pos_encoding="learned")
-    names = ["blocks.1.attn.hook_q", "blocks.1.attn.hook_k", "blocks.1.attn.hook_pattern"]
+    names = ["blocks.1.attn.hook_q", "blocks.1.attn.hook_k", "blocks.1.attn.hook_attn_scores",
+             "blocks.1.attn.hook_pattern"]
     _, cache = model.run_with_cache(tokens(), names=names)
-    q, k, pattern = (cache[n] for n in names)
+    q, k, scores, pattern = (cache[n] for n in names)
     k = k.repeat_interleave(H // HKV, dim=2)  # query head h reads key head h // (H / Hkv)
-    scores = torch.einsum("bthd,bshd->bhts", q, k) / math.sqrt(Dh)
     future = torch.ones(T, T, dtype=torch.bool).triu(1)
-    assert_close(pattern, scores.masked_fill(future, -math.inf).softmax(-1), "pattern")
+    expected = (torch.einsum("bthd,bshd->bhts", q, k) / math.sqrt(Dh)).masked_fill(future, -math.inf)
+    assert_close(scores, expected, "scores: scaled and masked, before softmax")
+    assert_close(pattern, expected.softmax(-1), "pattern")
 
 
 def test_seq2seq_and_classifier_hook_shapes():

@@ -78,3 +78,13 @@ def test_classifier_with_positions_does_see_token_order():
     idx = torch.randint(0, V, (3, T))
     perm = torch.randperm(T)
     assert not torch.allclose(model(permuted(idx, perm)), model(idx))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+@pytest.mark.parametrize("pos_encoding", ["learned", "alibi", "rope"])
+def test_classifier_ignores_trailing_padding(pooling, pos_encoding):
+    """Padding is masked as a key and left out of mean pooling, so adding pad tokens changes nothing."""
+    model = tiny_classifier(pooling=pooling, pos_encoding=pos_encoding, pad_id=0, init_std=0.3)
+    idx = torch.randint(1, V, (3, T))
+    padded = torch.cat([idx, torch.zeros(3, 4, dtype=torch.long)], dim=1)
+    assert_close(model(padded), model(idx), "logits with trailing padding")

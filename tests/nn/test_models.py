@@ -47,6 +47,14 @@ def test_every_parameter_receives_a_nonzero_gradient(kind, changes):
     assert not missing, f"parameters without gradient: {missing}"
 
 
+@pytest.mark.parametrize("dropout", [{"dropout": 0.3}, {"dropout": 0.0, "attn_dropout": 0.3}], ids=["all", "attention"])
+def test_dropout_acts_in_training_only(dropout):
+    model, idx = tiny_gpt(**dropout), tokens(T)
+    assert torch.equal(model(idx), model(idx)), "eval mode is deterministic"
+    model.train()
+    assert not torch.equal(model(idx), model(idx)), "training mode drops units"
+
+
 def test_initial_loss_of_a_fresh_gpt_is_chance():
     vocab = 64
     model = GPT(GPTConfig(vocab_size=vocab, d_model=32, n_heads=2, d_ff=64, max_len=32))

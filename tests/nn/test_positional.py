@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from blocklab.errors import BlocklabError
-from blocklab.nn import ALiBi, RoPE, Sinusoidal, alibi_slopes, apply_rotary
+from blocklab.nn import ALiBi, BlockConfig, MultiHeadAttention, RoPE, Sinusoidal, alibi_slopes, apply_rotary
 
 from .helpers import assert_close, tiny_gpt
 
@@ -122,3 +122,17 @@ def test_rope_preserves_norms_and_leaves_position_zero_unchanged():
     rotated = apply_rotary(x, cos, sin)
     assert_close(rotated.norm(dim=-1), x.norm(dim=-1), "norms")
     assert_close(rotated[:, :, 0], x[:, :, 0], "position 0")
+
+
+def test_attention_with_rope_is_invariant_to_shifting_all_positions():
+    """Queries and keys are both rotated, so moving the whole sequence by s changes no score."""
+    cfg = BlockConfig(d_model=16, n_heads=2, pos_encoding="rope")
+    attn, rope = MultiHeadAttention(cfg).double().eval(), RoPE(cfg.head_dim, cfg.pos_base)
+    x = torch.randn(2, 6, 16, **F64)
+    pos = torch.arange(6)
+    out = attn(x, rope=rope.rotary(pos), pos=pos, is_causal=True, need_weights=True)
+    shifted = attn(x, rope=rope.rotary(pos + 777), pos=pos + 777, is_causal=True, need_weights=True)
+    assert_close(shifted[1], out[1], "attention weights")
+    assert_close(shifted[0], out[0], "output")
+    unrotated = attn(x, pos=pos, is_causal=True, need_weights=True)
+    assert not torch.allclose(unrotated[1], out[1]), "RoPE must change the weights"

@@ -64,9 +64,12 @@ def test_gpt_generate_is_the_same_with_and_without_cache(changes):
 
 def test_gpt_generate_without_cache_crops_learned_positions_to_max_len():
     model = tiny_gpt(**VARIED, pos_encoding="learned", max_len=8)
-    out = model.generate(torch.randint(0, V, (1, 6)), 5, temperature=0.0, use_cache=False)
+    prompt = torch.randint(0, V, (1, 6))
+    out = model.generate(prompt, 5, temperature=0.0, use_cache=False)
     assert out.shape == (1, 11)
     assert torch.equal(out[:, -1:], model(out[:, -9:-1])[:, -1].argmax(-1, keepdim=True))
+    assert torch.equal(model.generate(prompt, 5, temperature=0.0), out), "by default, crop rather than fail"
+    assert torch.equal(model.generate(prompt, 3, temperature=0.0), out[:, :9]), "up to max_len, the cache"
 
 
 def seq2seq_greedy_by_full_decode(model, src: torch.Tensor, bos: int, n: int) -> torch.Tensor:

@@ -79,13 +79,16 @@ class GPT(HookedModule):
     ) -> torch.Tensor:
         """Append max_new_tokens to idx (B, T). temperature=0 is greedy decoding.
 
-        use_cache=None uses the KV cache whenever the config allows it. Without a cache
-        the context is cropped to max_len for positions that cannot extrapolate (learned).
+        use_cache=None uses the KV cache whenever the config allows it and, for learned
+        positions, the whole output fits in max_len. Without a cache the context is cropped
+        to max_len for positions that cannot extrapolate (learned).
         """
-        if use_cache is None:
-            use_cache = self.cfg.kv_cacheable
-        cache = self.new_cache() if use_cache else None
         window = self.cfg.max_len if self.cfg.pos_encoding == "learned" else None
+        if use_cache is None:
+            # A cache keeps absolute positions and cannot crop; positions up to T + n - 2 are fed.
+            fits = window is None or idx.shape[1] + max_new_tokens - 1 <= window
+            use_cache = self.cfg.kv_cacheable and fits
+        cache = self.new_cache() if use_cache else None
         step_input = idx
         for _ in range(max_new_tokens):
             if cache is None and window is not None:

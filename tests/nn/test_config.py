@@ -56,6 +56,9 @@ BAD = {
     "BatchNorm with a KV cache": (
         lambda: GPT(GPTConfig(norm="batch", d_model=16, n_heads=2)).new_cache(),
         ["norm='batch'", "KV cache", "'layer'", "'rms'"]),
+    "mean mixer with a KV cache": (
+        lambda: GPT(GPTConfig(mixer="mean", d_model=16, n_heads=2)).new_cache(),
+        ["mixer='mean'", "use_cache=False", "mixer='attention'"]),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from blocklab.errors import BlocklabError
 from blocklab.nn import KVCache
 
 from .helpers import assert_close, tiny_gpt, tiny_seq2seq
@@ -39,6 +40,13 @@ def test_gpt_cached_decoding_equals_full_forward(changes):
     incremental = torch.cat([model(chunk, cache=cache) for chunk in chunks], dim=1)
     assert cache.length == 9
     assert_close(incremental, model(idx), "logits through the cache")
+
+
+def test_gpt_refuses_key_padding_together_with_a_cache():
+    model = tiny_gpt()
+    with pytest.raises(BlocklabError, match="key_padding_mask"):
+        model(torch.zeros(1, 3, dtype=torch.long), cache=model.new_cache(),
+              key_padding_mask=torch.zeros(1, 3, dtype=torch.bool))
 
 
 def assert_varied(tokens: torch.Tensor) -> None:

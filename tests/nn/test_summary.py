@@ -4,7 +4,7 @@ from __future__ import annotations
 from blocklab.cli import main
 from blocklab.nn import build_model, parameter_summary, preset
 
-from .helpers import TINY, tiny_gpt
+from .helpers import TINY, tiny_classifier, tiny_gpt, tiny_seq2seq
 
 
 def paper_base_formula(vocab: int, d: int, d_ff: int, n_layers: int) -> int:
@@ -36,3 +36,13 @@ def test_untying_the_output_head_adds_one_vocabulary_matrix():
     tied, untied = parameter_summary(tiny_gpt()), parameter_summary(tiny_gpt(tie_weights=False))
     assert untied["output head"] == TINY["vocab_size"] * TINY["d_model"]
     assert untied["total"] - tied["total"] == untied["output head"]
+
+
+def test_every_parameter_belongs_to_a_named_component():
+    models = [tiny_gpt(pos_encoding="learned", tie_weights=False),
+              tiny_seq2seq(pos_encoding="learned", share_embeddings=False, tie_weights=False),
+              tiny_classifier(pos_encoding="learned", pooling="cls")]
+    for model in models:
+        summary = parameter_summary(model)
+        assert "other" not in summary, f"{type(model).__name__}: {summary}"
+        assert {"embeddings", "positions", "attention", "feed-forward", "norms", "output head"} <= set(summary)

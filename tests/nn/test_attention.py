@@ -11,7 +11,8 @@ import math
 import pytest
 import torch
 
-from blocklab.nn import ALiBi, BlockConfig, MeanMixer, MultiHeadAttention, scaled_dot_product_attention
+from blocklab.errors import BlocklabError
+from blocklab.nn import ALiBi, BlockConfig, HookPoint, MeanMixer, MultiHeadAttention, scaled_dot_product_attention
 
 from .helpers import assert_close, leaf
 
@@ -181,3 +182,13 @@ def test_mean_mixer_averages_exactly_the_visible_positions(is_causal, padded):
             expected[b, t] = x[b, visible].mean(dim=0)
     out, _ = mixer(x, key_padding_mask=padding if padded else None, is_causal=is_causal, pos=torch.arange(T))
     assert_close(out, mixer.proj(expected), "mean over visible positions")
+
+
+def test_forcing_the_fused_path_refuses_to_drop_weights_or_hooks():
+    q, k, v = qkv()
+    with pytest.raises(BlocklabError, match="fused=True"):
+        scaled_dot_product_attention(q, k, v, fused=True, need_weights=True)
+    point = HookPoint()
+    point.register_forward_hook(lambda *a: None)
+    with pytest.raises(BlocklabError, match="fused=True"):
+        scaled_dot_product_attention(q, k, v, fused=True, hook_pattern=point)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import BlocklabError
 from .config import BlockConfig
 from .hooks import HookPoint
 from .positional import apply_rotary
@@ -79,14 +80,21 @@ def scaled_dot_product_attention(
     """softmax(q k^T * scale / temperature + bias, masked) v.   q (B,H,T,Dh), k/v (B,H,S,Dh) -> (B,H,T,Dh)
 
     `fused=None` picks F.scaled_dot_product_attention whenever nothing needs the weights
-    (no need_weights, no active score/pattern hook); `fused=False` forces the explicit path.
+    (no need_weights, no active score/pattern hook); `fused=False` forces the explicit path;
+    `fused=True` forces the fused one and refuses requests that need the weights.
     Returns (output, weights) with weights (B,H,T,S) only on the explicit path.
     """
     T, S = q.shape[-2], k.shape[-2]
     factor = (1.0 / math.sqrt(q.shape[-1]) if scale else 1.0) / temperature
-    allowed, additive = combine_masks(attn_mask, key_padding_mask, is_causal, q_pos, k_pos, bias, T, S, q.device)
     hooked = any(h is not None and h.active for h in (hook_scores, hook_pattern))
+    if fused and (need_weights or hooked):
+        raise BlocklabError("fused=True cannot return attention weights or run score/pattern hooks; "
+                            "use fused=None (explicit when needed) or fused=False")
     use_fused = (not need_weights and not hooked) if fused is None else fused
+    if use_fused and is_causal and T == S and attn_mask is None and key_padding_mask is None and bias is None:
+        # Plain causal self-attention: the kernel builds the mask itself, and no row is empty.
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p, scale=factor), None
+    allowed, additive = combine_masks(attn_mask, key_padding_mask, is_causal, q_pos, k_pos, bias, T, S, q.device)
 
     empty = None  # (B|1, H|1, T, 1): rows where every key is masked, by one mask or by several together
     if allowed is not None or additive is not None:

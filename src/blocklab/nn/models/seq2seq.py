@@ -86,7 +86,9 @@ class Seq2SeqTransformer(HookedModule):
         done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
         for _ in range(max_len):
             step = out[:, -1:] if cache is not None else out
-            logits = self.decode(step, memory, memory_key_padding_mask=src_pad, cache=cache)[:, -1]  # (B, V)
+            # Generated tokens are never padding, even when one equals pad_id (or BOS does).
+            logits = self.decode(step, memory, memory_key_padding_mask=src_pad, cache=cache,
+                                 tgt_key_padding_mask=torch.zeros_like(step, dtype=torch.bool))[:, -1]  # (B, V)
             nxt = logits.argmax(dim=-1)
             if eos_id is not None:
                 nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
@@ -122,7 +124,8 @@ class Seq2SeqTransformer(HookedModule):
         scores[:, 0] = 0.0  # all beams start identical: keep one alive so the first step has no duplicates
         finished = torch.zeros(B * K, dtype=torch.bool, device=device)
         for _ in range(max_len):
-            logp = self.decode(seqs, memory, memory_key_padding_mask=mem_pad)[:, -1].log_softmax(-1)  # (B*K, V)
+            logp = self.decode(seqs, memory, memory_key_padding_mask=mem_pad,
+                               tgt_key_padding_mask=torch.zeros_like(seqs, dtype=torch.bool))[:, -1].log_softmax(-1)
             V = logp.shape[-1]
             if eos_id is not None:
                 # A finished beam can only extend with EOS, at no cost.

@@ -97,14 +97,16 @@ def _cpu_name() -> str:
         return ""
 
 
-def bench_engine(config_name: str, repeats: int = 50, threads: int = 1, warmup: int = 5, seed: int = 0) -> dict:
+def bench_engine(config_name: str, repeats: int = 50, threads: int = 1, warmup: int = 5, seed: int = 0,
+                 keep_memory: bool = True) -> dict:
     """Median forward and step times (ms) of every contender on one seed-004 configuration,
-    and the numpy engine's time as a multiple of each PyTorch one (below 1: numpy is faster)."""
+    and the numpy engine's time as a multiple of each PyTorch one (below 1: numpy is faster).
+    keep_memory=False leaves glibc's defaults alone, to show what runtime.keep_freed_memory buys."""
     if config_name not in BENCH_CONFIGS:
         raise ValueError(f"unknown config {config_name!r}; choose one of: {', '.join(BENCH_CONFIGS)}")
     cfg, batch = BENCH_CONFIGS[config_name]
     torch.set_num_threads(threads)
-    blas_set, malloc_kept = set_blas_threads(threads), keep_freed_memory()
+    blas_set, malloc_kept = set_blas_threads(threads), keep_memory and keep_freed_memory()
     rng = np.random.default_rng(seed)
     x = rng.integers(0, cfg.vocab_size, (batch, cfg.max_len))
     y = rng.integers(0, cfg.vocab_size, (batch, cfg.max_len))

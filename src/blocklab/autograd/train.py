@@ -7,6 +7,9 @@ early stopping, checkpoints) must keep their defaults here; `fit` says so if the
 
 One step: sample a batch -> loss -> backward -> global grad norm -> stop if not finite or
 above diverge_grad_norm -> clip -> set lr -> optimizer step.
+
+`fit` calls runtime.keep_freed_memory() first: glibc then reuses freed activation buffers
+instead of returning them to the system, which makes large steps up to twice as fast.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from ..train.config import TrainConfig
 from ..train.optim import lr_factor
 from .gpt import GPT
 from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm, decay_groups
+from .runtime import keep_freed_memory
 from .tensor import no_grad
 
 Batch = tuple[np.ndarray, np.ndarray]  # inputs (B, T) and targets (B, T), integer ids
@@ -115,6 +119,7 @@ def fit(model: GPT, train: TokenWindows | Examples, cfg: TrainConfig, val: Token
     """Train for cfg.steps updates. At every eval_every steps and at the end, `val` (if given)
     is evaluated and each callback(step, model, eval_record) is called, e.g. to save a checkpoint."""
     check_train_config(cfg)
+    keep_freed_memory()
     rng = np.random.default_rng(cfg.seed)
     opt, history, start = build_optimizer(model, cfg), History(), time.perf_counter()
     model.train()

@@ -198,3 +198,12 @@ def test_dtype_is_kept_through_ops_and_gradients(dtype):
     y.backward(np.ones(y.shape, dtype))
     assert y.dtype == dtype and x.grad.dtype == dtype and w.grad.dtype == dtype
     assert Tensor([1, 2]).dtype == np.float32  # integers and lists become float32, torch's default
+
+
+def test_the_engine_imports_without_torch():
+    """The engine, its layers and the GPT are numpy only; torch comes in with convert, bench, train."""
+    import subprocess
+    import sys
+
+    code = "import sys, blocklab.autograd; assert 'torch' not in sys.modules, 'torch was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

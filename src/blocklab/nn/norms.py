@@ -23,9 +23,9 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)  # biased, as in the paper and torch
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        centred = x - x.mean(dim=-1, keepdim=True)
+        var = centred.pow(2).mean(dim=-1, keepdim=True)  # biased, as in the paper and torch
+        return centred * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
 
 class RMSNorm(nn.Module):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -116,10 +117,45 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
     Exits with 1 if a run failed (its error is in results.json and log.txt).
     Example: blocklab run skip-connections --quick --set depth=20
     """
-    from .report.results import find_results, load
     from .studies.runner import run_study
 
     folder = run_study(study, seeds=seeds, quick=quick, device=device, out=out, overrides=parse_assignments(sets))
+    failed = _summarize(folder)
+    click.echo(f"results in {folder}; build the report with: blocklab report {folder}")
+    if failed:
+        sys.exit(1)
+
+
+# The main job: studies that together show attention, positions and the component ablations.
+TOUR = ("paper-spec", "attention", "positional-encoding", "ablation-matrix")
+
+
+@cli.command()
+@click.option("--out", default="runs/tour", show_default=True, type=click.Path(file_okay=False))
+@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
+def tour(out: str, seeds: int) -> None:
+    """The lab's main job: a few studies at --quick, then the HTML report with the claims ledger.
+
+    Takes about three minutes on 2 CPU cores; rerunning reuses what is finished.
+    """
+    from .report.html import build_report
+    from .studies.runner import run_study
+
+    start = time.perf_counter()
+    failed = 0
+    for name in TOUR:
+        began = time.perf_counter()
+        failed += _summarize(run_study(name, seeds=seeds, quick=True, out=Path(out) / name))
+        click.echo(f"  ({time.perf_counter() - began:.0f} s)")
+    click.echo(f"tour finished in {time.perf_counter() - start:.0f} s; report: {build_report(out)}")
+    if failed:
+        sys.exit(1)
+
+
+def _summarize(folder: Path) -> int:
+    """Print one line per results.json under folder (statuses and verdicts); return the failed count."""
+    from .report.results import find_results, load
+
     failed = 0
     for path in find_results(folder):
         results = load(path)
@@ -127,9 +163,7 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
         failed += counts["failed"]
         verdicts = ", ".join(f"{m['claim_id']} {m['verdict']}" for m in results["measurements"]) or "no claims"
         click.echo(f"{results['study']}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {verdicts}")
-    click.echo(f"results in {folder}; build the report with: blocklab report {folder}")
-    if failed:
-        sys.exit(1)
+    return failed
 
 
 @cli.command()

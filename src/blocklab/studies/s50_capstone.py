@@ -5,6 +5,10 @@ deep in an EncoderClassifier read out by a CLS token. The task is tasks.lookup: 
 a token P_k naming a position; the answer is x_k. It needs attention (the answer lives at a
 position chosen by the input) and positions (which token is the k-th). Chance is 10%.
 
+Token embeddings are multiplied by sqrt(d_model), as in Vaswani et al.: with blocklab's 0.02
+init the sinusoidal table is otherwise ~35x larger than the token vectors (study 49, C003-04),
+and on first==last (study 51) the unscaled full model sat at chance for 4000 steps.
+
 Each ablation is one config value (COMPONENTS): residual=False, norm='none', mixer='mean'
 (attention replaced by a plain average over positions), pos_encoding='none'. The seed's
 capstone task is not named and its numbers (no norm "~50%", no PE "~55%") read like a
@@ -94,7 +98,7 @@ class Capstone(Study):
         task = lookup(cfg.n_train, cfg.n_val, cfg.n_test, seed=seed, length=cfg.length, n_symbols=cfg.n_symbols)
         full = ClassifierConfig(vocab_size=task.vocab_size, n_classes=task.n_classes, d_model=cfg.d_model,
                                 n_heads=cfg.n_heads, d_ff=cfg.d_ff, n_layers=cfg.n_layers, pooling="cls",
-                                max_len=cfg.length + 2)
+                                max_len=cfg.length + 2, scale_embeddings=True)
         model = EncoderClassifier(without(full, tuple(cell.params["removed"])))
         train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, eval_every=cfg.eval_every,
                             log_every=None, seed=seed, device=ctx.device)
@@ -160,7 +164,7 @@ def architecture(results: dict):
     attention, ffn = (params.get(k, 0) // n_layers for k in ("attention", "feed-forward"))  # blocks are alike
     boxes = [  # (label, parameters, colour), bottom to top
         ("input: CLS, x_1..x_8, P_k", None, "#dddddd"),
-        ("token embedding + CLS vector\n+ sinusoidal PE (a fixed table)", params.get("embeddings", 0), "#c6dbef"),
+        ("token embedding x sqrt(d) + CLS vector\n+ sinusoidal PE (a fixed table)", params.get("embeddings", 0), "#c6dbef"),
         ("LayerNorm", None, "#fdd0a2"), ("multi-head attention (4 heads)", attention, "#9ecae1"),
         ("+ skip", None, "#ffffff"), ("LayerNorm", None, "#fdd0a2"),
         ("feed-forward (GELU)", ffn, "#a1d99b"), ("+ skip", None, "#ffffff"),

@@ -3,7 +3,8 @@
 Task: tasks.first_equals_last, x_1..x_8 over 10 symbols -> 1 if x_1 == x_8 (balanced: chance 50%).
 Without positions the model sees a bag of tokens, which says almost nothing about the two ends.
 Model: EncoderClassifier read out by a CLS token, 2 pre-norm layers, d_model 32, 4 heads,
-sinusoidal positions; a component is removed by the capstone's config change (s50 COMPONENTS).
+sinusoidal positions, token embeddings times sqrt(d_model) (as in the capstone, which says why);
+a component is removed by the capstone's config change (s50 COMPONENTS).
 
 Importance of a component: the accuracy lost when it alone is removed, paired by seed.
 Interaction of a pair: drop(both) - drop(a) - drop(b); positive means the pair hurts more than
@@ -55,7 +56,7 @@ class AblationConfig:
     n_heads: int = 4
     d_ff: int = 64
     n_layers: int = 2
-    steps: int = 1200
+    steps: int = 1500
     batch_size: int = 64
     lr: float = 3e-3
 
@@ -77,7 +78,8 @@ class AblationMatrix(Study):
         cfg = ctx.cfg
         task = first_equals_last(cfg.n_train, 0, cfg.n_test, seed=seed, length=cfg.length, n_symbols=cfg.n_symbols)
         full = ClassifierConfig(vocab_size=task.vocab_size, n_classes=2, d_model=cfg.d_model, n_heads=cfg.n_heads,
-                                d_ff=cfg.d_ff, n_layers=cfg.n_layers, pooling="cls", max_len=cfg.length + 1)
+                                d_ff=cfg.d_ff, n_layers=cfg.n_layers, pooling="cls", max_len=cfg.length + 1,
+                                scale_embeddings=True)
         model = EncoderClassifier(without(full, tuple(cell.params["removed"])))
         train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, eval_every=None, log_every=None,
                             seed=seed, device=ctx.device)

@@ -155,13 +155,18 @@ def tour(out: str, seeds: int) -> None:
 def _summarize(folder: Path) -> int:
     """Print one line per results.json under folder (statuses and verdicts); return the failed count."""
     from .report.results import find_results, load
+    from .report.verdicts import combine
 
     failed = 0
     for path in find_results(folder):
         results = load(path)
         counts = {s: sum(r["status"] == s for r in results["runs"]) for s in ("done", "diverged", "failed")}
         failed += counts["failed"]
-        verdicts = ", ".join(f"{m['claim_id']} {m['verdict']}" for m in results["measurements"]) or "no claims"
+        parts: dict[str, list[str]] = {}
+        for m in results["measurements"]:
+            parts.setdefault(m["claim_id"], []).append(m["verdict"])
+        verdicts = ", ".join(f"{claim} {combine(v)}" + (f" ({len(v)} parts)" if len(v) > 1 else "")
+                             for claim, v in parts.items()) or "no claims"
         click.echo(f"{results['study']}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {verdicts}")
     return failed
 

@@ -1,5 +1,6 @@
 """Synthetic tasks: each documents its encoding and can print its first mistakes."""
 from .base import TaskData
+from .seq2seq import SequenceTaskData, reverse
 from .sequences import copy_first, first_equals_last, first_vs_last, lookup
 from .vectors import signals, spirals
 

@@ -11,7 +11,7 @@ same loss, AdamW and gradient clipping, in one process with the same number of t
                  blocklab.nn's `x.var(...)` dominates its CPU forward at these sizes
 
 The contenders are timed alternately, call for call, so a busy machine slows all alike;
-each figure is the median over `repeats`.
+each figure is the median over `repeats`, with the quartiles as its spread.
 
     forward: logits and cross-entropy loss, recording the graph as a training step does
     step:    zero_grad, forward, backward, clip to norm 1, AdamW update
@@ -134,7 +134,25 @@ def bench_engine(config_name: str, repeats: int = 50, threads: int = 1, warmup: 
                 times[engine].append(time.perf_counter() - start)
         for engine, ts in times.items():
             result[f"{engine}_{phase}_ms"] = round(1e3 * statistics.median(ts), 3)
+            q1, _, q3 = statistics.quantiles(ts, n=4, method="inclusive") if len(ts) > 1 else (ts[0],) * 3
+            result[f"{engine}_{phase}_q1_ms"], result[f"{engine}_{phase}_q3_ms"] = round(1e3 * q1, 3), round(1e3 * q3, 3)
         for baseline in ("torch", "torch_fused"):
             result[f"{phase}_ratio_vs_{baseline}"] = round(
                 result[f"numpy_{phase}_ms"] / result[f"{baseline}_{phase}_ms"], 3)
     return result
+
+
+CONTENDERS = ("numpy", "torch", "torch_fused")
+
+
+def bench_table(results: list[dict]) -> str:
+    """bench_engine results as a text table: median [quartiles] in ms per contender, and the ratios."""
+    head = f"{'config':<8} {'params':>7} {'phase':<8}" + "".join(f"{c + ' ms':>24}" for c in CONTENDERS)
+    lines = [head + f"{'numpy/torch':>13}{'numpy/fused':>13}"]
+    for r in results:
+        for phase in ("forward", "step"):
+            cells = "".join(f"{r[f'{c}_{phase}_ms']:>9.3f} [{r[f'{c}_{phase}_q1_ms']:.3f}-{r[f'{c}_{phase}_q3_ms']:.3f}]"
+                            .rjust(24) for c in CONTENDERS)
+            lines.append(f"{r['config']:<8} {r['parameters']:>7,} {phase:<8}" + cells
+                         + f"{r[f'{phase}_ratio_vs_torch']:>12.2f}x{r[f'{phase}_ratio_vs_torch_fused']:>12.2f}x")
+    return "\n".join(lines)

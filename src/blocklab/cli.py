@@ -190,6 +190,73 @@ def plot(folder: str) -> None:
     for path in replot(folder):
         click.echo(f"redrew the figures of {path}")
 
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("prompt")
+@click.option("--engine", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
+              help="numpy: blocklab.autograd's GPT; torch: the same weights in blocklab.nn's GPT.")
+@click.option("--max-new-tokens", default=80, show_default=True, type=click.IntRange(min=1))
+@click.option("--temperature", default=0.0, show_default=True, help="0 is greedy decoding.")
+@click.option("--top-k", type=int, help="Sample among the k most likely characters.")
+@click.option("--top-p", type=float, help="Sample among the most likely characters holding this much probability.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the sampler.")
+@click.option("--strict", is_flag=True, help="Refuse a prompt with characters outside the vocabulary "
+              "(default: they become <unk>, with a note).")
+def generate(checkpoint: str, prompt: str, engine: str, max_new_tokens: int, temperature: float, top_k: int | None,
+             top_p: float | None, seed: int, strict: bool) -> None:
+    """Continue PROMPT with a character GPT saved in CHECKPOINT (a folder the tinytorch-copilot study
+    writes: model.safetensors, config.json, tokenizer.json) and print prompt and continuation.
+
+    Example: blocklab generate runs/tinytorch-copilot/work/copilot/seed0/step2000 "def " --engine numpy
+    """
+    import torch
+
+    from .autograd.checkpoint import load_checkpoint
+    from .autograd.convert import to_torch
+    from .autograd.tokenizer import UNK_ID
+
+    model, tok = load_checkpoint(checkpoint)
+    if not prompt:
+        raise BlocklabError("the prompt is empty; give at least one character to continue")
+    ids = tok.encode(prompt, errors="strict" if strict else "replace")
+    unknown = sorted({c for c, i in zip(prompt, ids) if i == UNK_ID})
+    if unknown:
+        click.echo(f"note: {', '.join(map(repr, unknown))} not in the vocabulary; encoded as <unk> "
+                   "(--strict refuses instead)", err=True)
+    options = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
+               "generator": torch.Generator().manual_seed(seed)}
+    if engine == "numpy":
+        out = model.generate(ids[None], max_new_tokens, **options)[0]
+    else:
+        with torch.no_grad():
+            out = to_torch(model).eval().generate(torch.from_numpy(ids)[None], max_new_tokens, **options)[0].numpy()
+    click.echo(prompt + tok.decode(out[len(ids):]))
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks that print a table and write JSON."""
+
+
+@bench.command("engine")
+@click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=2), help="Timed calls per contender.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Threads for torch and for numpy's BLAS alike.")
+@click.option("--out", default="runs/bench/engine.json", show_default=True, type=click.Path(dir_okay=False))
+def bench_engine_cmd(repeats: int, threads: int, out: str) -> None:
+    """One training step and one forward pass of seed 004's Level 1 and Copilot GPTs: the numpy
+    engine against blocklab.nn's GPT in PyTorch (and with torch's fused LayerNorm), timed
+    alternately in one process; medians with quartiles, and the numpy engine's time as a multiple."""
+    from .autograd.bench import BENCH_CONFIGS, bench_engine, bench_table
+    from .io import atomic_write_text
+
+    results = [bench_engine(name, repeats=repeats, threads=threads) for name in BENCH_CONFIGS]
+    click.echo(bench_table(results))
+    command = f"blocklab bench engine --repeats {repeats} --threads {threads} --out {out}"
+    atomic_write_text(out, json.dumps({"command": command, "results": results}, indent=1) + "\n")
+    click.echo(f"wrote {out}")
+
 def _read_json(path: str) -> dict:
     try:
         data = json.loads(Path(path).read_text())

@@ -14,7 +14,7 @@ from blocklab.studies.s46_normalization import Normalization, flow_imbalance, lo
 FIGURES = {"46_normalization_training.png", "46_normalization_batch_training.png", "46_normalization_types.png",
            "46_normalization_distributions.png", "46_normalization_comparison.png",
            "46_normalization_batch_size.png", "46_norm_failures.png"}
-TINY = {"steps": 24, "n_layers": 2, "batch_sizes": [4, 128], "n_train": 256, "log_every": 3}
+TINY = {"steps": 12, "n_layers": 2, "batch_sizes": [4, 128], "n_train": 256, "log_every": 2}
 
 
 @pytest.fixture(scope="module")

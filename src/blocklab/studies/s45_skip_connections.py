@@ -8,8 +8,11 @@ sublayer, two linear layers (32 -> 32 -> 32), so a "10-layer" network is 5 block
 residual=False (y = F(x)); residual means y = residual_scale * x + F(x).
 
 Initialisation decides whether plain nets fail, so every depth runs twice: with blocklab's
-default normal(0, 0.02) and with He's std sqrt(2 / d_model) (= 0.25; d_ff = d_model makes
-it exact for every hidden layer). AdamW at lr 1e-3, batch 64, the same steps for all.
+default normal(0, 0.02) and with the He-scaled std sqrt(2 / d_model) = 0.25 on every layer
+(d_ff = d_model, so every hidden layer has fan-in 32). He's factor 2 assumes a ReLU after
+each layer; a block's second layer has none, so this init doubles the stream's variance
+per block. AdamW at lr 1e-3, batch 64, 1,500 steps for every cell; fit marks a run
+diverged at a non-finite loss or a gradient norm above 1e4 (it keeps the last good weights).
 
 Measured per run: test accuracy and mistakes, validation curves, the gradient norm of each
 block at initialisation (one backward pass on 256 training points) and during training
@@ -269,6 +272,14 @@ def log10(values) -> list:
     return math.log10(values) if values is not None and values > 0 else math.nan
 
 
+def mean_log10(rows: list[list[float]]) -> list[float]:
+    """Per column, the mean of log10 over the rows where it is finite (NaN where none is)."""
+    a = np.array(log10(rows), dtype=float)  # (rows, columns)
+    finite = np.isfinite(a)
+    total = np.where(finite, a, 0.0).sum(axis=0)
+    return np.where(finite.any(axis=0), total / np.maximum(finite.sum(axis=0), 1), np.nan).tolist()
+
+
 def grid(nrows: int, ncols: int, **kw):
     """plots.figure with the axes always as an (nrows, ncols) array."""
     fig, axes = plots.figure(nrows, ncols, **kw)
@@ -276,10 +287,23 @@ def grid(nrows: int, ncols: int, **kw):
 
 
 def band(ax, x, curves, label, color, dashed=False) -> None:
+    """plots.line_with_band over the seeds with a finite value. A cell that has runs but no
+    finite value still gets a legend entry; one with no runs (not in this config) gets none."""
+    if not curves:
+        return
     curves = [c for c in curves if c and np.isfinite(np.asarray(c, dtype=float)).any()]
     if curves:
         plots.line_with_band(ax, x, curves, label=label, color=color)
-        ax.lines[-1].set_linestyle("--" if dashed else "-")
+    else:
+        ax.plot([], [], label=f"{label}: nothing finite", color=color)
+    ax.lines[-1].set_linestyle("--" if dashed else "-")
+
+
+def tag(results: dict, cell: str, label: str) -> str:
+    """`label`, plus how many of the cell's seeds diverged when any did."""
+    flags = seed_values(results, cell, "diverged")
+    hit = sum(v == 1 for v in flags)
+    return f"{label} ({hit}/{len(flags)} diverged)" if hit else label
 
 
 def fig_training(results, cfg, fig_dir):
@@ -289,7 +313,7 @@ def fig_training(results, cfg, fig_dir):
             for kind in ("plain", "residual"):
                 cell = f"{kind}-{d}-{init}"
                 steps = max(values_at(results, cell, "curve.step") or [[]], key=len)
-                band(ax, steps, values_at(results, cell, "curve.val_acc"), f"{kind}, {d} layers", f"C{i}",
+                band(ax, steps, values_at(results, cell, "curve.val_acc"), tag(results, cell, f"{kind}, {d} layers"), f"C{i}",
                      kind == "plain")
         ax.set(title=f"init {INIT_LABEL[init]}", xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 102))
         ax.legend(fontsize=7)
@@ -304,15 +328,15 @@ def fig_gradients(results, cfg, fig_dir):
             for kind in ("plain", "residual"):
                 cell = f"{kind}-{d}-{init}"
                 at_init = log10(values_at(results, cell, "grad_init"))
-                during = [np.nanmean(np.array(log10(g)), axis=0).tolist() if g else [] for g in
-                          values_at(results, cell, "grad_train")]
+                during = [mean_log10(g) if g else [] for g in values_at(results, cell, "grad_train")]
                 for ax, curves in zip(row, (at_init, during)):
-                    band(ax, np.arange(1, d // 2 + 1), curves, f"{kind}, {d} layers", f"C{i}", kind == "plain")
+                    band(ax, np.arange(1, d // 2 + 1), curves, tag(results, cell, f"{kind}, {d} layers"), f"C{i}",
+                         kind == "plain")
         for ax, when in zip(row, ("at init", "during training (mean of logs)")):
             ax.set(title=f"{INIT_LABEL[init]}: {when}", xlabel="block (1 = nearest the input)",
                    ylabel="log10 gradient norm")
         row[0].legend(fontsize=7)
-    fig.suptitle("Gradient norm per block")
+    fig.suptitle("Gradient norm per block (a gradient that underflows to 0 has no log: its line ends)")
     return plots.save(fig, fig_dir, "45_skip_connections_gradients.png")
 
 
@@ -323,7 +347,8 @@ def fig_highway(results, cfg, fig_dir):
             curves = [[log10(run["probe"][f"{kind}-{d}-{init}"]["first_grad"]) for d in cfg["probe_depths"]]
                       for run in values_at(results, "init-gradients", "") if run]
             band(ax, cfg["probe_depths"], curves, f"{kind}, {INIT_LABEL[init]}", f"C{i}", kind == "plain")
-    ax.set(title="Gradient reaching the first block at init", xlabel="layers (2 per block)",
+    ax.set(title="Gradient reaching the first block at init\n(a line ends where it underflows to 0)",
+           xlabel="layers (2 per block)",
            ylabel="log10 gradient norm, first block")
     ax.legend(fontsize=7)
     return plots.save(fig, fig_dir, "45_skip_connections_highway.png")
@@ -377,30 +402,32 @@ def fig_concept(results, cfg, fig_dir):
 def fig_failures(results, cfg, fig_dir):
     d0, deep = cfg["depths"][0], cfg["depths"][-1]
     fig, axes = plots.figure(1, 3, width=5)
-    labels, ratios, acc_labels, accs = [], [], [], []
+    labels, ratios, acc_labels, accs, diverged = [], [], [], [], []
     for init in cfg["inits"]:
         short = "0.02" if init == "default" else "He"
-        for scale in (cfg["failure_scales"][0], 1.0, *cfg["failure_scales"][1:]):
-            cell = f"residual-{d0}-{init}" if scale == 1.0 else f"scale={scale:g}-{d0}-{init}"
-            labels.append(f"x{scale:g} {short}")
+        scaled = [(f"x{s:g} {short}", f"scale={s:g}-{d0}-{init}") for s in cfg["failure_scales"]]
+        unscaled = [(f"x1 {short}", f"residual-{d0}-{init}")]
+        for label, cell in scaled[:1] + unscaled + scaled[1:]:
+            labels.append(label)
             ratios.append(log10(seed_values(results, cell, "last_skip_ratio")))
-            acc_labels.append(labels[-1])
+        plain = [(f"no skip {d}L {short}", f"plain-{d}-{init}") for d in sorted({d0, deep})]
+        for label, cell in scaled[:1] + unscaled + scaled[1:] + plain:
+            acc_labels.append(label)
             accs.append(seed_values(results, cell, "test_acc"))
-        for d in sorted({d0, deep}):
-            acc_labels.append(f"no skip {d}L {short}")
-            accs.append(seed_values(results, f"plain-{d}-{init}", "test_acc"))
+            if tag(results, cell, "") != "":
+                diverged.append(tag(results, cell, label))
     plots.bars_with_ci(axes[0], labels, ratios, color="C1")
     axes[0].axhline(0, color="gray", linewidth=0.8)
     axes[0].set(title=f"Skip vs branch, last block ({d0} layers)", ylabel="log10 ||scale x|| / ||F(x)||")
     plots.bars_with_ci(axes[1], acc_labels, accs, color="C0")
     axes[1].axhline(50, color="gray", linestyle=":", linewidth=0.8)
-    axes[1].set(title="Test accuracy", ylabel="%", ylim=(0, 102))
-    messages = {m.get("message", "") for m in values_at(results, "mismatch", "") if m}
-    text = "\n".join(messages) or "(not run)"
+    axes[1].set(title="Test accuracy (chance 50%)", ylabel="%", ylim=(0, 102))
+    outcome = next((f"{m['error_type'] or 'no error'}: {m['message']}" for m in values_at(results, "mismatch", "")
+                    if m), "(not run)")
+    lines = textwrap.wrap(outcome, 46) + ["", "Diverged (a diverged run keeps the weights", "of its last good step):"]
     axes[2].axis("off")
-    axes[2].set_title("add_residual(x: 32 wide, F(x): 16 wide)")
-    wrapped = [line for para in text.split("\n") for line in textwrap.wrap(para, 48)]
-    axes[2].text(0, 0.9, "\n".join(wrapped), va="top", family="monospace", fontsize=7)
-    fig.suptitle("Skip-connection failure modes")
+    axes[2].set_title(f"add_residual(x: {cfg['d_model']} wide, F(x): {cfg['d_model'] // 2} wide)")
+    axes[2].text(0, 0.95, "\n".join(lines + (diverged or ["none"])), va="top", family="monospace", fontsize=8)
+    fig.suptitle("Skip-connection failure modes (bars: mean and 95% CI over seeds; dots: seeds)")
     return plots.save(fig, fig_dir, "45_skip_failures.png")
 

@@ -41,7 +41,9 @@ from ..tasks import lookup
 from ..train import TrainConfig, fit
 from .common import accuracy_and_mistakes, classify
 from .registry import Cell, Study, register
-from .s45_skip_connections import band, gradient_norms, grid, log10, one_thread, per_block, values_at
+from .s45_skip_connections import (
+    band, gradient_norms, grid, log10, mean_log10, one_thread, per_block, tag, values_at,
+)
 
 MAIN_BATCH = 32
 LABEL = {"none": "no norm", "batch": "BatchNorm", "layer": "LayerNorm", "rms": "RMSNorm"}
@@ -251,16 +253,25 @@ def mean_text(values: list[float], fmt: str) -> str:
     return format(float(np.mean(finite)), fmt) if finite else "n/a"
 
 
+def log_y(ax) -> None:
+    """A log y axis, when something positive was drawn (matplotlib refuses one otherwise)."""
+    ys = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+    if any((y[np.isfinite(y)] > 0).any() for y in ys):
+        ax.set_yscale("log")
+
+
 def fig_training(results, cfg, fig_dir):
     fig, axes = plots.figure(1, 2)
     for i, norm in enumerate(cfg["norms"]):
-        band(axes[0], *curves(results, f"{norm}-b{MAIN_BATCH}", "loss", "loss_steps"), LABEL[norm], f"C{i}")
+        cell = f"{norm}-b{MAIN_BATCH}"
+        band(axes[0], *curves(results, cell, "loss", "loss_steps"), tag(results, cell, LABEL[norm]), f"C{i}")
     for i, norm in enumerate(("none", "layer")):
         for cell, lr in ((f"{norm}-b{MAIN_BATCH}", cfg["lr"]), (f"{norm}-lr{cfg['high_lr']:g}", cfg["high_lr"])):
-            band(axes[1], *curves(results, cell, "loss", "loss_steps"), f"{LABEL[norm]}, lr {lr:g}", f"C{i * 2}",
-                 lr != cfg["lr"])
+            label = tag(results, cell, f"{LABEL[norm]}, lr {lr:g}")
+            band(axes[1], *curves(results, cell, "loss", "loss_steps"), label, f"C{i * 2}", lr != cfg["lr"])
     axes[0].set(title=f"Norm types, batch {MAIN_BATCH}, lr {cfg['lr']:g}")
-    axes[1].set(title="Learning-rate sweep")
+    axes[1].set(title="Learning-rate sweep (a diverged run's curve stops)")
+    log_y(axes[1])
     for ax in axes:
         ax.set(xlabel="step", ylabel="training loss (nats)")
         ax.legend(fontsize=7)
@@ -315,7 +326,7 @@ def fig_comparison(results, cfg, fig_dir):
     blocks = np.arange(1, cfg["n_layers"] + 1)
     for i, (pos, cell) in enumerate(cells.items()):
         band(axes[0], blocks, log10(values_at(results, cell, "grad_init")), f"{pos}-norm", f"C{i}")
-        during = [np.nanmean(np.array(log10(g)), axis=0).tolist() for g in values_at(results, cell, "grad_train") if g]
+        during = [mean_log10(g) if g else [] for g in values_at(results, cell, "grad_train")]
         band(axes[1], blocks, during, f"{pos}-norm", f"C{i}")
     labels = [f"{pos} {when}" for when in ("init", "train") for pos in cells]
     plots.bars_with_ci(axes[2], labels, [seed_values(results, cells[lab.split()[0]], f"flow_{lab.split()[1]}")
@@ -324,6 +335,7 @@ def fig_comparison(results, cfg, fig_dir):
     axes[1].set(title="During training (mean of logs)", xlabel="block", ylabel="log10 gradient norm")
     axes[2].set(title="Imbalance |log10(first / last)|", ylabel="0 = even flow")
     for ax in axes[:2]:
+        ax.set_xticks(blocks)
         ax.legend(fontsize=7)
     fig.suptitle(f"Pre-norm vs post-norm LayerNorm, batch {MAIN_BATCH}")
     return plots.save(fig, fig_dir, "46_normalization_comparison.png")
@@ -338,10 +350,12 @@ def fig_batch_size(results, cfg, fig_dir):
             per_size = {b: v for b, v in per_size.items() if v}
             n = min(map(len, per_size.values()), default=0)
             band(ax, list(per_size), [[v[s] for v in per_size.values()] for s in range(n)], LABEL[norm], f"C{i + 1}")
-    axes[0].set(title="Loss spread", ylabel="std of detrended loss (nats)")
-    axes[1].set(title="Test accuracy", ylabel="%", ylim=(0, 102))
+    axes[0].set(title="Loss spread, second half of training", ylabel="std of detrended loss (nats)")
+    log_y(axes[0])
+    axes[1].set(title="Test accuracy (chance 10%)", ylabel="%", ylim=(0, 102))
     for ax in axes:
         ax.set(xscale="log", xlabel="batch size")
+        ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.legend(fontsize=7)
     fig.suptitle(f"Batch size, {cfg['steps']} steps each")
     return plots.save(fig, fig_dir, "46_normalization_batch_size.png")

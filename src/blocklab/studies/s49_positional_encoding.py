@@ -51,19 +51,19 @@ class PositionalConfig:
     n_symbols: int = 10
     n_train: int = 4000
     n_val: int = 200
-    n_test: int = 1000
+    n_test: int = 500
     d_model: int = 32
     n_heads: int = 4
     d_ff: int = 64
     n_layers: int = 2
     lr: float = 3e-3
     batch_size: int = 64
-    steps: int = 600
+    steps: int = 500
     eval_every: int = 100
     extrap_length: int = 100
     extrap_test_lengths: tuple[int, ...] = (200, 500, 1000)
     extrap_steps: int = 1000
-    extrap_batch_size: int = 32
+    extrap_batch_size: int = 16
     extrap_n_test: int = 100  # examples per test length
     eval_batch_size: int = 10  # a batch at length 1000 holds 10 x 4 heads x 1002^2 attention weights
     bad_bases: tuple[float, ...] = (1.5, 1e8)
@@ -116,12 +116,13 @@ def distinguishability(table: torch.Tensor) -> dict:
 
 
 def query_accuracy(model, task, batch_size: int, n_symbols: int) -> dict:
-    """Test accuracy (%), overall and for FIRST and LAST queries; evaluated in small batches."""
+    """Test accuracy (%), overall and for FIRST and LAST queries, and the predictions; in small batches."""
     x, y = task.splits["test"][:2]
-    right = (predictions(model, x, batch_size) == y).float()
+    pred = predictions(model, x, batch_size)
+    right = (pred == y).float()
     first = x[:, 0] == n_symbols
     return {"acc": 100 * float(right.mean()), "first": 100 * float(right[first].mean()),
-            "last": 100 * float(right[~first].mean())}
+            "last": 100 * float(right[~first].mean()), "pred": pred}
 
 
 def extrapolate(model, mcfg: ClassifierConfig, cfg: PositionalConfig, seed: int, in_distribution: dict) -> dict:
@@ -201,7 +202,7 @@ class PositionalEncoding(Study):
             test = query_accuracy(model, task, cfg.eval_batch_size, cfg.n_symbols)
             x = task.splits["test"][0]
             out.update(test_acc=test["acc"], test_first=test["first"], test_last=test["last"],
-                       mistakes=task.mistakes("test", predictions(model, x, cfg.eval_batch_size)),
+                       mistakes=task.mistakes("test", test["pred"]),
                        curve={"step": [h["step"] for h in result.history],
                               "val_acc": [100 * h["val_acc"] for h in result.history]}, diverged=result.diverged)
             if additive:

@@ -56,7 +56,7 @@ class AblationConfig:
     n_heads: int = 4
     d_ff: int = 64
     n_layers: int = 2
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 64
     lr: float = 3e-3
 

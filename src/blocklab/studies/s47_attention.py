@@ -17,40 +17,123 @@ of one attention forward against sequence length, on the explicit path (which ho
 torch.profiler(profile_memory=True): every allocation and free inside the call, in time
 order, and the maximum of their running sum. A Seq2SeqTransformer trained on
 tasks.reverse gives encoder-self, decoder-self (causal) and cross-attention patterns.
+
+Study 48 borrows Snapshots, by_seed, per_seed and train_reverse from here (importing them
+the other way would register 48 before 47 and put the group out of seed order).
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from ..nn import ClassifierConfig, EncoderClassifier, HookPoint, scaled_dot_product_attention
+from ..io import atomic_write_text, jsonable
+from ..nn import (
+    ClassifierConfig, EncoderClassifier, HookPoint, Seq2SeqConfig, Seq2SeqTransformer, scaled_dot_product_attention,
+)
 from ..report import plots
 from ..report.results import finished_runs, seed_values
 from ..report.verdicts import Measurement, around, at_least, at_most
-from ..tasks import copy_first
-from ..train import TrainConfig, fit
+from ..tasks import copy_first, reverse
+from ..train import TrainConfig, accuracy, fit
 from .common import accuracy_and_mistakes, classify
 from .registry import Cell, Study, register
-from .s48_encoder_decoder import Snapshots, by_seed, per_seed, train_reverse
 
 PROBE_SEED = 20_000
 PATTERN, SCORES = "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_attn_scores"
 SATURATION_DIM = 64  # the head dim the saturation claims are measured at: GPT-2's and BERT's
+REVERSE_PATTERNS = {"encoder_self": "encoder.blocks.0.attn.hook_pattern",
+                    "decoder_self": "decoder.blocks.0.attn.hook_pattern",
+                    "cross": "decoder.blocks.0.cross_attn.hook_pattern"}
 
 
+# ---------------------------------------------------------------------- shared with study 48
+class Snapshots:
+    """A fit callback that records take(model) at every evaluation, in eval mode.
+
+    The values live in a JSON file in the pair's work folder: fit runs no callbacks when it
+    finds its run already finished, so the file is what remembers them across reruns.
+    """
+
+    def __init__(self, path: Path, take: Callable[[nn.Module], Any]) -> None:
+        self.path, self.take = path, take
+        self.by_step: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+
+    @torch.no_grad()
+    def record(self, step: int, model: nn.Module) -> None:
+        was = model.training
+        model.eval()
+        try:
+            self.by_step[str(step)] = jsonable(self.take(model))
+        finally:
+            model.train(was)
+        atomic_write_text(self.path, json.dumps(self.by_step))
+
+    def __call__(self, event: str, state) -> None:
+        if event == "eval":
+            self.record(state.step, state.model)
+
+    def as_dict(self) -> dict:
+        steps = sorted(self.by_step, key=int)
+        return {"steps": [int(s) for s in steps], "values": [self.by_step[s] for s in steps]}
+
+
+def by_seed(results: dict, cell: str, key: str) -> dict[int, float]:
+    """{seed: value} of one metric, so that two cells can be compared seed by seed."""
+    return {r["seed"]: v for r, v in zip(finished_runs(results, cell), seed_values(results, cell, key))}
+
+
+def per_seed(results: dict, cell: str, key: str) -> list:
+    """The raw (list or dict) metric of every finished seed of a cell."""
+    return [r["metrics"][key] for r in finished_runs(results, cell) if key in r["metrics"]]
+
+
+def teacher_forced(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy of each target token given the source and the target before it; for fit()."""
+    src, tgt, dec_in = batch[:3]
+    logits = model(src, dec_in)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), tgt.flatten()), {"acc": accuracy(logits, tgt)}
+
+
+def train_reverse(ctx, seed: int, steps: int, lr: float, eval_every: int) -> dict:
+    """A 1+1-layer Seq2SeqTransformer trained on tasks.reverse: its history, exact-sequence
+    accuracy under greedy decoding, first mistakes, and each attention pattern (L, L) averaged
+    over the test split and the heads."""
+    task = reverse(2000, 200, 500, seed)
+    model = Seq2SeqTransformer(Seq2SeqConfig(
+        vocab_size=task.vocab_size, d_model=32, n_heads=2, d_ff=64, n_encoder_layers=1, n_decoder_layers=1,
+        max_len=16, scale_embeddings=True))  # scaled as in the paper: the sinusoids would drown 0.02-std tokens
+    train = TrainConfig(steps=steps, lr=lr, batch_size=64, eval_every=eval_every, log_every=None, seed=seed,
+                        device=ctx.device)
+    result = fit(model, task.splits, teacher_forced, train, run_dir=ctx.work_dir, progress=ctx.progress)
+    src, tgt, dec_in = task.splits["test"]
+    _, cache = _cache(model, (src, dec_in), list(REVERSE_PATTERNS.values()))
+    device = next(model.parameters()).device
+    pred = model.greedy_decode(src.to(device), bos_id=task.vocab_size - 1, max_len=tgt.shape[1]).cpu()  # BOS: last id
+    return {"seq_acc": 100.0 * (pred == tgt).all(1).float().mean().item(), "mistakes": task.mistakes("test", pred),
+            "patterns": {k: cache[name].mean((0, 1)) for k, name in REVERSE_PATTERNS.items()}, **result.to_dict()}
+
+
+# ---------------------------------------------------------------------- attention probes
 @torch.no_grad()
-def _cache(model, x, names, fwd_hooks=()):
-    """Logits and cached activations (on the CPU) of one eval-mode pass; the mode is restored."""
-    was = model.training
+def _cache(model, inputs, names, fwd_hooks=()):
+    """Logits and cached activations (on the CPU) of one eval-mode pass; inputs is a tensor or a
+    tuple of them; the model's mode is restored."""
+    device, was = next(model.parameters()).device, model.training
+    inputs = [t.to(device) for t in (inputs if isinstance(inputs, tuple) else (inputs,))]
     model.eval()
     try:
         with model.hooks(fwd_hooks):
-            logits, cache = model.run_with_cache(x.to(next(model.parameters()).device), names=names)
+            logits, cache = model.run_with_cache(*inputs, names=names)
     finally:
         model.train(was)
     return logits.cpu(), {k: v.cpu() for k, v in cache.items()}

@@ -11,7 +11,7 @@ and a decoder VectorNet (k -> D, blocks, -> 32), all blocklab blocks. skip=True 
 encoder's last hidden state to the decoder's first: the U-Net skip around the bottleneck.
 Cells: bottlenecks 2..24; the skip at k = 8; two failure modes, k = 32 (no compression)
 and a deep wide encoder feeding a one-block narrow decoder; and a Seq2SeqTransformer on
-tasks.reverse for the sequence view (its trainer, `train_reverse`, serves study 47 too).
+tasks.reverse for the sequence view (trained by study 47's `train_reverse`).
 
 Spike preservation, which the seed does not define, is the reconstruction MSE at spike
 positions only (lower is better: the seed's values fall with the skip, as an error does).
@@ -20,71 +20,24 @@ Noise gain is how much input noise the output keeps, sum((pred-y)(x-y)) / sum((x
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..io import atomic_write_text, jsonable
-from ..nn import BlockConfig, Context, Seq2SeqConfig, Seq2SeqTransformer, add_residual
+from ..nn import BlockConfig, Context, add_residual
 from ..report import plots
 from ..report.results import finished_runs, seed_values
 from ..report.verdicts import Measurement, around, between, ill_posed
-from ..tasks import TaskData, reverse, signals
-from ..train import TrainConfig, accuracy, fit
+from ..tasks import TaskData, signals
+from ..train import TrainConfig, fit
 from .common import VectorNet, regress
 from .registry import Cell, Study, register
+from .s47_attention import Snapshots, by_seed, per_seed, train_reverse
 
 SEED_LOSSES = {2: (0.0124, 0.0129), 4: (0.0055, 0.0064), 8: (0.0016, 0.0020), 16: (0.0015, 0.0017), 24: (0.0010, 0.0010)}
 PROBE_SEED, N_PROBE = 10_000, 3  # the same probe signals for every run seed, so snapshots average over seeds
-REVERSE_PATTERNS = {"encoder_self": "encoder.blocks.0.attn.hook_pattern",
-                    "decoder_self": "decoder.blocks.0.attn.hook_pattern",
-                    "cross": "decoder.blocks.0.cross_attn.hook_pattern"}
-
-
-class Snapshots:
-    """A fit callback that records take(model) at every evaluation, in eval mode.
-
-    The values live in a JSON file in the pair's work folder: fit runs no callbacks when it
-    finds its run already finished, so the file is what remembers them across reruns.
-    """
-
-    def __init__(self, path: Path, take: Callable[[nn.Module], Any]) -> None:
-        self.path, self.take = path, take
-        self.by_step: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-
-    @torch.no_grad()
-    def record(self, step: int, model: nn.Module) -> None:
-        was = model.training
-        model.eval()
-        try:
-            self.by_step[str(step)] = jsonable(self.take(model))
-        finally:
-            model.train(was)
-        atomic_write_text(self.path, json.dumps(self.by_step))
-
-    def __call__(self, event: str, state) -> None:
-        if event == "eval":
-            self.record(state.step, state.model)
-
-    def as_dict(self) -> dict:
-        steps = sorted(self.by_step, key=int)
-        return {"steps": [int(s) for s in steps], "values": [self.by_step[s] for s in steps]}
-
-
-def by_seed(results: dict, cell: str, key: str) -> dict[int, float]:
-    """{seed: value} of one metric, so that two cells can be compared seed by seed."""
-    return {r["seed"]: v for r, v in zip(finished_runs(results, cell), seed_values(results, cell, key))}
-
-
-def per_seed(results: dict, cell: str, key: str) -> list:
-    """The raw (list or dict) metric of every finished seed of a cell."""
-    return [r["metrics"][key] for r in finished_runs(results, cell) if key in r["metrics"]]
 
 
 def _across(results: dict, cells: list[str], key: str) -> list[list[float]]:
@@ -97,36 +50,6 @@ def _history(ax, results: dict, cell: str, key: str, label: str) -> None:
     hist = per_seed(results, cell, "history")
     plots.line_with_band(ax, [h["step"] for h in hist[0]], [[h[key] for h in s] for s in hist], label=label)
     ax.set_xlabel("training step")
-
-
-def teacher_forced(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
-    """Cross-entropy of each target token given the source and the target before it; for fit()."""
-    src, tgt, dec_in = batch[:3]
-    logits = model(src, dec_in)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), tgt.flatten()), {"acc": accuracy(logits, tgt)}
-
-
-def train_reverse(ctx, seed: int, steps: int, lr: float, eval_every: int) -> dict:
-    """A 1+1-layer Seq2SeqTransformer trained on tasks.reverse: its history, exact-sequence
-    accuracy under greedy decoding, first mistakes, and each attention pattern (L, L) averaged
-    over the test split and the heads."""
-    task = reverse(2000, 200, 500, seed)
-    model = Seq2SeqTransformer(Seq2SeqConfig(
-        vocab_size=task.vocab_size, d_model=32, n_heads=2, d_ff=64, n_encoder_layers=1, n_decoder_layers=1,
-        max_len=16, scale_embeddings=True))  # scaled as in the paper: the sinusoids would drown 0.02-std tokens
-    train = TrainConfig(steps=steps, lr=lr, batch_size=64, eval_every=eval_every, log_every=None, seed=seed,
-                        device=ctx.device)
-    result = fit(model, task.splits, teacher_forced, train, run_dir=ctx.work_dir, progress=ctx.progress)
-    device = next(model.parameters()).device
-    src, tgt, dec_in = (t.to(device) for t in task.splits["test"])
-    model.eval()
-    with torch.no_grad():
-        _, cache = model.run_with_cache(src, dec_in, names=list(REVERSE_PATTERNS.values()))
-    pred = model.greedy_decode(src, bos_id=task.vocab_size - 1, max_len=tgt.shape[1]).cpu()  # BOS is the last id
-    return {"seq_acc": 100.0 * (pred == tgt.cpu()).all(1).float().mean().item(),
-            "mistakes": task.mistakes("test", pred),
-            "patterns": {k: cache[name].mean((0, 1)).cpu() for k, name in REVERSE_PATTERNS.items()},
-            **result.to_dict()}
 
 
 class AutoEncoder(nn.Module):

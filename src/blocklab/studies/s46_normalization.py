@@ -115,7 +115,7 @@ class Normalization(Study):
     claims = ("C000-03", "C000-04", "C000-05", "C000-16", "C003-02")
     group = "building-blocks"
     Config = NormConfig
-    quick = {"steps": 60, "batch_sizes": (4, 128), "n_layers": 2, "log_every": 5}
+    quick = {"steps": 40, "batch_sizes": (4, 128), "n_layers": 2, "log_every": 4}
 
     def cells(self, cfg):
         names: dict[str, dict] = {}

@@ -34,10 +34,11 @@ from ..errors import BlocklabError
 from ..io import jsonable
 from ..report import results as res
 from ..report.verdicts import Measurement
-from ..train.device import resolve_device, seed_everything
+from ..train.device import cpu_threads, resolve_device, seed_everything
 from .registry import _CELL, Cell, CellContext, Study, build_config, get_study, group_members, load_all
 
 RUNS = Path("runs")
+THREADS = int(os.environ.get("BLOCKLAB_THREADS", "1"))  # torch threads per pair; see train.device.cpu_threads
 
 
 def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "auto", out: str | Path | None = None,
@@ -124,7 +125,8 @@ def _run_pair(study: Study, cfg: Any, cell: Cell, seed: int, device: str, quick:
     start = time.perf_counter()
     record = {"cell": cell.name, "seed": seed, "status": "done", "metrics": {}, "device": device, "message": ""}
     try:
-        metrics = study.run_cell(cell, seed, ctx)
+        with cpu_threads(THREADS):
+            metrics = study.run_cell(cell, seed, ctx)
         if not isinstance(metrics, dict):
             raise TypeError(f"run_cell returned {type(metrics).__name__}; it must return a dict of metrics")
         record["metrics"] = json.loads(json.dumps(jsonable(metrics), allow_nan=False))

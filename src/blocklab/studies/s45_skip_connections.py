@@ -24,12 +24,11 @@ with mismatched widths and records the error.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import textwrap
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -65,19 +64,6 @@ class SkipConfig:
     eval_every: int = 200
     grad_logs: int = 10  # per-block gradient norms logged this many times during training
     grid: int = 41  # decision-boundary points per axis
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run a cell on one torch thread, then restore the caller's count. These models are so
-    small that intra-op threads only wait on each other, and on a shared 2-core machine two
-    threads measured 15-40x slower per step than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def init_std(init: str, d_model: int) -> float:
@@ -157,8 +143,7 @@ class SkipConnections(Study):
         return cells + [Cell("init-gradients", {"kind": "probe"}), Cell("mismatch", {"kind": "mismatch"})]
 
     def run_cell(self, cell, seed, ctx):
-        with one_thread():
-            return self._run(cell.params, seed, ctx)
+        return self._run(cell.params, seed, ctx)
 
     def _run(self, p, seed, ctx):
         cfg = ctx.cfg

@@ -42,7 +42,7 @@ from ..train import TrainConfig, fit
 from .common import accuracy_and_mistakes, classify
 from .registry import Cell, Study, register
 from .s45_skip_connections import (
-    band, gradient_norms, grid, log10, mean_log10, one_thread, per_block, tag, values_at,
+    band, gradient_norms, grid, log10, mean_log10, per_block, tag, values_at,
 )
 
 MAIN_BATCH = 32
@@ -131,8 +131,7 @@ class Normalization(Study):
         return [Cell(n, p) for n, p in names.items()] + [Cell("probes", {"norm": "probes"})]
 
     def run_cell(self, cell, seed, ctx):
-        with one_thread():
-            return self._run(cell.params, seed, ctx)
+        return self._run(cell.params, seed, ctx)
 
     def _run(self, p, seed, ctx):
         cfg = ctx.cfg

@@ -35,10 +35,12 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = parameter_groups(model, cfg.weight_decay)
+    # foreach: one multi-tensor kernel per step instead of a Python loop over parameters;
+    # torch only picks it by itself on CUDA, and it is measurably faster on the CPU too.
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, foreach=True)
     optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
-    return optimizer(groups, lr=cfg.lr, betas=cfg.betas)
+    return optimizer(groups, lr=cfg.lr, betas=cfg.betas, foreach=True)
 
 
 def _constant(s: int, cfg: TrainConfig) -> float:

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 tour: setup
-	$(BIN)/blocklab demo
+	$(BIN)/blocklab tour
 
 test: setup
 	$(BIN)/python -m pytest

@@ -23,12 +23,15 @@ the other way would register 48 before 47 and put the group out of seed order).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -189,6 +192,21 @@ def softmax_scaling(head_dims, n_queries: int, n_keys: int) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2: the profiler's C++ side prints start/stop lines there, which
+    Python's sys.stderr cannot catch, and they would land between the progress bars."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 @torch.no_grad()
 def attention_cost(seq_lens, head_dim: int = 64, repeats: int = 5) -> dict:
     """Peak memory (bytes, profiled) and time (s, the fastest of `repeats`: the least disturbed by other
@@ -196,7 +214,7 @@ def attention_cost(seq_lens, head_dim: int = 64, repeats: int = 5) -> dict:
     inputs = {T: [torch.randn(1, 1, T, head_dim) for _ in range(3)] for T in seq_lens}
     paths = {"explicit": False, "fused": True}
     out = {"seq_lens": list(seq_lens)}
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         for T in seq_lens:
             for path, fused in paths.items():
                 with record_function(f"{path} {T}"):

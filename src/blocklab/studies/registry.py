@@ -167,8 +167,8 @@ def register(cls: type[Study]) -> type[Study]:
 def load_all() -> None:
     """Import every module of blocklab.studies, so that each study registers itself.
 
-    Modules import in name order, which is also the order a group runs its studies in:
-    name study files by their seed number (s45_skip_connections.py).
+    Modules import in name order; a group runs its studies in that order too (see
+    group_members): name study files by their seed number (s45_skip_connections.py).
     """
     package = importlib.import_module(__package__)
     for mod in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):
@@ -177,12 +177,12 @@ def load_all() -> None:
 
 
 def group_members(name: str) -> list[str] | None:
-    """Study names in a group, in registration order; None when `name` is not a group."""
-    if name == ALL:
-        return list(STUDIES)
-    if name in GROUPS:
-        return [s for s, cls in STUDIES.items() if cls.group == name]
-    return None
+    """Study names in a group, in the order of their modules' names (s45_... before s46_...),
+    whatever order imports between studies registered them in; None when `name` is not a group."""
+    if name != ALL and name not in GROUPS:
+        return None
+    ordered = sorted(STUDIES, key=lambda s: STUDIES[s].__module__)
+    return [s for s in ordered if name == ALL or STUDIES[s].group == name]
 
 
 def get_study(name: str) -> Study:

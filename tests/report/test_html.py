@@ -110,3 +110,12 @@ def test_report_verb_prints_the_index_path(runs, capsys):
     code, out, err = run_cli(capsys, "report", str(runs))
     assert code == 0, err
     assert out.strip() == str(runs / "report" / "index.html") and Path(out.strip()).is_file()
+
+
+def test_a_verdict_from_a_quick_run_says_so(runs):
+    """With only the --quick run left, the ledger warns that its verdicts come from reduced fidelity;
+    with the full run present, the full run's verdicts carry no warning."""
+    warning = "from a --quick run"
+    assert warning not in "".join(Page(build_report(runs)).text)
+    shutil.rmtree(runs / "tiny")
+    assert warning in "".join(Page(build_report(runs)).text)

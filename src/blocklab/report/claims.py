@@ -65,8 +65,8 @@ def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
 
     `runs` pairs a key of the caller's choice (the report uses a page name) with a loaded
     results dict. An entry holds id, text, section, verdict (NOT_MEASURED when no run measures
-    it), parts (the measurements of the chosen run of each study, each with its "study" and
-    "source" key added), and also_in (how many other runs measure it).
+    it), parts (the measurements of the chosen run of each study, each with its "study",
+    "source" and "quick" keys added), and also_in (how many other runs measure it).
     """
     by_claim: dict[str, dict[str, list[tuple[tuple, Hashable, dict]]]] = {}
     for key, results in runs:
@@ -79,7 +79,7 @@ def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
                  "parts": [], "also_in": 0}
         for study, candidates in sorted(by_claim.pop(claim.id, {}).items()):
             _, key, results = max(candidates, key=lambda c: c[0])
-            entry["parts"] += [{**m, "study": study, "source": key}
+            entry["parts"] += [{**m, "study": study, "source": key, "quick": results["quick"]}
                                for m in results["measurements"] if m["claim_id"] == claim.id]
             entry["also_in"] += len(candidates) - 1
         if entry["parts"]:

@@ -122,6 +122,9 @@ def _ledger_row(e: dict) -> list[str]:
     measured = each(lambda p: _interval(p, p["unit"]) + (f"<div class=small>{escape(p['note'])}</div>"
                                                           if p["note"] else ""))
     verdict = _verdict(e["verdict"]) + ("" if len(e["parts"]) == 1 else "<br>" + each(lambda p: _verdict(p["verdict"])))
+    if any(p["quick"] for p in e["parts"]):
+        verdict += ("<div class=small>from a --quick run (fewer steps or cells than full fidelity): "
+                    "run the study without --quick before trusting this verdict</div>")
     also = f"<div class=small>also measured in {e['also_in']} other run(s)</div>" if e["also_in"] else ""
     sources = dict.fromkeys((p["command"], p["source"], p["study"]) for p in e["parts"])
     reproduce = "<br>".join(f"<code>{escape(cmd)}</code><br><a href='{escape(src)}'>{escape(study)}</a>"

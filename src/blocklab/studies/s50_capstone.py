@@ -129,7 +129,9 @@ class Capstone(Study):
             if runs:
                 plots.line_with_band(ax, runs[0]["metrics"]["curve"]["step"],
                                      [r["metrics"]["curve"]["val_acc"] for r in runs], label=n)
-        ax.set(xlabel="step", ylabel="validation accuracy (%)", title="Training curves of the ablations")
+        ax.axhline(100 / results["config"]["n_symbols"], color="grey", linestyle=":", label="chance")
+        ax.set(xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 105),
+               title="Training curves of the ablations (mean, 95% CI band)")
         ax.legend()
         out.append(plots.save(fig, fig_dir, "50_transformer_training.png"))
         out.append(plots.save(architecture(results), fig_dir, "50_transformer_architecture.png"))

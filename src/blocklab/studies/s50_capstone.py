@@ -88,7 +88,7 @@ class Capstone(Study):
     claims = ("C000-12",)
     group = "building-blocks"
     Config = CapstoneConfig
-    quick = {"steps": 100, "n_train": 2000, "n_test": 300, "n_val": 200, "eval_every": 50}
+    quick = {"steps": 60, "n_train": 1000, "n_test": 200, "n_val": 100, "eval_every": 30}
 
     def cells(self, cfg):
         return [Cell(name, {"removed": list(removed)}) for name, removed in ABLATIONS.items()]

@@ -29,7 +29,6 @@ from ..tasks import lookup
 from ..train import TrainConfig, fit
 from .common import accuracy_and_mistakes, classify
 from .registry import Cell, Study, register
-from .s49_positional_encoding import one_thread
 
 # Component -> the config change that removes it. Shared with the ablation matrix (study 51).
 COMPONENTS = {
@@ -103,9 +102,8 @@ class Capstone(Study):
         train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, eval_every=cfg.eval_every,
                             log_every=None, seed=seed, device=ctx.device)
         data = {k: task.splits[k][:2] for k in ("train", "val")}
-        with one_thread():
-            result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
-            test = accuracy_and_mistakes(model, task)
+        result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
+        test = accuracy_and_mistakes(model, task)
         return {"test_acc": test["acc"], "mistakes": test["mistakes"], "params": parameter_summary(model),
                 "curve": {"step": [h["step"] for h in result.history],
                           "val_acc": [100 * h["val_acc"] for h in result.history]},

@@ -26,7 +26,6 @@ from ..tasks import first_equals_last
 from ..train import TrainConfig, fit
 from .common import accuracy_and_mistakes, classify
 from .registry import Cell, Study, register
-from .s49_positional_encoding import one_thread
 from .s50_capstone import COMPONENTS, drops, without
 
 NAMES = tuple(COMPONENTS)  # skip, norm, attention, PE
@@ -56,7 +55,7 @@ class AblationConfig:
     n_heads: int = 4
     d_ff: int = 64
     n_layers: int = 2
-    steps: int = 1000
+    steps: int = 1250
     batch_size: int = 64
     lr: float = 3e-3
 
@@ -83,10 +82,9 @@ class AblationMatrix(Study):
         model = EncoderClassifier(without(full, tuple(cell.params["removed"])))
         train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, eval_every=None, log_every=None,
                             seed=seed, device=ctx.device)
-        with one_thread():
-            result = fit(model, {"train": task.splits["train"][:2]}, classify, train, run_dir=ctx.work_dir,
-                         progress=ctx.progress)
-            test = accuracy_and_mistakes(model, task)
+        result = fit(model, {"train": task.splits["train"][:2]}, classify, train, run_dir=ctx.work_dir,
+                     progress=ctx.progress)
+        test = accuracy_and_mistakes(model, task)
         return {"test_acc": test["acc"], "mistakes": test["mistakes"], "diverged": result.diverged,
                 "train_loss": result.final.get("train_loss"), "steps_done": result.steps_done}
 

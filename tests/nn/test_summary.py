@@ -46,3 +46,10 @@ def test_every_parameter_belongs_to_a_named_component():
         summary = parameter_summary(model)
         assert "other" not in summary, f"{type(model).__name__}: {summary}"
         assert {"embeddings", "positions", "attention", "feed-forward", "norms", "output head"} <= set(summary)
+
+
+def test_the_mean_mixer_is_not_counted_as_attention():
+    from blocklab.nn import GPT, GPTConfig, parameter_summary
+
+    counts = parameter_summary(GPT(GPTConfig(mixer="mean", pos_encoding="sinusoidal", n_layers=2, d_model=32)))
+    assert "attention" not in counts and counts["mean mixer"] == 2 * (32 * 32 + 32)

@@ -5,7 +5,7 @@ from collections import Counter
 
 from torch import nn
 
-COMPONENTS = ("embeddings", "positions", "attention", "feed-forward", "norms", "output head", "other")
+COMPONENTS = ("embeddings", "positions", "attention", "mean mixer", "feed-forward", "norms", "output head", "other")
 
 
 def component_of(name: str) -> str:
@@ -14,6 +14,8 @@ def component_of(name: str) -> str:
         return "positions"
     if ".tok." in name or name.startswith("tok.") or name == "cls":
         return "embeddings"
+    if ".attn.proj." in name:  # MeanMixer's only weights: the attention-free ablation is not attention
+        return "mean mixer"
     if ".attn." in name or ".cross_attn." in name:
         return "attention"
     if ".mlp." in name:

@@ -6,11 +6,10 @@ import pytest
 import torch
 
 from blocklab.nn import BlockConfig
-from blocklab.report import results as res
-from blocklab.studies import registry, runner
 from blocklab.studies.common import VectorNet
-from blocklab.studies.runner import run_study
 from blocklab.studies.s45_skip_connections import SkipConnections, per_block, signal_norms
+
+from .isolated import run_isolated
 
 FIGURES = {"45_skip_connections_training.png", "45_skip_connections_concept.png", "45_skip_connections_dense.png",
            "45_skip_connections_gradients.png", "45_skip_connections_highway.png", "45_skip_failures.png"}
@@ -21,13 +20,7 @@ TINY = {"steps": 30, "depths": [4], "probe_depths": [4, 10], "inits": ["default"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One tiny run of the whole study (only this study is loaded, whatever the others' state)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for module in (registry, runner):
-            mp.setattr(module, "load_all", lambda: None)
-        mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
-        folder = run_study("skip-connections", seeds=1, quick=True, out=tmp_path_factory.mktemp("s45"),
-                           overrides=TINY)
-    results = res.load(folder / "results.json")
+    folder, results = run_isolated("skip-connections", out=tmp_path_factory.mktemp("s45"), overrides=TINY)
     return folder, results, {r["cell"]: r for r in results["runs"]}
 
 

@@ -6,10 +6,9 @@ import math
 
 import pytest
 
-from blocklab.report import results as res
-from blocklab.studies import registry, runner
-from blocklab.studies.runner import run_study
 from blocklab.studies.s46_normalization import Normalization, flow_imbalance, loss_spread
+
+from .isolated import run_isolated
 
 FIGURES = {"46_normalization_training.png", "46_normalization_batch_training.png", "46_normalization_types.png",
            "46_normalization_distributions.png", "46_normalization_comparison.png",
@@ -20,12 +19,7 @@ TINY = {"steps": 12, "n_layers": 2, "batch_sizes": [4, 128], "n_train": 256, "lo
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One tiny run of the whole study (only this study is loaded, whatever the others' state)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for module in (registry, runner):
-            mp.setattr(module, "load_all", lambda: None)
-        mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
-        folder = run_study("normalization", seeds=1, quick=True, out=tmp_path_factory.mktemp("s46"), overrides=TINY)
-    results = res.load(folder / "results.json")
+    folder, results = run_isolated("normalization", seeds=1, out=tmp_path_factory.mktemp("s46"), overrides=TINY)
     return folder, results, {r["cell"]: r for r in results["runs"]}
 
 

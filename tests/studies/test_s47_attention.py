@@ -7,10 +7,9 @@ import math
 import pytest
 import torch
 
-from blocklab.report import results as res
-from blocklab.studies import registry, runner
-from blocklab.studies.runner import run_study
 from blocklab.studies.s47_attention import Attention, attention_cost, softmax_scaling
+
+from .isolated import run_isolated
 
 FIGURES = {"47_attention_learned.png", "47_attention_mechanism.png", "47_attention_multihead.png",
            "47_attention_patterns.png", "47_attention_scaling.png", "47_attention_self_cross.png",
@@ -22,12 +21,7 @@ TINY = {"steps": 20, "eval_every": 10, "lr": 1e-2, "n_train": 128, "n_test": 100
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One tiny run of the whole study (only this study is loaded, whatever the others' state)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for module in (registry, runner):
-            mp.setattr(module, "load_all", lambda: None)
-        mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
-        folder = run_study("attention", seeds=1, quick=True, out=tmp_path_factory.mktemp("s47"), overrides=TINY)
-    results = res.load(folder / "results.json")
+    folder, results = run_isolated("attention", seeds=1, out=tmp_path_factory.mktemp("s47"), overrides=TINY)
     return folder, results, {r["cell"]: r["metrics"] for r in results["runs"]}
 
 

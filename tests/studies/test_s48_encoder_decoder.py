@@ -6,11 +6,10 @@ import torch
 from torch import nn
 
 from blocklab.nn import BlockConfig
-from blocklab.report import results as res
-from blocklab.studies import registry, runner
-from blocklab.studies.runner import run_study
 from blocklab.studies.s48_encoder_decoder import AutoEncoder, EncoderDecoder, Snapshots, error_scores
 from blocklab.tasks import signals
+
+from .isolated import run_isolated
 
 FIGURES = {"48_encoder_decoder_training.png", "48_encoder_decoder_evolution.png", "48_encoder_decoder_concept.png",
            "48_encoder_decoder_bottleneck.png", "48_encoder_decoder_unet.png", "48_encoder_decoder_seq2seq.png",
@@ -19,12 +18,8 @@ TINY = {"steps": 20, "eval_every": 10, "n_train": 128, "n_test": 64, "bottleneck
 BLOCK = BlockConfig(d_model=16, d_ff=32, mixer="none", pos_encoding="none")
 
 
-def test_the_study_writes_every_figure_claim_and_valid_metric(tmp_path, monkeypatch):
-    for module in (registry, runner):  # only this study is loaded, whatever the others' state
-        monkeypatch.setattr(module, "load_all", lambda: None)
-    monkeypatch.setenv("BLOCKLAB_NO_PROGRESS", "1")
-    folder = run_study("encoder-decoder", seeds=1, quick=True, out=tmp_path, overrides=TINY)
-    results = res.load(folder / "results.json")
+def test_the_study_writes_every_figure_claim_and_valid_metric(tmp_path):
+    folder, results = run_isolated("encoder-decoder", out=tmp_path, overrides=TINY)
     assert [r["status"] for r in results["runs"]] == ["done"] * len(results["cells"]), results["runs"]
     assert set(results["figures"]) == FIGURES
     assert all((folder / "figures" / f).stat().st_size > 5000 for f in FIGURES)

@@ -7,10 +7,9 @@ import torch
 
 from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.nn.positional import sinusoid_table
-from blocklab.report import results as res
-from blocklab.studies import registry, runner
-from blocklab.studies.runner import run_study
 from blocklab.studies.s49_positional_encoding import PositionalEncoding, distinguishability, offset_scores, pe_ratio
+
+from .isolated import run_isolated
 
 FIGURES = {"49_positional_task.png", "49_positional_sinusoidal.png", "49_positional_alibi.png",
            "49_positional_comparison.png", "49_positional_rope.png", "49_pe_failures.png"}
@@ -20,13 +19,7 @@ TINY = {"steps": 6, "eval_every": 3, "n_train": 128, "n_val": 32, "n_test": 64, 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        for module in (registry, runner):
-            mp.setattr(module, "load_all", lambda: None)
-        mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
-        folder = run_study("positional-encoding", seeds=1, quick=True, out=tmp_path_factory.mktemp("s49"),
-                           overrides=TINY)
-    results = res.load(folder / "results.json")
+    folder, results = run_isolated("positional-encoding", out=tmp_path_factory.mktemp("s49"), overrides=TINY)
     return folder, results, {r["cell"]: r["metrics"] for r in results["runs"]}
 
 

@@ -6,10 +6,9 @@ import itertools
 
 import pytest
 
-from blocklab.report import results as res
-from blocklab.studies import registry, runner
-from blocklab.studies.runner import run_study
 from blocklab.studies.s51_ablation_matrix import NAMES, AblationMatrix, cell_name, importance, interaction
+
+from .isolated import run_isolated
 
 FIGURES = {"51_ablation_comparison.png", "51_ablation_matrix.png", "51_ablation_interactions.png"}
 TINY = {"steps": 4, "n_train": 64, "n_test": 64}
@@ -17,12 +16,8 @@ TINY = {"steps": 4, "n_train": 64, "n_test": 64}
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        for module in (registry, runner):
-            mp.setattr(module, "load_all", lambda: None)
-        mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
-        folder = run_study("ablation-matrix", seeds=1, quick=True, out=tmp_path_factory.mktemp("s51"), overrides=TINY)
-    return folder, res.load(folder / "results.json")
+    folder, results = run_isolated("ablation-matrix", seeds=1, out=tmp_path_factory.mktemp("s51"), overrides=TINY)
+    return folder, results
 
 
 def test_all_sixteen_combinations_run_and_every_figure_and_claim_is_there(run):

@@ -2,6 +2,7 @@
 from .base import TaskData
 from .seq2seq import SequenceTaskData, reverse
 from .sequences import copy_first, first_equals_last, first_vs_last, lookup
+from .sortedness import sortedness
 from .vectors import signals, spirals
 
 __all__ = ["TaskData", "copy_first", "first_equals_last", "first_vs_last", "lookup", "signals", "spirals"]

@@ -5,10 +5,12 @@ import pytest
 import torch
 
 from blocklab.errors import BlocklabError
+from blocklab.studies.pe_extrapolation import PEConfig, data_seed
 from blocklab.studies import pe_extrapolation_parts as parts
 from blocklab.studies.pe_extrapolation_report import SEED_FIGURES
-from blocklab.studies.runner import run_study
 from blocklab.tasks.sortedness import sortedness
+
+from .isolated import run_isolated
 
 N_VALUES, MAX_LEN = 16, 16
 
@@ -97,11 +99,20 @@ def test_first_vs_last_at_mixed_lengths_answers_the_query():
     assert bool((x[torch.arange(8)[None, :] >= lens[:, None]] == N_VALUES + 2).all())  # PAD after the end
 
 
+def test_config_checks_names_and_span_and_data_seeds_are_disjoint():
+    with pytest.raises(BlocklabError, match="choose from"):
+        PEConfig(encodings=("sinusoidal", "absolute"))
+    with pytest.raises(BlocklabError, match="random_span"):
+        PEConfig(randomized=("rope",), random_span=512)  # the 1000-token test would not fit
+    seeds = [data_seed(s, p, n) for s in range(5) for p in ("train", "val", "held-out", "test", "probe")
+             for n in (0, 8, 256, 1000)]
+    assert len(set(seeds)) == len(seeds)
+
+
 def test_tiny_run_writes_results_figures_and_measurements(tmp_path):
     overrides = {"steps": 4, "n_train": 64, "n_val": 32, "n_eval": 8, "n_eval_far": 2, "test_lengths": [8, 32],
                  "far_length": 40, "encodings": ["learned", "rope"], "randomized": ["rope"], "batch_size": 16}
-    folder = run_study("pe-extrapolation", seeds=1, quick=True, out=tmp_path, overrides=overrides)
-    results = json.loads((folder / "results.json").read_text())
+    folder, results = run_isolated("pe-extrapolation", out=tmp_path, overrides=overrides)
     assert {r["status"] for r in results["runs"]} == {"done"}
     assert set(SEED_FIGURES) <= set(results["figures"])
     assert all((folder / "figures" / f).is_file() for f in SEED_FIGURES)

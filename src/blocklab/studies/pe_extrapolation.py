@@ -83,8 +83,9 @@ def chance(task: str, n_values: int) -> float:
 
 
 def data_seed(seed: int, purpose: str, index: int = 0) -> int:
-    """Disjoint generator seeds for each use of data, so that no test row is drawn like a training row."""
-    return 1_000_000 * ("train", "val", "held-out", "test", "probe").index(purpose) + 1000 * seed + index
+    """Disjoint generator seeds for each use of data (index: a test length, < 100000), so that no
+    test row is drawn like a training row."""
+    return (1000 * ("train", "val", "held-out", "test", "probe").index(purpose) + seed) * 100_000 + index
 
 
 @register

@@ -32,7 +32,7 @@ def first_vs_last_mixed(n: int, seed: int, lengths: tuple[int, ...], n_symbols: 
     y, lens = torch.empty(n, dtype=torch.long), torch.empty(n, dtype=torch.long)
     for i, length in enumerate(lengths):
         rows = torch.arange(i, n, len(lengths))
-        part_x, part_y = first_vs_last(len(rows), 0, 0, seed=seed * 1000 + length, length=length,
+        part_x, part_y = first_vs_last(len(rows), 0, 0, seed=seed * 100_000 + length, length=length,
                                        n_symbols=n_symbols).splits["train"]
         x[rows, : 1 + length], y[rows], lens[rows] = part_x, part_y, 1 + length
     shuffle = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

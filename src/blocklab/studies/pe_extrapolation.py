@@ -132,17 +132,17 @@ class PEExtrapolation(Study):
         in_dist = parts.evaluate_length(model, held_out)  # not val: val chose when to stop
         out = {"task": p["task"], "encoding": enc, "arch": p["arch"], "randomized": p["randomized"],
                "chance": chance(task, cfg.n_values), "in_dist_acc": in_dist["acc"],
-               "in_dist_mistakes": in_dist["mistakes"], "diverged": result.diverged,
+               "mistakes": in_dist["mistakes"], "diverged": result.diverged,
                "val_curve": [h["val_acc"] * 100 for h in result.history],
                "curve_steps": [h["step"] for h in result.history],
                "train": {k: v for k, v in result.to_dict().items() if k not in ("history", "steps_log")},
-               "acc": {}, "mistakes": {}, "by_kind": {}}
+               "acc": {}, "mistakes_by_length": {}, "by_kind": {}}
         lengths = [*cfg.test_lengths, *([cfg.far_length] if cfg.far_length else [])]
         for length in lengths:
             n = cfg.n_eval_far if length == cfg.far_length else cfg.n_eval
             scores = parts.evaluate_length(model, parts.make_task(task, n, data_seed(seed, "test", length), (length,),
                                                                   cfg.n_values))
-            out["acc"][str(length)], out["mistakes"][str(length)] = scores["acc"], scores["mistakes"]
+            out["acc"][str(length)], out["mistakes_by_length"][str(length)] = scores["acc"], scores["mistakes"]
             if "by_kind" in scores:
                 out["by_kind"][str(length)] = scores["by_kind"]
         if fixed_table:

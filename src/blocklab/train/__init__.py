@@ -10,10 +10,12 @@ from .config import TrainConfig
 from .device import resolve_device, seed_everything
 from .metrics import accuracy, param_group
 from .optim import build_optimizer, build_scheduler, lr_factor
+from .quantize import Int8Linear, compare_int8, quantize_int8, state_bytes
 from .result import TrainResult, TrainState
 from .trainer import evaluate, fit
 
 __all__ = [
-    "TrainConfig", "TrainResult", "TrainState", "accuracy", "build_optimizer", "build_scheduler", "evaluate", "fit",
-    "lr_factor", "param_group", "resolve_device", "seed_everything",
+    "Int8Linear", "TrainConfig", "TrainResult", "TrainState", "accuracy", "build_optimizer", "build_scheduler",
+    "compare_int8", "evaluate", "fit", "lr_factor", "param_group", "quantize_int8", "resolve_device",
+    "seed_everything", "state_bytes",
 ]

@@ -1,0 +1,99 @@
+"""The seed-001 model: a 2-block causal Transformer that reads `Op ( a , b , c )` and answers
+with the logits at the last position, plus training, saving and loading.
+
+The architecture is the seed's hyperparameter table: 2 blocks, d_model 64, 4 heads, FFN 256,
+dropout 0.1 (on embeddings, attention weights, FFN hidden units and sublayer outputs),
+vocabulary 20, max_len 50, fixed sinusoidal positions ("Standard sinusoidal (these are
+fixed, not random)" in the seed), pre-LayerNorm blocks with GELU, and an output layer of its
+own, W_output (64 x 20) and b_output (20), not tied to the embedding: the seed tracks
+b_output's rows. Every ablation is a GPTConfig field passed to `model_config`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+from torch import nn
+
+from ..errors import BlocklabError
+from ..io import atomic_write_bytes, atomic_write_text
+from ..nn import GPT, GPTConfig
+from ..tasks.base import TaskData
+from ..train import TrainConfig, TrainResult, accuracy, fit
+from ..train.checkpoint import load_model_tensors, model_tensors
+from ..train.trainer import Callback
+from .registry import CellContext
+
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+SEED_MODEL = dict(vocab_size=20, d_model=64, n_heads=4, d_ff=256, n_layers=2, dropout=0.1, max_len=50,
+                  pos_encoding="sinusoidal", tie_weights=False)
+
+
+def model_config(**changes: Any) -> GPTConfig:
+    """The seed's architecture with some fields changed (unknown fields are a ConfigError)."""
+    return GPTConfig(**SEED_MODEL).replace(**changes)
+
+
+def build_model(cfg: GPTConfig) -> GPT:
+    """A GPT whose untied output layer has a bias (b_output), initialised as blocklab initialises
+    every Linear: N(0, init_std) weights, zero bias. A tied head stays bias-free."""
+    model = GPT(cfg)
+    if not cfg.tie_weights:
+        model.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=True)
+        nn.init.normal_(model.lm_head.weight, std=cfg.init_std)
+        nn.init.zeros_(model.lm_head.bias)
+    return model
+
+
+def logits_for(model: GPT, x: torch.Tensor) -> torch.Tensor:
+    """(N, T) token ids -> (N, V) logits at the last position, where the answer is read."""
+    if x.shape[1] > model.cfg.max_len:
+        raise BlocklabError(f"an input of {x.shape[1]} tokens is longer than the model's max_len={model.cfg.max_len}")
+    return model(x)[:, -1]
+
+
+def answer_loss(model: GPT, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy of the last position's logits against the answer token; for fit()."""
+    x, y = batch[:2]
+    logits = logits_for(model, x)
+    return F.cross_entropy(logits, y), {"acc": accuracy(logits, y)}
+
+
+def train_model(task: TaskData, model: GPT, train_cfg: TrainConfig, ctx: CellContext | None = None,
+                callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """fit() on the task's splits with `answer_loss`; with a ctx, checkpoints go to ctx.work_dir
+    (an interrupted cell resumes) and progress to ctx.progress."""
+    return fit(model, dict(task.splits), answer_loss, train_cfg, run_dir=ctx.work_dir if ctx else None,
+               callbacks=callbacks, progress=ctx.progress if ctx else None)
+
+
+def save_model(model: GPT, path: str | Path) -> Path:
+    """Write `path`/model.safetensors and `path`/config.json (the GPTConfig), each atomically."""
+    path = Path(path)
+    atomic_write_bytes(path / WEIGHTS, save_tensors(model_tensors(model)))
+    atomic_write_text(path / CONFIG, json.dumps(model.cfg.to_dict(), indent=1))
+    return path
+
+
+def load_model(path: str | Path) -> GPT:
+    """The model `save_model` wrote to `path`, in eval mode."""
+    path = Path(path)
+    for name in (CONFIG, WEIGHTS):
+        if not (path / name).is_file():
+            raise BlocklabError(f"{path} holds no saved model: {path / name} is missing (a saved model folder "
+                                f"holds {CONFIG} and {WEIGHTS}, e.g. RUN/work/baseline/seed0/model)")
+    try:
+        cfg = GPTConfig.from_dict(json.loads((path / CONFIG).read_text(encoding="utf-8")))
+        tensors = load_tensors((path / WEIGHTS).read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, SafetensorError) as err:
+        raise BlocklabError(f"the saved model in {path} is corrupt ({type(err).__name__}: {err})") from None
+    model = build_model(cfg)
+    load_model_tensors(model, tensors, path / WEIGHTS)
+    return model.eval()

@@ -1,6 +1,6 @@
 """blocklab.nn: every Transformer component, written from scratch on torch tensor ops."""
 from .attention import KVCache, MeanMixer, MultiHeadAttention, scaled_dot_product_attention
-from .blocks import Block, Context, Residual, Stack, add_residual
+from .blocks import Block, Context, Residual, Stack, add_residual, set_grad_checkpointing
 from .config import BlockConfig, ClassifierConfig, GPTConfig, Seq2SeqConfig
 from .ffn import FeedForward
 from .hooks import HookedModule, HookPoint
@@ -17,5 +17,5 @@ __all__ = [
     "FeedForward", "GPT", "GPTConfig", "HookPoint", "HookedModule", "KVCache", "LayerNorm", "Learned",
     "MeanMixer", "MultiHeadAttention", "PRESETS", "RMSNorm", "Residual", "RoPE", "Seq2SeqConfig",
     "Seq2SeqTransformer", "Sinusoidal", "Stack", "add_residual", "alibi_slopes", "apply_rotary", "build_model",
-    "parameter_summary", "preset", "scaled_dot_product_attention",
+    "parameter_summary", "preset", "scaled_dot_product_attention", "set_grad_checkpointing",
 ]

@@ -8,6 +8,13 @@ A block is up to three sublayers (mixer, cross-attention, FFN), each wrapped by 
 with the `scale * x` term dropped when residual=False. Removing attention, the FFN,
 the norm or the residual is a config value; the block code has no special cases.
 Shapes: B batch, T positions, S memory positions, D model width.
+
+Gradient checkpointing (`set_grad_checkpointing(model, True)`, or TrainConfig.grad_checkpointing)
+keeps only each block's input during the forward pass and recomputes the block during
+backward: activation memory falls from one set per block to one set per model, for
+about one extra forward pass of compute. Dropout draws the same masks again (the RNG
+state is saved with the input). A block with a hook attached, or one filling a KV cache,
+runs normally: hooks are removed before backward, and a cache must not be appended twice.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import BlocklabError
 from .attention import KVCache, MeanMixer, MultiHeadAttention
@@ -90,8 +98,17 @@ class Block(nn.Module):
         self.hook_resid_mid = HookPoint()  # (B, T, D) after attention, before the FFN
         self.hook_mlp_out = HookPoint()  # (B, T, D) what the FFN adds
         self.hook_resid_post = HookPoint()  # (B, T, D)
+        self.grad_checkpointing = False
 
     def forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
+        if self.grad_checkpointing and torch.is_grad_enabled() and ctx.cache is None and not self._hooked():
+            return checkpoint(self._forward, x, ctx, use_reentrant=False)
+        return self._forward(x, ctx)
+
+    def _hooked(self) -> bool:
+        return any(m.active for m in self.modules() if isinstance(m, HookPoint))
+
+    def _forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
         x = self.hook_resid_pre(x)
         if self.attn is not None:
             x = self.res_attn(x, lambda h: self.attn(
@@ -119,3 +136,16 @@ class Stack(nn.Module):
         for block in self.blocks:
             x = block(x, ctx)
         return self.norm(x)
+
+
+def set_grad_checkpointing(model: nn.Module, enabled: bool) -> bool:
+    """Turn gradient checkpointing on or off in every Block of `model`; returns the previous
+    setting (True if any block had it). A model without blocklab Blocks is refused."""
+    blocks = [m for m in model.modules() if isinstance(m, Block)]
+    if not blocks:
+        raise BlocklabError(f"gradient checkpointing recomputes blocklab Blocks, and {type(model).__name__} has none; "
+                            "set grad_checkpointing=False for this model")
+    before = any(b.grad_checkpointing for b in blocks)
+    for b in blocks:
+        b.grad_checkpointing = enabled
+    return before

@@ -270,6 +270,11 @@ def _read_json(path: str) -> dict:
     return data
 
 
+from .commands.predict import predict  # noqa: E402  (blocklab predict CHECKPOINT PROMPT)
+
+cli.add_command(predict)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become a message and exit code 2."""
     try:

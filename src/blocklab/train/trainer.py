@@ -29,6 +29,7 @@ from .checkpoint import (
 from .config import TrainConfig
 from .data import BatchSampler, Split, check_data
 from .device import amp_note, autocast, deterministic, resolve_device, rng_state, seed_everything, set_rng_state
+from .distributed import parallel
 from .evaluate import LossFn, evaluate
 from .metrics import LayerGroups
 from .optim import build_optimizer, build_scheduler
@@ -104,6 +105,7 @@ class _Run:
         self.scheduler = build_scheduler(self.optimizer, cfg)
         self.groups = LayerGroups(model)
         self.sampler = BatchSampler(data["train"], cfg.batch_size, cfg.seed)
+        self.par = parallel(self.model, device, self.sampler.batch_size)  # one process, or DDP under torchrun
         self.step, self.seconds = 0, 0.0
         self.history: list[dict[str, Any]] = []
         self.steps_log: list[dict[str, Any]] = []
@@ -117,6 +119,8 @@ class _Run:
 
     # ------------------------------------------------------------------ checkpoint state
     def _save(self, result: TrainResult | None, seconds: float) -> None:
+        if not self.par.is_main:  # every rank holds the same state; rank 0 writes it
+            return
         state = {
             **{k: getattr(self, k) for k in self.BOOKKEEPING}, "seconds": seconds, "config": self.cfg.to_dict(),
             "rng": rng_state(self.device), "sampler": self.sampler.state_dict(),
@@ -155,7 +159,7 @@ class _Run:
         cfg, started = self.cfg, time.perf_counter()
         was_training = self.model.training
         self.model.train()
-        if self.metrics_path is not None:  # drop lines written after the checkpoint we resume from
+        if self.metrics_path is not None and self.par.is_main:  # drop lines written after the resumed checkpoint
             atomic_write_text(self.metrics_path, "".join(_json_line(r) for r in self.steps_log))
         diverged: dict[str, Any] | None = None
         stop = False
@@ -170,7 +174,7 @@ class _Run:
                     and not finishing:
                 self._save(None, self.seconds + time.perf_counter() - started)
             self._emit("step", record)
-            if self.progress is not None:
+            if self.progress is not None and self.par.is_main:
                 self.progress(self.step, cfg.steps, {"loss": record["loss"], "lr": record["lr"]})
         if diverged is not None:
             self.notes.append(f"diverged at step {diverged['step']}: loss {diverged['loss']}, "
@@ -184,6 +188,7 @@ class _Run:
         )
         if self.ckpt_dir is not None:
             self._save(result, result.seconds)
+        self.par.barrier()  # no rank returns before rank 0's final checkpoint is written
         self.model.train(was_training)
         self._emit("end", result.final)
         return result
@@ -191,12 +196,13 @@ class _Run:
     def _update(self, step: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """One optimizer update -> (step record, None), or (None, divergence record) without updating."""
         cfg = self.cfg
-        batch = tuple(t.to(self.device) for t in self.sampler.next())
+        batch = tuple(t.to(self.device) for t in self.par.shard(self.sampler.next()))
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.amp):
-            loss, metrics = self.loss_fn(self.model, batch)
-        loss_value = float(loss.detach())
+            loss, metrics = self.loss_fn(self.par.net, batch)
+        means = self.par.mean({"loss": float(loss.detach()), **{k: float(v) for k, v in metrics.items()}})
+        loss_value = means.pop("loss")
         if not math.isfinite(loss_value):
             return None, {"step": step, "loss": loss_value, "grad_norm": None}
         loss.backward()
@@ -213,7 +219,7 @@ class _Run:
         before = self.groups.snapshot() if logged else None
         self.optimizer.step()
         self.scheduler.step()
-        scalars = {"loss": loss_value, **{k: float(v) for k, v in metrics.items()}}
+        scalars = {"loss": loss_value, **means}
         for key, value in scalars.items():
             self.train_sums[key] = self.train_sums.get(key, 0.0) + value
         self.train_count += 1
@@ -229,7 +235,7 @@ class _Run:
         cfg = self.cfg
         if "grad_norm" in record:
             self.steps_log.append(record)
-            if self.metrics_path is not None:
+            if self.metrics_path is not None and self.par.is_main:
                 with open(self.metrics_path, "a", encoding="utf-8") as f:
                     f.write(_json_line(record))
         if not (self.step == cfg.steps or (cfg.eval_every and self.step % cfg.eval_every == 0)):
@@ -238,7 +244,8 @@ class _Run:
         evaluation.update({f"train_{k}": v / self.train_count for k, v in self.train_sums.items()})
         for split in ("val", "test"):
             if split in self.data:
-                scores = evaluate(self.model, self.data[split], self.loss_fn, cfg.batch_size, self.device, self.amp)
+                scores = self.par.evaluate(self.model, self.data[split], self.loss_fn, cfg.batch_size, self.device,
+                                           self.amp)
                 evaluation.update({f"{split}_{k}": v for k, v in scores.items()})
         evaluation["lr"] = record["lr"]
         self.train_sums, self.train_count = {}, 0
@@ -268,6 +275,8 @@ class _Run:
         return True
 
     def _emit(self, event: str, record: dict[str, Any]) -> None:
+        if not self.par.is_main:
+            return
         state = TrainState(self.model, self.optimizer, self.cfg, self.step, self.history, self.steps_log, record)
         for cb in self.callbacks:
             cb(event, state)

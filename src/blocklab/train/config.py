@@ -47,6 +47,8 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False  # bf16 autocast on CUDA; ignored (with a note) elsewhere
     checkpoint_every: int | None = None  # with a run_dir; a final checkpoint is always written
+    grad_checkpointing: bool = False  # recompute each block in backward: less memory, ~1 more forward pass
+    tensorboard: bool = False  # also write run_dir/tensorboard event files (pip install 'blocklab[tensorboard]')
 
     def __post_init__(self) -> None:
         if isinstance(self.betas, list):  # JSON and --set give lists
@@ -90,7 +92,8 @@ class TrainConfig:
         for name in ("grad_clip", "diverge_grad_norm"):
             value = getattr(self, name)
             _check(self, name, value is None or (_is_num(value) and value > 0), "a number > 0 or None")
-        _check(self, "amp", isinstance(self.amp, bool), "True or False")
+        for name in ("amp", "grad_checkpointing", "tensorboard"):
+            _check(self, name, isinstance(getattr(self, name), bool), "True or False")
         _check(self, "early_stop_metric", self.early_stop_metric is None or isinstance(self.early_stop_metric, str),
                "a metric name such as 'val_acc', or None")
         if self.schedule == "warmup" and self.warmup_steps == 0:

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..errors import BlocklabError
 from ..io import atomic_write_text, jsonable
+from ..nn.blocks import set_grad_checkpointing
 from .checkpoint import (
     MODEL, OPTIM, STATE, Checkpoint, load_model_tensors, load_optimizer_tensors, read_checkpoint, save_checkpoint,
 )
@@ -34,12 +35,13 @@ from .evaluate import LossFn, evaluate
 from .metrics import LayerGroups
 from .optim import build_optimizer, build_scheduler
 from .result import TrainResult, TrainState
+from .tensorboard import tensorboard_callbacks
 
 Callback = Callable[[str, TrainState], None]
 Progress = Callable[[int, int, dict[str, Any]], None]
 
-# Fields a resumed run may change: neither alters the trajectory on CPU.
-RESUMABLE_CHANGES = ("device", "checkpoint_every")
+# Fields a resumed run may change: none alters the trajectory on CPU.
+RESUMABLE_CHANGES = ("device", "checkpoint_every", "grad_checkpointing", "tensorboard")
 
 
 def fit(
@@ -68,6 +70,9 @@ def fit(
         if ckpt.state.get("result") is not None:
             load_model_tensors(model, ckpt.model, ckpt.directory / MODEL)
             return TrainResult.from_dict(ckpt.state["result"])
+    callbacks = [*callbacks, *tensorboard_callbacks(cfg.tensorboard, run_dir)]
+    if cfg.grad_checkpointing:
+        set_grad_checkpointing(model, True)  # left on after fit: it changes memory and time, never values
     device = resolve_device(cfg.device)
     with deterministic(device.type == "cpu"):
         seed_everything(cfg.seed)

@@ -15,6 +15,7 @@ from ..errors import BlocklabError
 from ..io import atomic_write_text
 from .claims import NOT_MEASURED, ledger
 from .results import FINISHED, find_results, load
+from .tables import Table, format_cell
 from .verdicts import GENERAL_RULE, VERDICTS
 
 CSS = """
@@ -163,11 +164,28 @@ def _study_page(page: str, path: Path, r: dict, out: Path) -> str:
         + "<h2>Config</h2>" + _table(["key", "value"], [[escape(k), escape(repr(v))] for k, v in r["config"].items()])
         + "<h2>Cells: mean [95% CI] over seeds</h2>" + _table(["cell", "params", *metrics], agg_rows)
         + "<h2>Runs by seed</h2>" + _table(["cell", *(f"seed {s}" for s in r["seeds"])], seed_rows)
+        + "".join(_study_table(t) for t in _study_tables(r))
         + "<h2>Claims measured</h2>" + (_table(["claim", "seed's figure", "measured", "verdict", "rule"], m_rows)
                                           if m_rows else "<p>This study measures no claim.</p>")
         + "<h2>Figures</h2>" + _figures(page, path.parent / "figures", r["figures"], out)
     )
     return _page(f"{r['study']} · blocklab", body)
+
+
+def _study_tables(r: dict) -> list[Table]:
+    """The study's own tables (Study.tables), computed from these results; none if it is no longer registered."""
+    from ..studies.registry import STUDIES, load_all  # the studies import the report package: import late
+
+    load_all()
+    study = STUDIES.get(r["study"])
+    return study().tables(r) if study is not None else []
+
+
+def _study_table(t: Table) -> str:
+    rows = [[("\0" if isinstance(v, (int, float)) and not isinstance(v, bool) else "") + escape(format_cell(v))
+             for v in row] for row in t.rows]
+    note = f"<p class=small>{escape(t.note)}</p>" if t.note else ""
+    return f"<h2>{escape(t.title)}</h2>" + _table(t.headers, rows) + note
 
 
 def _seed_status(run: dict | None) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..nn import build_model, parameter_summary, preset
+from ..errors import BlocklabError
+from ..nn import Seq2SeqConfig, build_model, parameter_summary, preset
 from ..report import plots
 from ..report.results import finished_runs, seed_values
+from ..report.tables import Table
 from ..report.verdicts import Measurement, between, ill_posed
 from .registry import Cell, Study, register
 
@@ -22,20 +24,54 @@ class PaperSpecConfig:
     classifier_vocab: int = 30000  # seed 003 does not say; the preset's default, stated in the report
 
 
-def paper_base_arithmetic(vocab: int, d: int = 512, d_ff: int = 2048, n_enc: int = 6, n_dec: int = 6) -> dict[str, int]:
-    """The paper-base count written out: one shared embedding (also the output projection),
-    4 d x d projections with biases per attention, 2 FFN matrices with biases, 2 LayerNorm vectors each."""
-    attention = 4 * (d * d + d)
-    ffn = d * d_ff + d_ff + d_ff * d + d
-    norm = 2 * d
-    encoder_layer = attention + ffn + 2 * norm
-    decoder_layer = 2 * attention + ffn + 3 * norm
-    return {
-        "embedding (shared, tied to the output)": vocab * d,
-        "encoder layer": encoder_layer,
-        "decoder layer": decoder_layer,
-        "total": vocab * d + n_enc * encoder_layer + n_dec * decoder_layer,
-    }
+# Learned vectors of width d in one norm: LayerNorm and BatchNorm a gain and a bias, RMSNorm a gain.
+NORM_VECTORS = {"layer": 2, "batch": 2, "rms": 1, "none": 0}
+
+
+def encoder_decoder_arithmetic(cfg: Seq2SeqConfig) -> list[dict]:
+    """The parameter count of an encoder-decoder written out from its config: one row per component,
+    {"component", "formula", "each", "times", "total"}, then the sum. Covers attention + FFN blocks
+    (the paper's family); ablations that drop a sublayer are refused rather than miscounted."""
+    if cfg.mixer != "attention" or not cfg.ffn:
+        raise BlocklabError(f"the hand count covers attention + FFN blocks, not mixer={cfg.mixer!r}, ffn={cfg.ffn}")
+    d, d_ff, b = cfg.d_model, cfg.d_ff, int(cfg.bias)
+    kv = cfg.kv_heads * cfg.head_dim  # width of the K and V projections (d unless grouped-query)
+    if kv == d:
+        attention = ("4·d² + 4·d" if b else "4·d²", 4 * d * d + 4 * b * d)
+    else:
+        attention = ("2·d² + 2·d·d_kv" + (" + 2·d + 2·d_kv" if b else ""),
+                     2 * d * d + 2 * d * kv + b * (2 * d + 2 * kv))
+    if cfg.activation == "swiglu":  # three matrices: up, gate, down
+        ffn = ("3·d·d_ff" + (" + 2·d_ff + d" if b else ""), 3 * d * d_ff + b * (2 * d_ff + d))
+    else:
+        ffn = ("2·d·d_ff" + (" + d_ff + d" if b else ""), 2 * d * d_ff + b * (d_ff + d))
+    k = NORM_VECTORS[cfg.norm]
+    norm = k * d
+    V, Vt = cfg.vocab_size, cfg.target_vocab
+    n_enc, n_dec = cfg.n_encoder_layers, cfg.n_decoder_layers
+    tied = " (tied to the output)" if cfg.tie_weights else ""
+    if cfg.share_embeddings:
+        rows = [("token embedding, shared by source and target" + tied, "V·d", V * d, 1)]
+    else:
+        rows = [("source token embedding", "V·d", V * d, 1), ("target token embedding" + tied, "V_tgt·d", Vt * d, 1)]
+    if cfg.pos_encoding == "learned":
+        rows.append(("learned positions (source and target tables)", "max_len·d", cfg.max_len * d, 2))
+    rows += [
+        ("encoder self-attention (W_Q, W_K, W_V, W_O)", *attention, n_enc),
+        ("encoder feed-forward", *ffn, n_enc),
+        ("encoder norms (2 per layer)", f"{2 * k}·d", 2 * norm, n_enc),
+        ("decoder self-attention", *attention, n_dec),
+        ("decoder cross-attention", *attention, n_dec),
+        ("decoder feed-forward", *ffn, n_dec),
+        ("decoder norms (3 per layer)", f"{3 * k}·d", 3 * norm, n_dec),
+    ]
+    if cfg.use_final_norm:
+        rows.append(("final norms (encoder and decoder stacks)", f"{k}·d", norm, 2))
+    rows.append(("output projection", "0 (tied)", 0, 1) if cfg.tie_weights
+                else ("output projection", "V_tgt·d", Vt * d, 1))
+    out = [{"component": c, "formula": f, "each": each, "times": n, "total": each * n} for c, f, each, n in rows]
+    return out + [{"component": "total", "formula": "", "each": None, "times": None,
+                   "total": sum(r["total"] for r in out)}]
 
 
 @register
@@ -63,7 +99,8 @@ class PaperSpec(Study):
             "non_embedding_millions": non_embedding / 1e6,
         }
         if cell.params["preset"] == "paper-base":
-            out["arithmetic"] = paper_base_arithmetic(cell.params["vocab"])
+            out["arithmetic"] = encoder_decoder_arithmetic(cfg)
+            out["arithmetic_matches"] = out["arithmetic"][-1]["total"] == total
         return out
 
     def figures(self, results: dict, fig_dir) -> list[str]:
@@ -75,6 +112,29 @@ class PaperSpec(Study):
             ax.set_xlabel("parameters (millions)")
             ax.set_title(f"{cell}: {sum(counts.values()) / 1e6:.2f}M")
         return [plots.save(fig, fig_dir, "paper_spec_parameters.png")]
+
+    def tables(self, results: dict) -> list[Table]:
+        run = finished_runs(results, "paper-base")[0]["metrics"]
+        cfg = preset("paper-base", vocab_size=results["config"]["base_vocab"])
+        total = run["counts"]["total"]
+        embedding = cfg.vocab_size * cfg.d_model
+        rows = [[r["component"], r["formula"], r["each"], r["times"], r["total"]] for r in run["arithmetic"]]
+        rows += [["built model: its tensors counted, a tied one once", "", None, None, total],
+                 ["Vaswani et al. (2017), Table 3, base model", "", None, None, "65M"]]
+        needed_vocab = (65e6 - (total - embedding)) / cfg.d_model
+        note = (
+            f"d = {cfg.d_model}, d_ff = {cfg.d_ff}, V = {cfg.vocab_size:,}, {cfg.n_encoder_layers} encoder and "
+            f"{cfg.n_decoder_layers} decoder layers, {'biases' if cfg.bias else 'no biases'} in the projections, "
+            f"{cfg.norm} norms ({cfg.norm_position}-norm), {cfg.pos_encoding} positions. The hand count "
+            f"{'equals' if run['arithmetic_matches'] else 'DOES NOT equal'} the built model's. It is "
+            f"{100 * (1 - total / 65e6):.1f}% below the paper's 65M. Everything but the embedding is fixed by "
+            f"Table 3; the paper gives its byte-pair vocabulary only as 'about 37000 tokens' and its count to two "
+            f"digits, and 65M would take about {needed_vocab:,.0f} tokens at d = {cfg.d_model}. A separate "
+            f"(untied) output projection would add {embedding / 1e6:.1f}M more ({(total + embedding) / 1e6:.1f}M), "
+            f"so the paper's count is that of a tied model, as its section 3.4 says."
+        )
+        return [Table("paper-base: the parameter count by hand", ["component", "formula", "each", "×", "parameters"],
+                      rows, note)]
 
     def measure(self, results: dict) -> list[Measurement]:
         vocab, base_vocab = results["config"]["classifier_vocab"], results["config"]["base_vocab"]

@@ -10,6 +10,7 @@ A study is a module in this package (s45_skip_connections.py); importing it regi
     from dataclasses import dataclass
     from blocklab.report import plots
     from blocklab.report.results import finished_runs, seed_values
+    from blocklab.report.tables import Table
     from blocklab.report.verdicts import Measurement, around
     from blocklab.studies.registry import Cell, Study, register
     from blocklab.train import TrainConfig
@@ -50,6 +51,10 @@ A study is a module in this package (s45_skip_connections.py); importing it regi
             return [Measurement("C000-01", "~50% (chance)", seed_values(results, "plain-10", "test_acc"),
                                 unit="%", rule=around(50, 5))]
 
+        def tables(self, results):         # optional: more tables for the study's report page
+            rows = [[c["name"], *seed_values(results, c["name"], "test_acc")] for c in results["cells"]]
+            return [Table("Test accuracy by seed", ["cell", *(f"seed {s}" for s in results["seeds"])], rows)]
+
 Rules of the game:
 - `run_cell` returns a JSON-serializable dict (numbers, strings, lists, dicts; numpy and
   tensor values are converted, NaN becomes null). `diverged: True` in it (as in a
@@ -62,7 +67,7 @@ Rules of the game:
   (cell, seed), kept across interrupts: pass it to `fit` as run_dir so that an interrupted
   pair resumes from its checkpoint), `progress` (pass it as fit's progress=), `log` (a
   logging.Logger, shown above the progress bars and kept in log.txt), `seed` and `quick`.
-- `figures` and `measure` must read only `results`: `blocklab plot` redraws figures without
+- `figures`, `measure` and `tables` must read only `results`: `blocklab plot` redraws figures without
   retraining, and rerunning a finished study recomputes figures and measurements in seconds.
   Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
   which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.
@@ -136,6 +141,9 @@ class Study:
         return []
 
     def measure(self, results: dict) -> list:
+        return []
+
+    def tables(self, results: dict) -> list:
         return []
 
 

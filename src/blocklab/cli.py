@@ -110,17 +110,28 @@ def list_studies() -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/STUDY[-quick]).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a study config field; repeatable.")
-def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...]) -> None:
+@click.option("--backend", type=click.Choice(["sequential", "ray"]), default="sequential", show_default=True,
+              help="Run the (cell, seed) pairs one after another here, or as Ray tasks (pip install 'blocklab[ray]').")
+@click.option("--address", help="With --backend ray: the cluster to join ('auto', 'ray://host:10001'); "
+              "default RAY_ADDRESS, else a local Ray for this run.")
+def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...], backend: str,
+        address: str | None) -> None:
     """Run a study (or a group): every cell on every seed, then its figures and claim verdicts.
 
     Rerunning into the same folder skips finished runs and resumes interrupted ones.
+    Ends with a table of each study's status, wall time and pairs.
     Exits with 1 if a run failed (its error is in results.json and log.txt).
     Example: blocklab run skip-connections --quick --set depth=20
     """
-    from .studies.runner import run_study
+    from .studies.runner import run_study, time_table
 
-    folder = run_study(study, seeds=seeds, quick=quick, device=device, out=out, overrides=parse_assignments(sets))
+    if address is not None and backend != "ray":
+        raise BlocklabError(f"--address {address!r} names a Ray cluster; add --backend ray")
+    start = time.perf_counter()
+    folder = run_study(study, seeds=seeds, quick=quick, device=device, out=out, overrides=parse_assignments(sets),
+                       backend=backend, address=address)
     failed = _summarize(folder)
+    click.echo(time_table(folder, time.perf_counter() - start))
     click.echo(f"results in {folder}; build the report with: blocklab report {folder}")
     if failed:
         sys.exit(1)

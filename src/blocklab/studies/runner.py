@@ -5,9 +5,13 @@ progress report with metrics and one per finished pair), log.txt, figures/*.png,
 work/<cell>/seed<k>/, the pair's own folder for trainer checkpoints.
 
 results.json is rewritten atomically after every finished (cell, seed), so an interrupt
-loses only the pair in flight, and that pair resumes from its checkpoint on the next run.
+loses only the pairs in flight, and each resumes from its checkpoint on the next run.
 Pairs that are done or diverged are never run again; failed ones are retried. Seeds run
-in the outer loop, so a run stopped early still has every cell on its first seeds.
+in the outer loop, so a run stopped early still has every cell on its first seeds. The
+pairs run one after another here, or as Ray tasks (backends.py); runs are kept in that
+order whichever finishes first, so both backends write the same results.json.
+results["timing"]["wall"] holds the wall seconds of the latest invocation on the folder
+(pairs, figures and measurements), which `blocklab run` prints per study.
 """
 from __future__ import annotations
 
@@ -15,13 +19,11 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import platform
 import shlex
 import subprocess
 import sys
 import time
-import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -30,30 +32,35 @@ from typing import Any, Iterator, Mapping
 from tqdm import tqdm
 
 from .. import __version__
-from ..errors import BlocklabError
+from ..errors import BlocklabError, choice_error
 from ..io import jsonable
 from ..report import results as res
 from ..report.verdicts import Measurement
-from ..train.device import cpu_threads, resolve_device, seed_everything
-from .registry import _CELL, Cell, CellContext, Study, build_config, get_study, group_members, load_all
+from ..train.device import resolve_device
+from .backends import BACKENDS, PairJob, run_pairs
+from .registry import _CELL, Cell, Study, build_config, get_study, group_members, load_all
 
 RUNS = Path("runs")
-THREADS = int(os.environ.get("BLOCKLAB_THREADS", "1"))  # torch threads per pair; see train.device.cpu_threads
 
 
 def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "auto", out: str | Path | None = None,
-              overrides: Mapping[str, Any] | None = None) -> Path:
+              overrides: Mapping[str, Any] | None = None, backend: str = "sequential",
+              address: str | None = None) -> Path:
     """Run study or group `name`; returns its folder (runs/<name>[-quick] unless `out` is given).
 
     A group runs each member into a subfolder; its --set keys read `<study>.<key>`.
+    `backend` is where the pairs run ("sequential" here, or "ray"; `address` names a Ray cluster).
     """
     if seeds < 1:
         raise BlocklabError(f"--seeds {seeds}: at least one seed is needed")
+    if backend not in BACKENDS:
+        raise choice_error("blocklab run", "backend", backend, BACKENDS)
+    run = dict(seeds=seeds, quick=quick, device=device, backend=backend, address=address)
     load_all()
     folder = Path(out) if out is not None else RUNS / f"{name}{'-quick' if quick else ''}"
     members = group_members(name)
     if members is None:
-        _run_one(get_study(name), seeds, quick, device, folder, dict(overrides or {}))
+        _run_one(get_study(name), folder, dict(overrides or {}), **run)
         return folder
     if not members:
         raise BlocklabError(f"the group {name!r} has no registered studies yet")
@@ -66,11 +73,13 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
     for member in members:  # a typo for the last study should not wait for the first to finish
         build_config(get_study(member), quick, per_study[member])
     for member in members:
-        _run_one(get_study(member), seeds, quick, device, folder / member, per_study[member])
+        _run_one(get_study(member), folder / member, per_study[member], **run)
     return folder
 
 
-def _run_one(study: Study, seeds: int, quick: bool, device: str, folder: Path, overrides: dict) -> None:
+def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: bool, device: str, backend: str,
+             address: str | None) -> None:
+    began = time.perf_counter()
     cfg = build_config(study, quick, overrides)
     config = jsonable(dataclasses.asdict(cfg))
     cells = study.cells(cfg)
@@ -86,61 +95,28 @@ def _run_one(study: Study, seeds: int, quick: bool, device: str, folder: Path, o
     )
     done = {(r["cell"], r["seed"]) for r in results["runs"] if r["status"] in res.FINISHED}
     pending = [(c, s) for s in range(seeds) for c in cells if (c.name, s) not in done]
+    order = {(c.name, s): (s, i) for i, c in enumerate(cells) for s in seed_list}
     log = logging.getLogger(f"blocklab.studies.{study.name}")
     with _logging_to(folder / "log.txt"), open(folder / "metrics.jsonl", "a", encoding="utf-8") as jsonl:
+        def emit(event: dict) -> None:
+            jsonl.write(json.dumps(jsonable(event)) + "\n")
+
+        def finished(record: dict, events: list[dict]) -> None:
+            pair = (record["cell"], record["seed"])
+            results["runs"] = sorted([r for r in results["runs"] if (r["cell"], r["seed"]) != pair] + [record],
+                                     key=lambda r: order.get((r["cell"], r["seed"]), (r["seed"], len(cells))))
+            _finish_update(results, cells)
+            res.save(results, path)
+            for event in [*events, {"event": "pair", **record}]:
+                emit(event)
+            jsonl.flush()
+
         res.save(results, path)
-        with tqdm(total=len(pending), desc=study.name, unit="run", disable=not _bars_on(), dynamic_ncols=True) as bar:
-            for cell, seed in pending:
-                bar.set_postfix_str(f"{cell.name} seed {seed}")
-                record = _run_pair(study, cfg, cell, seed, dev, quick, folder, jsonl, log)
-                results["runs"] = [r for r in results["runs"] if (r["cell"], r["seed"]) != (cell.name, seed)]
-                results["runs"].append(record)
-                _finish_update(results, cells)
-                res.save(results, path)
-                jsonl.write(json.dumps(jsonable({"event": "pair", **record})) + "\n")
-                jsonl.flush()
-                bar.update(1)
+        run_pairs(backend, PairJob(study, cfg, dev, quick, folder), pending, finished, emit, log, address)
     results["measurements"] = [m.to_dict() for m in _measure(study, results)]
     results["figures"] = draw_figures(study, results, folder)
+    results["timing"]["wall"] = round(time.perf_counter() - began, 3)
     res.save(results, path)
-
-
-def _run_pair(study: Study, cfg: Any, cell: Cell, seed: int, device: str, quick: bool, folder: Path, jsonl, log) -> dict:
-    """Run one (cell, seed); an exception becomes a "failed" record, an interrupt propagates."""
-    work = folder / "work" / cell.name / f"seed{seed}"
-    work.mkdir(parents=True, exist_ok=True)
-    steps = tqdm(desc=f"{cell.name} seed {seed}", unit="step", leave=False, disable=not _bars_on(), dynamic_ncols=True)
-
-    def progress(step: int, total: int, info: dict | None = None) -> None:
-        if steps.total != total:  # first report; a resumed pair starts past 0, which must not count as speed
-            steps.reset(total)
-            steps.initial = steps.n = steps.last_print_n = step
-        steps.update(step - steps.n)
-        if info:
-            jsonl.write(json.dumps(jsonable({"event": "step", "cell": cell.name, "seed": seed, "step": step, **info}))
-                        + "\n")
-
-    ctx = CellContext(study.name, cfg, cell, seed, device, work, quick, progress, log)
-    seed_everything(seed)
-    start = time.perf_counter()
-    record = {"cell": cell.name, "seed": seed, "status": "done", "metrics": {}, "device": device, "message": ""}
-    try:
-        with cpu_threads(THREADS):
-            metrics = study.run_cell(cell, seed, ctx)
-        if not isinstance(metrics, dict):
-            raise TypeError(f"run_cell returned {type(metrics).__name__}; it must return a dict of metrics")
-        record["metrics"] = json.loads(json.dumps(jsonable(metrics), allow_nan=False))
-        record["status"] = "diverged" if metrics.get("diverged") else "done"
-    except KeyboardInterrupt:
-        log.warning("interrupted during %s seed %d; rerun the same command to resume", cell.name, seed)
-        raise
-    except Exception as e:  # one broken pair must not cost the others: record it and go on
-        record.update(status="failed", message=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
-        log.error("%s seed %d failed: %s", cell.name, seed, record["message"])
-    finally:
-        steps.close()
-    record["seconds"] = round(time.perf_counter() - start, 3)
-    return record
 
 
 def _finish_update(results: dict, cells: list[Cell]) -> None:
@@ -250,10 +226,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _bars_on() -> bool:
-    return sys.stderr.isatty() and os.environ.get("BLOCKLAB_NO_PROGRESS", "") in ("", "0")
-
-
 class _TqdmHandler(logging.Handler):
     """Log lines printed above the progress bars instead of through them."""
 
@@ -279,3 +251,18 @@ def _logging_to(path: Path) -> Iterator[None]:
             logger.removeHandler(h)
             h.close()
         logger.setLevel(level)
+
+
+def time_table(folder: Path, total: float) -> str:
+    """Per study under `folder`: status, wall seconds of the latest run, and its pairs by status; then the total."""
+    rows = []
+    for path in res.find_results(folder):
+        r = res.load(path)
+        counts = [sum(x["status"] == s for x in r["runs"]) for s in res.STATUSES]
+        status = "failed" if counts[2] else "complete" if r["complete"] else "incomplete"
+        rows.append((r["study"], status, f"{r['timing'].get('wall', float('nan')):.1f}", *map(str, counts)))
+    header = ("study", "status", "wall s", *res.STATUSES)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in [header, *rows]]
+    return "\n".join([*lines, f"total {total:.1f} s wall for {len(rows)} {'study' if len(rows) == 1 else 'studies'}"])

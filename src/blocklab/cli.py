@@ -281,6 +281,11 @@ def _read_json(path: str) -> dict:
     return data
 
 
+from .commands.data import data as _data_group  # noqa: E402  (a group defined beside this file)
+
+cli.add_command(_data_group)
+
+
 from .commands.predict import predict  # noqa: E402  (blocklab predict CHECKPOINT PROMPT)
 
 cli.add_command(predict)

@@ -1,0 +1,74 @@
+"""Tiny stand-ins for the real archives and corpora, built by the tests themselves (no network)."""
+from __future__ import annotations
+
+import bz2
+import csv
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+from blocklab.data.fetch import sha256_file
+from blocklab.data.registry import MANIFEST
+
+# (category, text): fresh and rotten snippets, a plot row, an HTML entity and a repeated snippet
+RT_ROWS = [("fresh", "A joy from start to finish."), ("rotten", "Dull &amp; lifeless."), ("plot", "A man walks in."),
+           ("fresh", "A joy from start to finish."), ("fresh", "Warm, funny and wise."), ("rotten", "It drags badly."),
+           ("fresh", "The best film of the year!"), ("rotten", "A mess."), ("fresh", "It's a delight."),
+           ("rotten", "Tedious and long."), ("fresh", "Great fun."), ("rotten", "Not funny at all.")]
+
+
+def rt_csv_bz2(rows=RT_ROWS) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["category", "text", "movie_name", "has_plot_and_reviews"])
+    for category, text in rows:
+        writer.writerow([category, text, "a_movie", "False"])
+    return bz2.compress(out.getvalue().encode("utf-8"))
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def make_tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
+
+
+class FakeDownload:
+    """A Downloader that copies a prepared archive into pip's folder, and counts its calls."""
+
+    def __init__(self, archive: Path, saved_as: str) -> None:
+        self.archive, self.saved_as, self.calls = archive, saved_as, 0
+
+    def __call__(self, ds, dest: Path) -> Path:
+        self.calls += 1
+        return Path(shutil.copyfile(self.archive, dest / self.saved_as))
+
+
+def install_fetched(cache: Path, name: str, files: dict[str, bytes]) -> Path:
+    """A cache folder as a fetch leaves it (files and manifest), without going through fetch."""
+    folder = cache / name
+    folder.mkdir(parents=True)
+    listing = {}
+    for relative, data in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_bytes(data)
+        listing[relative] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    manifest = {"dataset": name, "archive": "test", "archive_sha256": "0" * 64, "files": listing}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    return folder
+
+
+__all__ = ["FakeDownload", "install_fetched", "make_tar", "make_zip", "rt_csv_bz2", "sha256_file"]

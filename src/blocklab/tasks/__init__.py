@@ -1,4 +1,5 @@
 """Synthetic tasks: each documents its encoding and can print its first mistakes."""
+from .addition import addition
 from .base import TaskData
 from .operations import operations
 from .seq2seq import SequenceTaskData, reverse

@@ -120,7 +120,8 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
 
     Rerunning into the same folder skips finished runs and resumes interrupted ones.
     Ends with a table of each study's status, wall time and pairs.
-    Exits with 1 if a run failed (its error is in results.json and log.txt).
+    Exits with 1 if a run failed or a study stopped with an error (kept in results.json and log.txt);
+    in a group the other studies still run.
     Example: blocklab run skip-connections --quick --set depth=20
     """
     from .studies.runner import run_study, time_table
@@ -130,8 +131,9 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
     start = time.perf_counter()
     folder = run_study(study, seeds=seeds, quick=quick, device=device, out=out, overrides=parse_assignments(sets),
                        backend=backend, address=address)
-    failed = _summarize(folder)
-    click.echo(time_table(folder, time.perf_counter() - start))
+    _summarize(folder)
+    table, failed = time_table(folder, time.perf_counter() - start)
+    click.echo(table)
     click.echo(f"results in {folder}; build the report with: blocklab report {folder}")
     if failed:
         sys.exit(1)

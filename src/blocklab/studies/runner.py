@@ -48,7 +48,8 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
               address: str | None = None) -> Path:
     """Run study or group `name`; returns its folder (runs/<name>[-quick] unless `out` is given).
 
-    A group runs each member into a subfolder; its --set keys read `<study>.<key>`.
+    A group runs each member into a subfolder; its --set keys read `<study>.<key>`. A member
+    that stops with an error (its results.json keeps it under "error") does not stop the group.
     `backend` is where the pairs run ("sequential" here, or "ray"; `address` names a Ray cluster).
     """
     if seeds < 1:
@@ -70,10 +71,17 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
         if study not in per_study or not field:
             raise BlocklabError(f"--set {key}: in group {name!r}, write <study>.<key>; studies: {', '.join(members)}")
         per_study[study][field] = value
-    for member in members:  # a typo for the last study should not wait for the first to finish
-        build_config(get_study(member), quick, per_study[member])
+    for member in members:  # a typo or a changed config for the last study should not wait for the first to finish
+        study, path = get_study(member), folder / member / res.RESULTS_FILE
+        config = jsonable(dataclasses.asdict(build_config(study, quick, per_study[member])))
+        if path.exists():
+            _check_same_run(res.load(path), study, config, path)
     for member in members:
-        _run_one(get_study(member), folder / member, per_study[member], **run)
+        try:
+            _run_one(get_study(member), folder / member, per_study[member], **run)
+        except Exception as e:  # go on if the error is logged and kept in the member's results.json
+            if _kept_error(folder / member / res.RESULTS_FILE) != _error_line(e):
+                raise
     return folder
 
 
@@ -111,12 +119,27 @@ def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: boo
                 emit(event)
             jsonl.flush()
 
+        results.pop("error", None)
         res.save(results, path)
-        run_pairs(backend, PairJob(study, cfg, dev, quick, folder), pending, finished, emit, log, address)
-    results["measurements"] = [m.to_dict() for m in _measure(study, results)]
-    results["figures"] = draw_figures(study, results, folder)
-    results["timing"]["wall"] = round(time.perf_counter() - began, 3)
-    res.save(results, path)
+        try:
+            run_pairs(backend, PairJob(study, cfg, dev, quick, folder), pending, finished, emit, log, address)
+            results["measurements"] = [m.to_dict() for m in _measure(study, results)]
+            results["figures"] = draw_figures(study, results, folder)
+        except Exception as e:  # a bug outside run_cell (figures, measure, a lost Ray cluster): keep it, then raise
+            log.exception("%s stopped: %s", study.name, e)
+            results["error"] = _error_line(e)
+            raise
+        finally:
+            results["timing"]["wall"] = round(time.perf_counter() - began, 3)
+            res.save(results, path)
+
+
+def _error_line(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def _kept_error(path: Path) -> str | None:
+    return res.load(path).get("error") if path.exists() else None
 
 
 def _finish_update(results: dict, cells: list[Cell]) -> None:
@@ -253,16 +276,18 @@ def _logging_to(path: Path) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def time_table(folder: Path, total: float) -> str:
-    """Per study under `folder`: status, wall seconds of the latest run, and its pairs by status; then the total."""
+def time_table(folder: Path, total: float) -> tuple[str, bool]:
+    """(a table of each study under `folder`: status, wall seconds of its latest run, pairs by status, then the
+    total; whether any study stopped with an error or has failed pairs)."""
     rows = []
     for path in res.find_results(folder):
         r = res.load(path)
         counts = [sum(x["status"] == s for x in r["runs"]) for s in res.STATUSES]
-        status = "failed" if counts[2] else "complete" if r["complete"] else "incomplete"
+        status = "error" if r.get("error") else "failed" if counts[2] else "complete" if r["complete"] else "incomplete"
         rows.append((r["study"], status, f"{r['timing'].get('wall', float('nan')):.1f}", *map(str, counts)))
     header = ("study", "status", "wall s", *res.STATUSES)
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in [header, *rows]]
-    return "\n".join([*lines, f"total {total:.1f} s wall for {len(rows)} {'study' if len(rows) == 1 else 'studies'}"])
+    total_line = f"total {total:.1f} s wall for {len(rows)} {'study' if len(rows) == 1 else 'studies'}"
+    return "\n".join([*lines, total_line]), any(row[1] in ("error", "failed") for row in rows)

@@ -248,29 +248,6 @@ def generate(checkpoint: str, prompt: str, engine: str, max_new_tokens: int, tem
     click.echo(prompt + tok.decode(out[len(ids):]))
 
 
-@cli.group()
-def bench() -> None:
-    """Benchmarks that print a table and write JSON."""
-
-
-@bench.command("engine")
-@click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=2), help="Timed calls per contender.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Threads for torch and for numpy's BLAS alike.")
-@click.option("--out", default="runs/bench/engine.json", show_default=True, type=click.Path(dir_okay=False))
-def bench_engine_cmd(repeats: int, threads: int, out: str) -> None:
-    """One training step and one forward pass of seed 004's Level 1 and Copilot GPTs: the numpy
-    engine against blocklab.nn's GPT in PyTorch (and with torch's fused LayerNorm), timed
-    alternately in one process; medians with quartiles, and the numpy engine's time as a multiple."""
-    from .autograd.bench import BENCH_CONFIGS, bench_engine, bench_table
-    from .io import atomic_write_text
-
-    results = [bench_engine(name, repeats=repeats, threads=threads) for name in BENCH_CONFIGS]
-    click.echo(bench_table(results))
-    command = f"blocklab bench engine --repeats {repeats} --threads {threads} --out {out}"
-    atomic_write_text(out, json.dumps({"command": command, "results": results}, indent=1) + "\n")
-    click.echo(f"wrote {out}")
-
 def _read_json(path: str) -> dict:
     try:
         data = json.loads(Path(path).read_text())
@@ -291,6 +268,11 @@ cli.add_command(_data_group)
 from .commands.predict import predict  # noqa: E402  (blocklab predict CHECKPOINT PROMPT)
 
 cli.add_command(predict)
+
+
+from .bench.cli import bench as _bench_group  # noqa: E402  (the `bench` group, in blocklab/bench/)
+
+cli.add_command(_bench_group)
 
 
 def main(argv: list[str] | None = None) -> None:

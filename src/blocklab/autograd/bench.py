@@ -5,13 +5,13 @@ same loss, AdamW and gradient clipping, in one process with the same number of t
 (torch's intra-op threads and the numpy BLAS's) and the same allocator setting (runtime.py):
 
     numpy        blocklab.autograd.GPT
-    torch        blocklab.nn.GPT, the model the engine is measured against
-    torch_fused  the same blocklab.nn.GPT with its written-out LayerNorms swapped for
-                 torch.nn.LayerNorm (same weights): a faster PyTorch baseline, since
-                 blocklab.nn's `x.var(...)` dominates its CPU forward at these sizes
+    torch        blocklab.nn.GPT on its written-out LayerNorm (fused=False), the model the
+                 engine is measured against: the same formula in the same elementwise ops
+    torch_fused  the same blocklab.nn.GPT on F.layer_norm (its default): a faster PyTorch
+                 baseline, since the written-out LayerNorm dominates its CPU forward at these sizes
 
-The contenders are timed alternately, call for call, so a busy machine slows all alike;
-each figure is the median over `repeats`, with the quartiles as its spread.
+The contenders are timed alternately, call for call (blocklab.bench.timing), so a busy
+machine slows all alike; each figure is the median over `repeats`, with the quartiles as its spread.
 
     forward: logits and cross-entropy loss, recording the graph as a training step does
     step:    zero_grad, forward, backward, clip to norm 1, AdamW update
@@ -19,15 +19,14 @@ each figure is the median over `repeats`, with the quartiles as its spread.
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 from typing import Callable
 
 import numpy as np
 import torch
 
+from ..bench.timing import cpu_name, time_alternately
 from ..nn.config import GPTConfig
-from ..nn.norms import LayerNorm as WrittenOutLayerNorm
+from ..nn.norms import LayerNorm
 from .convert import to_torch
 from .gpt import GPT
 from .optim import AdamW, clip_grad_norm
@@ -77,24 +76,13 @@ def _torch_fns(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> Fns:
     return loss, step
 
 
-def with_fused_layernorm(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of a blocklab.nn model whose LayerNorms are torch.nn.LayerNorm with the same weights."""
+def with_layernorm(model: torch.nn.Module, fused: bool) -> torch.nn.Module:
+    """A copy of a blocklab.nn model whose LayerNorms run fused (F.layer_norm) or written out."""
     model = copy.deepcopy(model)
-    for name, module in list(model.named_modules()):
-        if isinstance(module, WrittenOutLayerNorm):
-            fused = torch.nn.LayerNorm(module.weight.shape[0], eps=module.eps)
-            fused.load_state_dict(module.state_dict())
-            parent, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, attr, fused)
+    for module in model.modules():
+        if isinstance(module, LayerNorm):
+            module.fused = fused
     return model
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
-    except OSError:
-        return ""
 
 
 def bench_engine(config_name: str, repeats: int = 50, threads: int = 1, warmup: int = 5, seed: int = 0,
@@ -114,28 +102,20 @@ def bench_engine(config_name: str, repeats: int = 50, threads: int = 1, warmup: 
     torch_model = to_torch(np_model).train()
     fns = {
         "numpy": _numpy_fns(np_model, x, y),
-        "torch": _torch_fns(torch_model, x, y),
-        "torch_fused": _torch_fns(with_fused_layernorm(torch_model), x, y),
+        "torch": _torch_fns(with_layernorm(torch_model, fused=False), x, y),
+        "torch_fused": _torch_fns(with_layernorm(torch_model, fused=True), x, y),
     }
     result: dict = {
         "config": config_name, "parameters": np_model.num_parameters(), "batch_size": batch,
         "context": cfg.max_len, "threads": threads, "blas_threads_set": blas_set, "malloc_keeps_freed": malloc_kept,
-        "repeats": repeats, "numpy_version": np.__version__, "torch_version": torch.__version__, "cpu": _cpu_name(),
+        "repeats": repeats, "numpy_version": np.__version__, "torch_version": torch.__version__, "cpu": cpu_name(),
     }
     for phase, which in (("forward", 0), ("step", 1)):
-        times: dict[str, list[float]] = {engine: [] for engine in fns}
-        for _ in range(warmup):
-            for engine in fns:
-                fns[engine][which]()
-        for _ in range(repeats):
-            for engine in fns:  # alternate, so load on the machine hits all alike
-                start = time.perf_counter()
-                fns[engine][which]()
-                times[engine].append(time.perf_counter() - start)
-        for engine, ts in times.items():
-            result[f"{engine}_{phase}_ms"] = round(1e3 * statistics.median(ts), 3)
-            q1, _, q3 = statistics.quantiles(ts, n=4, method="inclusive") if len(ts) > 1 else (ts[0],) * 3
-            result[f"{engine}_{phase}_q1_ms"], result[f"{engine}_{phase}_q3_ms"] = round(1e3 * q1, 3), round(1e3 * q3, 3)
+        stats = time_alternately({engine: f[which] for engine, f in fns.items()}, repeats=repeats, warmup=warmup)
+        for engine, s in stats.items():
+            ms = s.ms()
+            result[f"{engine}_{phase}_ms"] = ms["ms"]
+            result[f"{engine}_{phase}_q1_ms"], result[f"{engine}_{phase}_q3_ms"] = ms["q1_ms"], ms["q3_ms"]
         for baseline in ("torch", "torch_fused"):
             result[f"{phase}_ratio_vs_{baseline}"] = round(
                 result[f"numpy_{phase}_ms"] / result[f"{baseline}_{phase}_ms"], 3)

@@ -23,6 +23,7 @@ from torch import nn
 from ..errors import BlocklabError
 from .config import BlockConfig
 from .hooks import HookPoint
+from .norms import LayerNorm
 from .positional import apply_rotary
 
 
@@ -274,3 +275,15 @@ class MeanMixer(nn.Module):
             w = allowed[:, 0].to(x.dtype)  # (B|1, T|1, S): T is 1 when only key padding masks
             mixed = ((w @ source) / w.sum(-1, keepdim=True).clamp(min=1)).expand_as(x)  # (B, T, D)
         return self.proj(mixed), None
+
+
+def set_fused(model: nn.Module, fused: bool) -> nn.Module:
+    """Switch every attention layer and LayerNorm in `model` to its fused kernels (True: the
+    default, F.scaled_dot_product_attention wherever no hook needs the weights, F.layer_norm)
+    or to the written-out formulas (False). The two compute the same function; returns model."""
+    for module in model.modules():
+        if isinstance(module, MultiHeadAttention):
+            module.fused = None if fused else False
+        elif isinstance(module, LayerNorm):
+            module.fused = fused
+    return model

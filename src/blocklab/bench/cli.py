@@ -1,0 +1,168 @@
+"""The `blocklab bench` group: every sub-benchmark prints its table and writes runs/bench/NAME.json.
+
+Each one warms up, fixes the thread count, times its contenders alternately and reports the
+median with the quartiles. No test asserts a time; the figures in the README come from
+`blocklab bench all`, whose JSON records the machine and the load it ran under.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..train.device import resolve_device
+from .timing import cuda_note, environment, fixed_threads, write_json
+
+THREADS_HELP = "Threads for torch (and numpy's BLAS); every contender runs on the same number."
+
+
+def _common(fn):
+    fn = click.option("--out", default="runs/bench", show_default=True, type=click.Path(file_okay=False),
+                      help="Folder for the JSON files.")(fn)
+    fn = click.option("--device", default="auto", show_default=True,
+                      help="auto (cuda when present), cpu or cuda.")(fn)
+    fn = click.option("--quick", is_flag=True, help="Fewer repeats and sizes: a short check of the whole suite.")(fn)
+    fn = click.option("--repeats", type=click.IntRange(min=1), help="Timed calls per contender (default per benchmark).")(fn)
+    return click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help=THREADS_HELP)(fn)
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks that print a table and write JSON (runs/bench/*.json)."""
+
+
+def _command(name: str, threads: int, repeats: int | None, quick: bool, device: str, out: str, extra: str = "") -> str:
+    parts = ["blocklab bench", name, f"--threads {threads}", f"--device {device}", f"--out {out}"]
+    parts += [f"--repeats {repeats}"] if repeats else []
+    parts += ["--quick"] if quick else []
+    return " ".join(parts) + extra
+
+
+def _finish(dev, name: str, command: str, env: dict, result: object, out: str, text: str) -> None:
+    click.echo(text)
+    note = cuda_note(dev)
+    if note:
+        click.echo(note)
+    path = Path(out) / f"{name}.json"
+    write_json(path, command, env, result)
+    click.echo(f"wrote {path}")
+
+
+def run_gpt(threads: int, repeats: int | None, quick: bool, device: str, out: str, compile: bool,
+            curve_steps: int | None) -> None:
+    from .gpt import bench_step, curve_line, loss_curves, paper_base_mfu, step_table
+    from .peers import SIZES
+
+    dev = resolve_device(device)
+    env = environment(dev, threads)
+    extra = (" --compile" if compile else "") + (f" --curve-steps {curve_steps}" if curve_steps else "")
+    command = _command("gpt", threads, repeats, quick, device, out, extra)
+    # nanoGPT's CPU size trains 200 curve steps in about a minute on one core; the larger one
+    # takes seconds per step on a CPU, so its curve is shorter unless --curve-steps says otherwise.
+    plan = {"nanogpt-cpu": (repeats or (5 if quick else 15), curve_steps or (50 if quick else 200)),
+            "gpt-6x384": (repeats or (2 if quick else 5), curve_steps or (5 if quick else 20))}
+    results, curves = [], {}
+    with fixed_threads(threads):
+        for name, (reps, steps) in plan.items():
+            size = SIZES[name]
+            results.append(bench_step(size, repeats=reps, warmup=1 if quick else 2, device=dev, compile=compile))
+            curves[name] = loss_curves(size, steps, dev)
+        mfu = None
+        if dev.type == "cuda":
+            mfu = paper_base_mfu(dev, batch=64, src_len=256, tgt_len=256, repeats=repeats or 10, warmup=3)
+    lines = [step_table(results), f"optimizer, every contender: {results[0]['optimizer']}"]
+    lines += [curve_line(name, c) for name, c in curves.items()]
+    if mfu is not None:
+        peak = f"{100 * mfu['mfu']:.1f}% of {mfu['peak_tflops']:.0f} TFLOP/s" if mfu["mfu"] is not None else "peak unknown"
+        lines.append(f"paper-base training step on {mfu['device_name']}: {mfu['ms']:.1f} ms, "
+                     f"{mfu['flops_per_s'] / 1e12:.1f} TFLOP/s, MFU {peak}")
+    else:
+        lines.append("paper-base MFU: not measured (it needs a CUDA GPU)")
+    _finish(dev, "gpt", command, env, {"steps": results, "loss_curves": curves, "paper_base_mfu": mfu}, out,
+            "\n".join(lines))
+
+
+def run_attention(threads: int, repeats: int | None, quick: bool, device: str, out: str) -> None:
+    from .attention import LENGTHS, QUICK_LENGTHS, attention_table, bench_attention
+
+    dev = resolve_device(device)
+    env = environment(dev, threads)
+    with fixed_threads(threads):
+        result = bench_attention(QUICK_LENGTHS if quick else LENGTHS, repeats=repeats or (2 if quick else 5),
+                                 warmup=1, device=dev)
+    _finish(dev, "attention", _command("attention", threads, repeats, quick, device, out), env, result, out,
+            attention_table(result))
+
+
+def run_generate(threads: int, repeats: int | None, quick: bool, device: str, out: str) -> None:
+    from .generate import bench_generate, generate_table
+
+    dev = resolve_device(device)
+    env = environment(dev, threads)
+    with fixed_threads(threads):
+        result = bench_generate(repeats=repeats or (2 if quick else 5), warmup=1, device=dev)
+    _finish(dev, "generate", _command("generate", threads, repeats, quick, device, out), env, result, out,
+            generate_table(result))
+
+
+def run_engine(threads: int, repeats: int | None, quick: bool, out: str) -> None:
+    from ..autograd.bench import BENCH_CONFIGS, bench_engine, bench_table
+
+    repeats = repeats or (10 if quick else 50)
+    dev = resolve_device("cpu")
+    env = environment(dev, threads)
+    results = [bench_engine(name, repeats=max(repeats, 2), threads=threads) for name in BENCH_CONFIGS]
+    command = f"blocklab bench engine --repeats {max(repeats, 2)} --threads {threads} --out {out}"
+    click.echo(bench_table(results))
+    write_json(out, command, env, results)
+    click.echo(f"wrote {out}")
+
+
+@bench.command("gpt")
+@_common
+@click.option("--compile", "compile_", is_flag=True, help="Also time every contender under torch.compile.")
+@click.option("--curve-steps", type=click.IntRange(min=1), help="Steps of the fused-vs-explicit loss curves.")
+def gpt_cmd(threads, repeats, quick, device, out, compile_, curve_steps) -> None:
+    """GPT training step: blocklab vs torch.nn.TransformerEncoderLayer vs transformers' GPT-2, at
+    nanoGPT's CPU size (4x128, context 64, batch 12) and 6x384 (context 256); ms/step,
+    tokens/s, parameter counts, and the fused-vs-explicit loss curves. On CUDA: bf16 autocast
+    and the paper-base model's MFU."""
+    run_gpt(threads, repeats, quick, device, out, compile_, curve_steps)
+
+
+@bench.command("attention")
+@_common
+def attention_cmd(threads, repeats, quick, device, out) -> None:
+    """Explicit vs fused causal attention, forward + backward: time and peak memory up to T = 4096."""
+    run_attention(threads, repeats, quick, device, out)
+
+
+@bench.command("generate")
+@_common
+def generate_cmd(threads, repeats, quick, device, out) -> None:
+    """Tokens per second for 256 new tokens, with and without the KV cache."""
+    run_generate(threads, repeats, quick, device, out)
+
+
+@bench.command("engine")
+@click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=2), help="Timed calls per contender.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Threads for torch and for numpy's BLAS alike.")
+@click.option("--out", default="runs/bench/engine.json", show_default=True, type=click.Path(dir_okay=False))
+def engine_cmd(repeats: int, threads: int, out: str) -> None:
+    """One training step and one forward pass of seed 004's Level 1 and Copilot GPTs: the numpy
+    engine against blocklab.nn's GPT in PyTorch (written-out LayerNorm, and fused), timed
+    alternately in one process; medians with quartiles, and the numpy engine's time as a multiple."""
+    run_engine(threads, repeats, False, out)
+
+
+@bench.command("all")
+@_common
+def all_cmd(threads, repeats, quick, device, out) -> None:
+    """Every benchmark in turn (gpt, attention, generate, engine); about 10 minutes on 2 cores, --quick ~2."""
+    for title, run in (("gpt", lambda: run_gpt(threads, repeats, quick, device, out, False, None)),
+                       ("attention", lambda: run_attention(threads, repeats, quick, device, out)),
+                       ("generate", lambda: run_generate(threads, repeats, quick, device, out)),
+                       ("engine", lambda: run_engine(threads, repeats, quick, str(Path(out) / "engine.json")))):
+        click.echo(f"== bench {title}")
+        run()

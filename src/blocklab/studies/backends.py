@@ -96,15 +96,20 @@ def run_pairs(backend: str, job: PairJob, pairs: list[tuple[Cell, int]], finishe
               log: logging.Logger, address: str | None = None) -> None:
     """Run `pairs` on `backend`, calling finished(record, events) in the driver as each one ends."""
     if backend == "sequential":
-        with tqdm(total=len(pairs), desc=job.study.name, unit="run", disable=not bars_on(), dynamic_ncols=True) as bar:
+        with _pairs_bar(job, pairs) as bar:
             for cell, seed in pairs:
                 bar.set_postfix_str(f"{cell.name} seed {seed}")
                 finished(run_pair(job, cell, seed, emit, log), [])
                 bar.update(1)
     elif backend == "ray":
-        _run_on_ray(job, pairs, finished, log, address)
+        if pairs:  # a finished folder needs no cluster
+            _run_on_ray(job, pairs, finished, log, address)
     else:
         raise choice_error("blocklab run", "backend", backend, BACKENDS)
+
+
+def _pairs_bar(job: PairJob, pairs: list) -> tqdm:
+    return tqdm(total=len(pairs), desc=job.study.name, unit="run", disable=not bars_on(), dynamic_ncols=True)
 
 
 def _import_ray():
@@ -120,13 +125,13 @@ def _run_on_ray(job: PairJob, pairs: list[tuple[Cell, int]], finished: Finished,
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:  # address None starts a local Ray unless RAY_ADDRESS names a cluster
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False)
     try:
         task = ray.remote(num_cpus=1)(_remote_pair)
         shared = ray.put(job)
         running = {task.remote(shared, cell, seed): (cell, seed) for cell, seed in pairs}
         log.info("%d pairs submitted to Ray (%s CPUs)", len(running), ray.cluster_resources().get("CPU", "?"))
-        with tqdm(total=len(pairs), desc=job.study.name, unit="run", disable=not bars_on(), dynamic_ncols=True) as bar:
+        with _pairs_bar(job, pairs) as bar:
             try:
                 while running:
                     [ref], _ = ray.wait(list(running), num_returns=1)

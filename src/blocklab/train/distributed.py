@@ -58,7 +58,12 @@ def init_from_env(device: torch.device) -> None:
         raise BlocklabError(f"WORLD_SIZE={world_from_env()} but {', '.join(missing)} not set; "
                             "launch with torchrun, or call torch.distributed.init_process_group yourself")
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    atexit.register(dist.destroy_process_group)
+    atexit.register(_leave)
+
+
+def _leave() -> None:
+    if dist.is_initialized():  # the script may have left the group itself
+        dist.destroy_process_group()
 
 
 class Local:

@@ -1,0 +1,199 @@
+"""train-features (issue 8): what gradient checkpointing and int8 inference save, and what they cost.
+
+Two cells, each run on every seed:
+
+checkpointing  one training step (forward, loss, backward with a fresh set of gradients) of a
+               GPT of the `ckpt_*` size on random tokens, with and without gradient
+               checkpointing (TrainConfig.grad_checkpointing): its peak memory (CPU: every
+               allocation and free recorded by torch.profiler, walked for the high point; CUDA:
+               the allocator's own peak), its time (the fastest of `repeats`, wall and CPU), and
+               the largest difference between the two runs' gradients, which must be 0.
+int8           a character-level GPT trained on Python's standard-library source (the
+               python_code corpus, split by file), then evaluated in float32 and after
+               quantize_int8 on held-out files: loss (nats per character), next-character
+               accuracy, how often the two models predict different characters, and the bytes
+               of each model's state. The first disagreements are kept as examples.
+
+Seed 003 lists both as planned features ("gradient checkpointing (enables larger models)",
+"model quantization (INT8 for inference)") without a figure, so no claim is measured: the
+numbers are the features' specification sheet.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..bench.timing import peak_memory
+from ..nn import GPT, GPTConfig, set_grad_checkpointing
+from ..report import plots
+from ..report.results import finished_runs, seed_values
+from ..report.stats import mean_ci
+from ..report.tables import Table
+from ..tasks.python_code import load_corpus
+from ..train import TrainConfig, accuracy, compare_int8, fit, quantize_int8, resolve_device
+from .registry import Cell, Study, register
+
+RANDOM_VOCAB = 256  # the checkpointing cell's random tokens: the size of a byte vocabulary
+
+
+@dataclass
+class TrainFeaturesConfig:
+    ckpt_d_model: int = 256  # heads of width 64
+    ckpt_layers: int = 8
+    ckpt_seq_len: int = 256
+    ckpt_batch: int = 8
+    repeats: int = 3  # timed steps per mode; the fastest is kept
+    lm_d_model: int = 128
+    lm_layers: int = 2
+    lm_context: int = 64  # characters a window predicts from
+    lm_steps: int = 1500
+    lm_train_chars: int = 400_000
+    lm_test_chars: int = 60_000
+    batch_size: int = 32
+    lr: float = 3e-3
+
+
+def next_char_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy of every next character of (B, T + 1) windows, and its accuracy."""
+    (seqs,) = batch
+    logits = model(seqs[:, :-1])  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), seqs[:, 1:].flatten()), {"acc": accuracy(logits, seqs[:, 1:])}
+
+
+def char_windows(text: str, tokenizer, context: int) -> torch.Tensor:
+    """Non-overlapping (N, context + 1) windows of the encoded text; the tail that does not fill one is dropped."""
+    ids = torch.from_numpy(tokenizer.encode(text))
+    n = ids.numel() // (context + 1)
+    return ids[: n * (context + 1)].reshape(n, context + 1)
+
+
+def step_costs(cfg: TrainFeaturesConfig, seed: int, device: torch.device) -> dict:
+    torch.manual_seed(seed)
+    d = cfg.ckpt_d_model
+    model = GPT(GPTConfig(vocab_size=RANDOM_VOCAB, d_model=d, n_heads=d // 64, n_layers=cfg.ckpt_layers, d_ff=4 * d,
+                          max_len=cfg.ckpt_seq_len)).to(device)
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, RANDOM_VOCAB, (cfg.ckpt_batch, cfg.ckpt_seq_len + 1), generator=g).to(device)
+
+    def step() -> None:
+        next_char_loss(model, (tokens,))[0].backward()
+
+    out: dict = {}
+    grads = {}
+    for mode, on in (("plain", False), ("checkpointed", True)):
+        set_grad_checkpointing(model, on)
+        model.zero_grad(set_to_none=True)
+        step()  # warm-up: allocations a first call makes once are not the step's
+        model.zero_grad(set_to_none=True)  # outside the measurement: the step allocates its gradients
+        out[f"{mode}_peak_mb"] = peak_memory(step, device) / 2**20
+        grads[mode] = [p.grad.clone() for p in model.parameters()]
+        wall, cpu = [], []
+        for _ in range(cfg.repeats):
+            model.zero_grad(set_to_none=True)
+            w0, c0 = time.perf_counter(), time.process_time()
+            step()
+            wall.append(time.perf_counter() - w0)
+            cpu.append(time.process_time() - c0)
+        out[f"{mode}_seconds"], out[f"{mode}_cpu_seconds"] = min(wall), min(cpu)
+    out["saved_percent"] = 100 * (1 - out["checkpointed_peak_mb"] / out["plain_peak_mb"])
+    out["time_ratio"] = out["checkpointed_cpu_seconds"] / out["plain_cpu_seconds"]
+    out["max_grad_difference"] = max((a - b).abs().max().item() for a, b in zip(grads["plain"], grads["checkpointed"]))
+    out["parameters"] = sum(p.numel() for p in model.parameters())
+    return out
+
+
+def disagreements(model: nn.Module, quantized: nn.Module, windows: torch.Tensor, tokenizer, limit: int = 5) -> dict:
+    """How often float and int8 predict different next characters (%), and the first few cases."""
+    with torch.no_grad():
+        a = torch.cat([model(w[:, :-1]).argmax(-1) for w in windows.split(256)])  # (N, T)
+        b = torch.cat([quantized(w[:, :-1]).argmax(-1) for w in windows.split(256)])
+    differ = (a != b).nonzero()[:limit].tolist()
+    examples = [f"after {tokenizer.decode(windows[i, max(0, t - 24) : t + 1])!r}: float says "
+                f"{tokenizer.decode(a[i, t : t + 1])!r}, int8 {tokenizer.decode(b[i, t : t + 1])!r}, "
+                f"truth {tokenizer.decode(windows[i, t + 1 : t + 2])!r}" for i, t in differ]
+    return {"disagree_percent": 100 * (a != b).float().mean().item(), "disagreements": examples}
+
+
+def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
+    corpus = load_corpus(caps={"train": cfg.lm_train_chars, "val": 0, "test": cfg.lm_test_chars})
+    tokenizer = corpus.tokenizer()
+    train, test = (char_windows(corpus.texts[s], tokenizer, cfg.lm_context) for s in ("train", "test"))
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, d_model=cfg.lm_d_model, n_heads=cfg.lm_d_model // 32,
+                          n_layers=cfg.lm_layers, d_ff=4 * cfg.lm_d_model, max_len=cfg.lm_context))
+    train_cfg = TrainConfig(steps=cfg.lm_steps, batch_size=cfg.batch_size, lr=cfg.lr, schedule="cosine",
+                            warmup_steps=min(100, cfg.lm_steps // 10), eval_every=None, seed=seed, device=ctx.device)
+    result = fit(model, {"train": (train,)}, next_char_loss, train_cfg, run_dir=ctx.work_dir, progress=ctx.progress)
+    report = compare_int8(model, (test,), next_char_loss)
+    return {
+        "float_loss": report["float"]["loss"], "int8_loss": report["int8"]["loss"],
+        "loss_change": report["change"]["loss"],
+        "float_acc": 100 * report["float"]["acc"], "int8_acc": 100 * report["int8"]["acc"],
+        "acc_change_pp": 100 * report["change"]["acc"],
+        "float_kb": report["float_bytes"] / 1024, "int8_kb": report["int8_bytes"] / 1024,
+        "size_ratio": report["size_ratio"], "vocab": tokenizer.vocab_size, "test_windows": len(test),
+        **disagreements(model, quantize_int8(model), test, tokenizer),
+        "diverged": result.diverged, "train_final": result.final,
+    }
+
+
+@register
+class TrainFeatures(Study):
+    name = "train-features"
+    description = "issue 8: gradient checkpointing's memory and time, int8 inference's size and accuracy"
+    Config = TrainFeaturesConfig
+    quick = {"ckpt_d_model": 128, "ckpt_layers": 4, "ckpt_seq_len": 128, "repeats": 1, "lm_d_model": 64,
+             "lm_steps": 200, "lm_train_chars": 100_000, "lm_test_chars": 20_000}
+
+    def cells(self, cfg: TrainFeaturesConfig) -> list[Cell]:
+        return [Cell("checkpointing"), Cell("int8")]
+
+    def run_cell(self, cell: Cell, seed: int, ctx) -> dict:
+        if cell.name == "checkpointing":
+            return step_costs(ctx.cfg, seed, resolve_device(ctx.device))
+        return int8_change(ctx.cfg, seed, ctx)
+
+    def figures(self, results: dict, fig_dir) -> list[str]:
+        fig, axes = plots.figure(1, 3, width=14)
+        panels = [
+            ("checkpointing", ("plain_peak_mb", "checkpointed_peak_mb"), "peak memory of a step (MiB)"),
+            ("checkpointing", ("plain_cpu_seconds", "checkpointed_cpu_seconds"), "CPU seconds per step"),
+            ("int8", ("float_acc", "int8_acc"), "next-character accuracy (%)"),
+        ]
+        for ax, (cell, keys, label) in zip(axes, panels):
+            plots.bars_with_ci(ax, [k.split("_")[0] for k in keys], [seed_values(results, cell, k) for k in keys])
+            ax.set_ylabel(label)
+            ax.set_title(f"{cell}: {label.split(' (')[0]}")
+        return [plots.save(fig, fig_dir, "train_features.png")]
+
+    def tables(self, results: dict) -> list[Table]:
+        def row(cell: str, key: str, what: str) -> list:
+            interval = mean_ci(seed_values(results, cell, key))
+            ci = "—" if interval.low is None else f"[{interval.low:.4g}, {interval.high:.4g}]"
+            return [what, interval.mean, ci, interval.n]
+
+        rows = [row("checkpointing", k, w) for k, w in (
+            ("plain_peak_mb", "peak memory of a training step, plain (MiB)"),
+            ("checkpointed_peak_mb", "peak memory, gradient checkpointing (MiB)"),
+            ("saved_percent", "memory saved (%)"),
+            ("time_ratio", "CPU time, checkpointed / plain"),
+            ("max_grad_difference", "largest gradient difference"),
+        )] + [row("int8", k, w) for k, w in (
+            ("float_loss", "test loss, float32 (nats/char)"), ("int8_loss", "test loss, int8"),
+            ("float_acc", "next-character accuracy, float32 (%)"), ("int8_acc", "next-character accuracy, int8 (%)"),
+            ("acc_change_pp", "accuracy change (percentage points)"),
+            ("disagree_percent", "predictions that differ (%)"),
+            ("float_kb", "state, float32 (KiB)"), ("int8_kb", "state, int8 (KiB)"),
+        )]
+        cfg = results["config"]
+        runs = finished_runs(results, "int8")
+        examples = runs[0]["metrics"]["disagreements"][:3] if runs else []
+        note = (f"Checkpointing: a GPT of width {cfg['ckpt_d_model']}, {cfg['ckpt_layers']} layers, "
+                f"{cfg['ckpt_batch']} x {cfg['ckpt_seq_len']} tokens. int8: a {cfg['lm_layers']}-layer GPT of width "
+                f"{cfg['lm_d_model']} after {cfg['lm_steps']} steps on {cfg['lm_train_chars']:,} characters. "
+                "First disagreements (seed of the first run): " + "; ".join(examples))
+        return [Table("Measured: mean [95% CI] over seeds", ["quantity", "mean", "95% CI", "seeds"], rows, note)]

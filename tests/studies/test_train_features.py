@@ -1,0 +1,34 @@
+"""train-features at a tiny size: both cells run, gradients agree exactly, int8 shrinks the state."""
+from __future__ import annotations
+
+import pytest
+
+from blocklab.autograd.tokenizer import CharTokenizer
+from blocklab.report.html import build_report
+from blocklab.studies.train_features import char_windows
+
+from .isolated import run_isolated
+
+TINY = {"ckpt_d_model": 64, "ckpt_layers": 2, "ckpt_seq_len": 16, "ckpt_batch": 2, "repeats": 1, "lm_d_model": 32,
+        "lm_steps": 10, "lm_train_chars": 20_000, "lm_test_chars": 3_000, "batch_size": 8}
+
+
+def test_the_study_measures_both_features_and_shows_its_table(tmp_path):
+    folder, results = run_isolated("train-features", out=tmp_path / "run", overrides=TINY)
+    assert [r["status"] for r in results["runs"]] == ["done", "done"], results["runs"]
+    ckpt, int8 = (r["metrics"] for r in results["runs"])
+    assert ckpt["max_grad_difference"] == 0.0
+    assert ckpt["plain_peak_mb"] > 0 and ckpt["checkpointed_peak_mb"] > 0
+    assert int8["acc_change_pp"] == pytest.approx(int8["int8_acc"] - int8["float_acc"])
+    # Linear weights shrink 4x; embeddings, norms and biases stay float32.
+    assert 0.25 < int8["size_ratio"] < 0.75
+    assert 0 <= int8["disagree_percent"] <= 100 and len(int8["disagreements"]) <= 5
+    assert results["figures"] == ["train_features.png"] and (folder / "figures" / "train_features.png").exists()
+    page = next(build_report(tmp_path / "run").parent.glob("study-*.html")).read_text()
+    assert "Measured: mean [95% CI] over seeds" in page and "memory saved (%)" in page
+
+
+def test_char_windows_are_consecutive_and_drop_the_tail():
+    tok = CharTokenizer("abcd")
+    w = char_windows("abcdabcdab", tok, context=2)  # 10 characters: three windows of 3, one left over
+    assert w.tolist() == [[1, 2, 3], [4, 1, 2], [3, 4, 1]]

@@ -106,16 +106,27 @@ def step_costs(cfg: TrainFeaturesConfig, seed: int, device: torch.device) -> dic
     return out
 
 
-def disagreements(model: nn.Module, quantized: nn.Module, windows: torch.Tensor, tokenizer, limit: int = 5) -> dict:
-    """How often float and int8 predict different next characters (%), and the first few cases."""
-    with torch.no_grad():
-        a = torch.cat([model(w[:, :-1]).argmax(-1) for w in windows.split(256)])  # (N, T)
-        b = torch.cat([quantized(w[:, :-1]).argmax(-1) for w in windows.split(256)])
+def compare_predictions(model: nn.Module, quantized: nn.Module, windows: torch.Tensor, tokenizer, repeats: int,
+                        limit: int = 5) -> dict:
+    """How often float and int8 predict different next characters (%), the first few cases, and the
+    CPU seconds of one forward pass over all windows for each (the fastest of `repeats`)."""
+    out, predicted = {}, {}
+    for name, m in (("float", model), ("int8", quantized)):
+        seconds = []
+        for _ in range(repeats):
+            start = time.process_time()
+            with torch.no_grad():
+                predicted[name] = torch.cat([m(w[:, :-1]).argmax(-1) for w in windows.split(256)])  # (N, T)
+            seconds.append(time.process_time() - start)
+        out[f"{name}_forward_cpu_seconds"] = min(seconds)
+    a, b = predicted["float"], predicted["int8"]
     differ = (a != b).nonzero()[:limit].tolist()
-    examples = [f"after {tokenizer.decode(windows[i, max(0, t - 24) : t + 1])!r}: float says "
-                f"{tokenizer.decode(a[i, t : t + 1])!r}, int8 {tokenizer.decode(b[i, t : t + 1])!r}, "
-                f"truth {tokenizer.decode(windows[i, t + 1 : t + 2])!r}" for i, t in differ]
-    return {"disagree_percent": 100 * (a != b).float().mean().item(), "disagreements": examples}
+    char = tokenizer.decode
+    out["disagreements"] = [
+        f"after {char(windows[i, max(0, t - 24) : t + 1])!r}: float says {char(a[i, t : t + 1])!r}, "
+        f"int8 {char(b[i, t : t + 1])!r}, truth {char(windows[i, t + 1 : t + 2])!r}" for i, t in differ]
+    out["disagree_percent"] = 100 * (a != b).float().mean().item()
+    return out
 
 
 def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
@@ -136,7 +147,7 @@ def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
         "acc_change_pp": 100 * report["change"]["acc"],
         "float_kb": report["float_bytes"] / 1024, "int8_kb": report["int8_bytes"] / 1024,
         "size_ratio": report["size_ratio"], "vocab": tokenizer.vocab_size, "test_windows": len(test),
-        **disagreements(model, quantize_int8(model), test, tokenizer),
+        **compare_predictions(model, quantize_int8(model), test, tokenizer, cfg.repeats),
         "diverged": result.diverged, "train_final": result.final,
     }
 
@@ -188,6 +199,8 @@ class TrainFeatures(Study):
             ("acc_change_pp", "accuracy change (percentage points)"),
             ("disagree_percent", "predictions that differ (%)"),
             ("float_kb", "state, float32 (KiB)"), ("int8_kb", "state, int8 (KiB)"),
+            ("float_forward_cpu_seconds", "CPU seconds to predict the test set, float32"),
+            ("int8_forward_cpu_seconds", "CPU seconds to predict the test set, int8"),
         )]
         cfg = results["config"]
         runs = finished_runs(results, "int8")

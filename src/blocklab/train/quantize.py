@@ -14,7 +14,9 @@ Embeddings, norms and biases stay in float32: they hold few parameters or feed n
 Why not torch.ao.quantization.quantize_dynamic: in torch 2.13 it warns that it is deprecated
 and will be removed (its successor is the separate torchao package), and the quantized tensor
 types it builds warn likewise. The arithmetic above is the same as its fbgemm kernel's (int8
-weights, int8 activations, int32 sums), in plain tensor ops that run wherever torch does.
+weights, int8 activations, int32 sums), in plain tensor ops. The one kernel it needs is
+torch._int_mm (int8 x int8 -> int32, on the CPU's integer dot-product instructions); an int32
+matmul would be slower than float32. The study train-features times both models.
 
     q = quantize_int8(model)                       # a quantized copy in eval mode; model is untouched
     evaluate(q, data["test"], loss_fn, 256, "cpu")  # the usual evaluation works on it
@@ -62,7 +64,7 @@ class Int8Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         qx, sx = quantize_rows(x.reshape(-1, self.in_features))  # (M, K) int8, (M, 1)
-        acc = qx.to(torch.int32) @ self.qweight.to(torch.int32).t()  # (M, N) exact integer sums
+        acc = torch._int_mm(qx, self.qweight.t())  # (M, N) int32: exact integer sums
         y = acc.float() * sx * self.weight_scale
         if self.bias is not None:
             y = y + self.bias

@@ -4,7 +4,10 @@
     result = fit(model, {"train": (X, Y), "val": (Xv, Yv)}, loss_fn, TrainConfig(steps=500), run_dir="runs/x")
 
 `loss_fn(model, batch) -> (loss, {"acc": ...})`; see trainer.py for the loop, checkpoint.py
-for what a run directory holds, metrics.py for the per-layer diagnostics.
+for what a run directory holds, metrics.py for the per-layer diagnostics, tensorboard.py for
+TrainConfig.tensorboard's event files, and quantize.py for int8 inference after training:
+
+    int8_model = quantize_int8(model)          # or compare_int8(model, data["test"], loss_fn)
 """
 from .config import TrainConfig
 from .device import resolve_device, seed_everything

@@ -1,0 +1,75 @@
+"""The char-lm study on tiny corpora made here (a few 'works' and a small source tree), and its pieces."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from blocklab.data import stdlib_code
+from blocklab.data.cache import write_dataset
+from blocklab.data.fetch import fetch
+from blocklab.nn import GPT, GPTConfig
+from blocklab.studies.char_lm import SAMPLING, next_char, windows
+
+from .isolated import run_isolated
+
+TINY = {"steps": 12, "code_steps": 6, "eval_every": 6, "warmup_steps": 2, "context": 16, "d_model": 16, "n_heads": 2,
+        "n_layers": 1, "batch_size": 4, "val_windows": 8, "sample_chars": 20}
+VERSE = "ROMEO.\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
+
+
+@pytest.fixture
+def corpora(tmp_path, monkeypatch):
+    """A cache with a two-work 'shakespeare' and a 'stdlib-code' whose root is a small source tree."""
+    cache, lib = tmp_path / "cache", tmp_path / "lib"
+    write_dataset(cache / "shakespeare", {"texts/a_gut.txt": (VERSE * 20).encode(), "texts/b_gut.txt": VERSE.encode()},
+                  {})
+    for i in range(30):
+        (lib / f"mod{i}.py").parent.mkdir(parents=True, exist_ok=True)
+        (lib / f"mod{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n\n" * 10)
+    monkeypatch.setattr(stdlib_code, "stdlib_root", lambda: lib)
+    fetch("stdlib-code", cache)
+    return cache
+
+
+def test_the_study_trains_both_corpora_and_samples_each_way(tmp_path, corpora):
+    folder, results = run_isolated("char-lm", tmp_path / "run", overrides={**TINY, "data_dir": str(corpora)})
+    runs = {r["cell"]: r for r in results["runs"]}
+    assert [r["status"] for r in runs.values()] == ["done", "done"], [r["message"] for r in runs.values()]
+    assert set(results["figures"]) == {"char_lm_loss.png", "char_lm_samples.png"}
+    shakespeare = runs["shakespeare-nanogpt-cpu"]["metrics"]
+    assert [h["step"] for h in shakespeare["history"]] == [6, 12]
+    assert [h["step"] for h in runs["stdlib-code"]["metrics"]["history"]] == [6]
+    assert shakespeare["data"]["chars"] == 21 * len(VERSE) and shakespeare["data"]["val_unknown"] == 0
+    vocab = shakespeare["data"]["vocab_size"]
+    # the loss starts near log(V) (uniform guesses) and 12 updates at lr 1e-3 can only lower it so much
+    assert 1.0 < shakespeare["val_loss"] < math.log(vocab) + 0.5
+    assert shakespeare["bits_per_char"] == pytest.approx(shakespeare["val_loss"] / math.log(2))
+    assert set(shakespeare["samples"]) == set(SAMPLING)
+    assert all(len(s) == TINY["sample_chars"] for s in shakespeare["samples"].values())
+
+
+def test_a_missing_corpus_names_the_command_that_fetches_it(tmp_path):
+    _, results = run_isolated("char-lm", tmp_path / "run", overrides={**TINY, "data_dir": str(tmp_path / "empty")})
+    messages = {r["cell"]: r["message"] for r in results["runs"]}
+    assert "blocklab data fetch shakespeare" in messages["shakespeare-nanogpt-cpu"]
+    assert "blocklab data fetch stdlib-code" in messages["stdlib-code"]
+
+
+def test_windows_pair_each_character_with_the_next():
+    ids = np.arange(100)
+    x, y = windows(ids, 8, np.array([0, 5, 91]))
+    assert x.shape == y.shape == (3, 8)
+    assert torch.equal(y[:, :-1], x[:, 1:]) and x[2].tolist() == list(range(91, 99)) and y[2, -1] == 99
+
+
+def test_next_char_is_the_mean_cross_entropy_over_every_position():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, d_model=8, n_heads=2, d_ff=16, max_len=5))
+    x, y = torch.randint(0, 7, (3, 5)), torch.randint(0, 7, (3, 5))
+    loss, _ = next_char(model, (x, y))
+    logp = model(x).log_softmax(-1)
+    manual = -logp.gather(-1, y[..., None]).mean()
+    assert torch.allclose(loss, manual, atol=1e-6)

@@ -17,13 +17,14 @@ def predict(checkpoint: str, prompt: str, top: int) -> None:
     """Print the answer of the model saved in CHECKPOINT to PROMPT, and its probability.
 
     CHECKPOINT is a model folder (config.json + model.safetensors) that the training-dynamics
-    study saves for each seed of its baseline cell: RUN/work/baseline/seed0/model, where RUN is the
+    study saves for each seed of its baseline-seed cell, RUN/work/baseline-seed/seed0/model, and
+    of each generalization cell, RUN/work/gen-seed-split/seed0/model and so on, where RUN is the
     study's run folder (runs/training-dynamics by default). PROMPT is an op and digits, e.g.
     "Max(5,3,9)": ops First, Second, Last, Max, Min (and Middle, which no model was trained on),
     arguments single digits 0-9. The probability is the softmax of the model's logits at the last
     position over its whole 20-token vocabulary.
 
-    Example: blocklab predict runs/training-dynamics/work/baseline/seed0/model "Max(5,3,9)" --top 3
+    Example: blocklab predict runs/training-dynamics/work/baseline-seed/seed0/model "Max(5,3,9)" --top 3
     """
     import torch
 
@@ -32,7 +33,7 @@ def predict(checkpoint: str, prompt: str, top: int) -> None:
 
     if not Path(checkpoint).exists():
         raise BlocklabError(f"checkpoint {checkpoint!r} does not exist; give a saved model folder, "
-                            "e.g. runs/training-dynamics/work/baseline/seed0/model")
+                            "e.g. runs/training-dynamics/work/baseline-seed/seed0/model")
     ids = encode(prompt)  # a malformed prompt raises a BlocklabError naming the problem
     model = load_model(checkpoint)
     if model.cfg.vocab_size != len(VOCAB):

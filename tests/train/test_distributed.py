@@ -60,13 +60,17 @@ def _rank_main(rank: int, port: int, out: str) -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """(the two ranks' records, rank 0's run folder, the one-process result, model and batches)."""
-    out = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_rank_main, args=(_free_port(), str(out)), nprocs=WORLD, join=True)
-    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(WORLD)]
     single_model = tiny_gpt(0).double()
-    torch.set_num_threads(1)  # as in each rank; tiny models only wait on extra threads
     rows: list = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in each rank; tiny models only wait on extra threads
     single = fit(single_model, lm_data(), _recording(rows), quick_cfg(**CFG))
+    torch.set_num_threads(threads)
+    out = tmp_path_factory.mktemp("ddp")
+    # fork, as DataLoader workers do: the ranks start with torch and what fit imports already loaded
+    # (a spawned process spends seconds importing them again)
+    mp.start_processes(_rank_main, args=(_free_port(), str(out)), nprocs=WORLD, join=True, start_method="fork")
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(WORLD)]
     return ranks, out / "run", single, single_model, rows
 
 

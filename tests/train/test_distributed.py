@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 
 import pytest
@@ -21,7 +22,7 @@ from blocklab.train.trainer import fit
 from .helpers import lm_data, lm_loss, quick_cfg, tiny_gpt
 
 WORLD = 2
-CFG = {"steps": 8, "batch_size": 12, "eval_every": 4, "log_every": 1, "lr": 1e-2, "device": "cpu"}
+CFG = {"steps": 8, "batch_size": 12, "eval_every": 4, "log_every": 1, "lr": 1e-2, "device": "cpu", "checkpoint_every": 4}
 
 
 def _free_port() -> int:
@@ -49,10 +50,18 @@ def _rank_main(rank: int, port: int, out: str) -> None:
         fit(tiny_gpt(0).double(), lm_data(), lm_loss, quick_cfg(**{**CFG, "batch_size": 9}))
     except BlocklabError as err:
         record["error"] = str(err)
-    result = fit(tiny_gpt(0).double(), lm_data(), _recording(record["rows"]), quick_cfg(**CFG),
-                 run_dir=os.path.join(out, "run"),
-                 callbacks=[lambda event, state: record.setdefault("events", []).append(event)])
+    run_dir, resumed_dir = os.path.join(out, "run"), os.path.join(out, "resumed")
+
+    def callback(event, state):  # rank 0 only; keeps a copy of the step-4 checkpoint as an interrupted run's
+        record.setdefault("events", []).append(event)
+        if event == "step" and state.step == 4:
+            shutil.copytree(os.path.join(run_dir, "checkpoint"), os.path.join(resumed_dir, "checkpoint"))
+
+    result = fit(tiny_gpt(0).double(), lm_data(), _recording(record["rows"]), quick_cfg(**CFG), run_dir=run_dir,
+                 callbacks=[callback])
     record.update(result.to_dict())
+    # every rank resumes from rank 0's step-4 checkpoint (fit's final barrier: it exists by now)
+    record["resumed"] = fit(tiny_gpt(1).double(), lm_data(), lm_loss, quick_cfg(**CFG), run_dir=resumed_dir).to_dict()
     with open(os.path.join(out, f"rank{rank}.json"), "w", encoding="utf-8") as f:
         json.dump(record, f)
 
@@ -118,6 +127,14 @@ def test_rank_zero_alone_writes_the_checkpoint_logs_and_calls_back(runs):
     assert len(lines) == CFG["steps"]  # one line per logged step, not one per rank
     assert ranks[0]["events"].count("step") == CFG["steps"] and ranks[0]["events"][-1] == "end"
     assert "events" not in ranks[1]
+
+
+def test_every_rank_resumes_from_rank_zeros_checkpoint_to_the_same_end(runs):
+    ranks, *_ = runs
+    for record in ranks:
+        resumed = record["resumed"]
+        assert "resumed from a checkpoint at step 4" in resumed["notes"]
+        assert resumed["steps_log"] == ranks[0]["steps_log"] and resumed["history"] == ranks[0]["history"]
 
 
 def test_a_batch_that_does_not_split_evenly_is_refused_naming_the_field(runs):

@@ -17,6 +17,7 @@ import torch.multiprocessing as mp
 
 from blocklab.errors import BlocklabError
 from blocklab.train.checkpoint import read_checkpoint
+from blocklab.train.device import cpu_threads
 from blocklab.train.trainer import fit
 
 from .helpers import lm_data, lm_loss, quick_cfg, tiny_gpt
@@ -141,3 +142,18 @@ def test_a_batch_that_does_not_split_evenly_is_refused_naming_the_field(runs):
     ranks, *_ = runs
     for record in ranks:
         assert "TrainConfig.batch_size=9" in record["error"] and "multiple of 2" in record["error"]
+
+
+def test_the_torchrun_entry_point_runs_in_one_process_and_compares_runs(tmp_path, capsys):
+    from blocklab.train import ddp_demo
+
+    args = ["--steps", "3", "--batch-size", "8"]
+    with cpu_threads(1):
+        assert ddp_demo.main([*args, "--out", str(tmp_path / "a")]) == 0
+        assert ddp_demo.main([*args, "--out", str(tmp_path / "b"), "--compare", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "1 process(es), 8 rows each of a global batch of 8" in out
+    assert "largest per-step loss difference from" in out and out.rstrip().endswith(": 0")  # same process, same run
+    assert len(json.loads((tmp_path / "a" / "losses.json").read_text())["losses"]) == 3
+    assert ddp_demo.main(["--steps", "2", "--out", str(tmp_path / "c"), "--compare", str(tmp_path / "a")]) == 2
+    assert "holds 3 steps, this run 2" in capsys.readouterr().err

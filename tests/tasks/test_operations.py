@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from blocklab.errors import BlocklabError
-from blocklab.tasks.operations import OPS, VOCAB, apply_op, args_of, encode, operations, render
+from blocklab.tasks.operations import OPS, VOCAB, answer_digits, apply_op, args_of, encode, operations, render
 
 
 def test_vocabulary_ids_are_the_seeds():
@@ -20,6 +20,12 @@ def test_vocabulary_ids_are_the_seeds():
                                             ("Middle", (7, 1, 4), 4), ("Middle", (1, 6, 3, 8, 0), 3)])
 def test_apply_op_known_values(op, args, answer):
     assert apply_op(op, args) == answer
+
+
+def test_the_vectorized_answers_agree_with_apply_op():
+    args = torch.randint(0, 10, (300, 5), generator=torch.Generator().manual_seed(0))
+    for op in ("First", "Second", "Last", "Max", "Min", "Middle"):
+        assert answer_digits(op, args).tolist() == [apply_op(op, a) for a in args.tolist()], op
 
 
 def test_middle_of_an_even_count_is_an_error():

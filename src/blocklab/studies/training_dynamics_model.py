@@ -7,6 +7,13 @@ vocabulary 20, max_len 50, fixed sinusoidal positions ("Standard sinusoidal (the
 fixed, not random)" in the seed), pre-LayerNorm blocks with GELU, and an output layer of its
 own, W_output (64 x 20) and b_output (20), not tied to the embedding: the seed tracks
 b_output's rows. Every ablation is a GPTConfig field passed to `model_config`.
+
+Token embeddings are multiplied by sqrt(64) = 8 (scale_embeddings, as in Vaswani et al.). The
+seed's initial embeddings have entries of magnitude ~0.1 ('Max' = [0.023, -0.145, 0.089, ...])
+while its attention weights are N(0, 0.02); blocklab initialises every weight at N(0, 0.02),
+so without the scale the token vectors (std 0.02) would be drowned by the sinusoidal table
+(entries up to 1). With it they start at std 0.16. It adds no parameter; the study's
+`ablate-no-embed-scale` cell measures the model without it.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from torch import nn
 from ..errors import BlocklabError
 from ..io import atomic_write_bytes, atomic_write_text
 from ..nn import GPT, GPTConfig
-from ..tasks.base import TaskData
+from ..tasks.base import SPLITS, TaskData
 from ..train import TrainConfig, TrainResult, accuracy, fit
 from ..train.checkpoint import load_model_tensors, model_tensors
 from ..train.trainer import Callback
@@ -33,7 +40,7 @@ from .registry import CellContext
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
 SEED_MODEL = dict(vocab_size=20, d_model=64, n_heads=4, d_ff=256, n_layers=2, dropout=0.1, max_len=50,
-                  pos_encoding="sinusoidal", tie_weights=False)
+                  pos_encoding="sinusoidal", tie_weights=False, scale_embeddings=True)
 
 
 def model_config(**changes: Any) -> GPTConfig:
@@ -67,10 +74,12 @@ def answer_loss(model: GPT, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor
 
 
 def train_model(task: TaskData, model: GPT, train_cfg: TrainConfig, ctx: CellContext | None = None,
-                callbacks: Sequence[Callback] = ()) -> TrainResult:
-    """fit() on the task's splits with `answer_loss`; with a ctx, checkpoints go to ctx.work_dir
-    (an interrupted cell resumes) and progress to ctx.progress."""
-    return fit(model, dict(task.splits), answer_loss, train_cfg, run_dir=ctx.work_dir if ctx else None,
+                callbacks: Sequence[Callback] = (), splits: Sequence[str] = SPLITS, resume: bool = True) -> TrainResult:
+    """fit() on the task's `splits` (fit evaluates val and test at the end if given) with `answer_loss`.
+    With a ctx, progress goes to ctx.progress and, if `resume`, checkpoints to ctx.work_dir, so an
+    interrupted cell resumes from its last checkpoint."""
+    data = {s: task.splits[s] for s in splits if s in task.splits}
+    return fit(model, data, answer_loss, train_cfg, run_dir=ctx.work_dir if ctx and resume else None,
                callbacks=callbacks, progress=ctx.progress if ctx else None)
 
 

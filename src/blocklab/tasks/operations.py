@@ -67,6 +67,14 @@ def apply_op(op: str, args: Sequence[int]) -> int:
     return answers[op](args)
 
 
+def answer_digits(op: str, args: torch.Tensor) -> torch.Tensor:
+    """apply_op over the rows of (N, n_args) digits -> (N,) answers, as tensor ops."""
+    if op == "Middle":
+        return args.sort(dim=1).values[:, args.shape[1] // 2]
+    return {"First": lambda a: a[:, 0], "Second": lambda a: a[:, 1], "Last": lambda a: a[:, -1],
+            "Max": lambda a: a.max(dim=1).values, "Min": lambda a: a.min(dim=1).values}[op](args)
+
+
 def encode(text: str, n_args: int | None = None) -> list[int]:
     """'Max(5,3,9)' (spaces allowed) -> token ids of `Max ( 5 , 3 , 9 )`; a BlocklabError says what is wrong."""
     form = "write it like Max(5,3,9)"
@@ -182,8 +190,9 @@ def operations(n_train: int = 10000, n_val: int = 2000, n_test: int = 2000, seed
         op_tok = torch.tensor([TOKEN[op] for op in ops])[op_idx]
         x = torch.full((n, 2 + 2 * n_args), COMMA)
         x[:, 0], x[:, 1], x[:, -1], x[:, 2::2] = op_tok, OPEN, CLOSE, args + DIGIT0
-        answers = [apply_op(ops[k], a) for k, a in zip(op_idx.tolist(), args.tolist())]
-        y = torch.tensor(answers, dtype=torch.long) + DIGIT0
+        y = torch.empty(n, dtype=torch.long)
+        for k, op in enumerate(ops):
+            y[op_idx == k] = answer_digits(op, args[op_idx == k]) + DIGIT0
         shuffle = torch.randperm(n, generator=g)
         return x[shuffle], y[shuffle], op_idx[shuffle]
 

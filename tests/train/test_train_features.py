@@ -5,7 +5,8 @@ import warnings
 import pytest
 import torch
 
-from blocklab.train import fit
+from blocklab.errors import ConfigError
+from blocklab.train import TrainConfig, fit
 from blocklab.train import device as dev
 
 from .helpers import assert_same_weights, lm_data, lm_loss, quick_cfg, tiny_gpt, weights
@@ -46,3 +47,9 @@ def test_amp_takes_effect_only_on_a_bf16_capable_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     assert dev.amp_note(True, cuda) == "amp=True ignored: this GPU has no bf16 support"
     assert dev.amp_note(True, torch.device("mps")).endswith("this run is on mps")
+
+
+@pytest.mark.parametrize("name", ["grad_checkpointing", "tensorboard", "amp"])
+def test_the_switches_take_only_booleans(name):
+    with pytest.raises(ConfigError, match=f"TrainConfig.{name}='yes' is not valid; it must be True or False"):
+        TrainConfig(**{name: "yes"})

@@ -74,10 +74,10 @@ class DynamicsConfig:
     parts: tuple[str, ...] = PARTS  # which groups of cells to run
     # The headline recipe: the seed's architecture trained as fast as we found (training choices only).
     headline_replicas: int = 2
-    headline_batch: int = 64
-    headline_lr: float = 2e-3
-    headline_epochs: int = 10
-    headline_schedule: str = "cosine"  # with one epoch of linear warmup
+    headline_batch: int = 32
+    headline_lr: float = 1e-3
+    headline_epochs: int = 4
+    headline_schedule: str = "cosine"  # with one epoch of linear warmup; 4 epochs at the seed's batch and lr
     # Sweeps: one factor of the seed's recipe changed; budget `sweep_epochs` epochs of n_train rows.
     sweep_epochs: int = 10
     sizes: tuple[int, ...] = (1000, 5000, 50000)

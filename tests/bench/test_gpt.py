@@ -48,6 +48,7 @@ def test_torch_peer_with_blocklab_weights_computes_the_same_logits():
 
 
 def test_set_fused_switches_attention_and_layernorm_both_ways():
+    assert LayerNorm(4).fused is False and MultiHeadAttention(TINY.gpt_config()).fused is None  # the defaults
     model = set_fused(GPT(TINY.gpt_config()), False)
     kinds = [m for m in model.modules() if isinstance(m, (MultiHeadAttention, LayerNorm))]
     assert kinds and all(m.fused is False for m in kinds)
@@ -72,6 +73,16 @@ def test_fused_and_written_out_layernorm_agree_in_float64(eps):
         norm.zero_grad()
     for a, b in zip(grads[True], grads[False]):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_layernorm_paths_part_only_on_overflow():
+    """Why the written-out LayerNorm stays the default: past |x| ~ 1e19 the kernel's x^2 overflows
+    to NaN, where the formula's infinite variance returns the bias (a diverging run reads differently)."""
+    norm = LayerNorm(16)
+    x = torch.randn(2, 16) * 1e20
+    written_out = norm(x)
+    norm.fused = True
+    assert torch.isnan(norm(x)).any() and torch.equal(written_out, norm.bias.detach().expand(2, 16))
 
 
 def test_fused_and_explicit_paths_train_the_same_loss_curve():

@@ -5,9 +5,9 @@ same loss, AdamW and gradient clipping, in one process with the same number of t
 (torch's intra-op threads and the numpy BLAS's) and the same allocator setting (runtime.py):
 
     numpy        blocklab.autograd.GPT
-    torch        blocklab.nn.GPT on its written-out LayerNorm (fused=False), the model the
+    torch        blocklab.nn.GPT on its written-out LayerNorm (the default), the model the
                  engine is measured against: the same formula in the same elementwise ops
-    torch_fused  the same blocklab.nn.GPT on F.layer_norm (its default): a faster PyTorch
+    torch_fused  the same blocklab.nn.GPT on F.layer_norm (LayerNorm.fused): a faster PyTorch
                  baseline, since the written-out LayerNorm dominates its CPU forward at these sizes
 
 The contenders are timed alternately, call for call (blocklab.bench.timing), so a busy

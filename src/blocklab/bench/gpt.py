@@ -130,7 +130,7 @@ def ratios(stats: dict[str, Stats]) -> dict:
 def loss_curves(size: GPTSize, steps: int, device: torch.device, seed: int = 0) -> dict:
     """Train the fused and the explicit blocklab GPT from the same weights on the same batches."""
     torch.manual_seed(seed)
-    fused = GPT(size.gpt_config()).to(device).train()
+    fused = set_fused(GPT(size.gpt_config()), True).to(device).train()
     explicit = set_fused(copy.deepcopy(fused), False)
     curves: dict[str, list[float]] = {"fused": [], "explicit": []}
     train = {"fused": train_step(fused, device), "explicit": train_step(explicit, device)}

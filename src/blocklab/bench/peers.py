@@ -5,7 +5,8 @@ the counts): token and learned position embeddings, pre-norm blocks of causal mu
 attention (fused QKV or not, with biases) and a GELU feed-forward of width 4 D, a final
 LayerNorm and an output head tied to the token embeddings. Dropout is 0, all in training mode.
 
-    blocklab           blocklab.nn.GPT, fused kernels (F.scaled_dot_product_attention, F.layer_norm)
+    blocklab           blocklab.nn.GPT with set_fused(model, True): one QKV matmul, F.scaled_dot_product_attention,
+                       F.layer_norm
     blocklab-explicit  the same GPT on its written-out attention and LayerNorm (set_fused False)
     torch.nn           nn.TransformerEncoderLayer(norm_first=True) with a causal mask
     transformers       Hugging Face GPT2LMHeadModel (the optional `bench` extra), exact GELU
@@ -101,7 +102,7 @@ class HFGPT2(nn.Module):
 
 
 def _blocklab(size: GPTSize) -> nn.Module:
-    return GPT(size.gpt_config())
+    return set_fused(GPT(size.gpt_config()), True)
 
 
 def _blocklab_explicit(size: GPTSize) -> nn.Module:

@@ -159,7 +159,9 @@ def test_the_seed_recipe_and_the_sweep_budgets():
 
 TINY = {"n_train": 64, "n_val": 40, "n_test": 40, "epochs": 2, "snapshot_epochs": [0, 1, 2], "headline_epochs": 1,
         "sweep_epochs": 1, "sizes": [32], "size_disjoint": [32], "batch_sizes": [1, 64], "batch1_updates": 8,
-        "lrs": [0.1], "optimizers": ["sgd"], "schedules": ["step"], "ablations": ["no-residual", "no-attention"]}
+        "lrs": [0.1], "optimizers": ["sgd"], "schedules": ["step"], "ablations": ["no-residual", "no-attention"],
+        "gen_n_train": 128, "gen_n_eval": 40, "gen_epochs": 1, "long_epochs": 2, "length_encodings": ["rope"],
+        "test_lengths": [2], "n_length_rows": 5}
 
 
 def test_the_study_runs_draws_every_figure_and_measures_every_claim(tmp_path):
@@ -171,6 +173,7 @@ def test_the_study_runs_draws_every_figure_and_measures_every_claim(tmp_path):
             "td_sweep_optimizer.png", "td_sweep_lr.png", "td_sweep_schedule.png", "td_sweep_batch.png",
             "td_sweep_size.png", "td_ablations.png", "td_headline.png", "td_splits.png"} <= figures
     assert {m["claim_id"] for m in results["measurements"]} == set(TrainingDynamics.claims)
+    assert any(r["cell"].startswith("gen-") for r in results["runs"]) and "C001-14" in TrainingDynamics.claims
     base = next(r for r in results["runs"] if r["cell"] == "baseline-seed")["metrics"]
     assert base["n_params"] == 102676 and len(base["record"]["curves"]["epoch"]) == 3
     assert base["mistakes"] and ": model says " in base["mistakes"][0]

@@ -27,6 +27,8 @@ Cells (the seed's recipe is Adam, lr 1e-3, constant, batch 32, 50 epochs of 312 
                            `batch1_updates` updates (1 epoch) for time
       ablate-<part>        no-block2 (n_layers 1), no-attention (mixer "mean": the seed's
                            average pooling), no-ffn, no-residual, no-layernorm, no-pe
+  gen-*                  generalization (training_dynamics_generalize.py): unseen inputs, orderings,
+                         held-out digits, lengths, Middle zero-shot, longer training
   The reference for every sweep is baseline-seed at epoch `sweep_epochs`: with a constant lr
   that is the same training run (same seed, data and sampler), so it is not run twice.
 Interrupts: a finished (cell, seed) is never rerun; one interrupted mid-training restarts
@@ -48,6 +50,10 @@ from ..train import TrainConfig
 from . import training_dynamics_claims as claims
 from . import training_dynamics_report as report
 from .registry import Cell, CellContext, Study, register
+from .training_dynamics_generalize import (
+    QUICK, GeneralizationConfig, generalization_cells, generalization_figures, generalization_measurements,
+    is_generalization, run_generalization_cell,
+)
 from .training_dynamics_model import build_model, model_config, save_model, train_model
 from .training_dynamics_record import RecordPlan, Recorder
 
@@ -58,11 +64,11 @@ ABLATIONS = {"no-block2": {"n_layers": 1}, "no-attention": {"mixer": "mean"}, "n
 OPTIMIZERS = {"adam": {"optimizer": "adam"}, "sgd": {"optimizer": "sgd", "momentum": 0.0},
               "sgd-momentum": {"optimizer": "sgd", "momentum": 0.9}}
 SCHEDULES = ("constant", "warmup", "cosine", "step")
-PARTS = ("baseline", "headline", "sweeps")
+PARTS = ("baseline", "headline", "sweeps", "generalization")
 
 
 @dataclass
-class DynamicsConfig:
+class DynamicsConfig(GeneralizationConfig):
     n_train: int = 10000
     n_val: int = 2000
     n_test: int = 2000
@@ -90,6 +96,7 @@ class DynamicsConfig:
     ablations: tuple[str, ...] = tuple(ABLATIONS)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name, values, valid in (("splits", self.splits, SPLITS), ("optimizers", self.optimizers, OPTIMIZERS),
                                     ("schedules", self.schedules, SCHEDULES), ("ablations", self.ablations, ABLATIONS), ("parts", self.parts, PARTS),
                                     ("headline_schedule", (self.headline_schedule,), SCHEDULES)):
@@ -118,6 +125,8 @@ def dynamics_cells(cfg: DynamicsConfig) -> list[Cell]:
         cells += _headline_cells(cfg)
     if "sweeps" in cfg.parts:
         cells += _sweep_cells(cfg)
+    if "generalization" in cfg.parts:
+        cells += generalization_cells(cfg)
     return cells
 
 
@@ -190,20 +199,22 @@ def run_dynamics_cell(cell: Cell, seed: int, ctx: CellContext) -> dict:
 class TrainingDynamics(Study):
     name = "training-dynamics"
     description = "seed 001: epoch-by-epoch training of a 2-block Transformer on First/Second/Last/Max/Min"
-    claims = claims.CLAIMS
+    claims = tuple(sorted((*claims.CLAIMS, "C001-14")))
     Config = DynamicsConfig
     quick = {"n_train": 2000, "n_val": 500, "n_test": 500, "epochs": 6, "snapshot_epochs": [0, 1, 3, 6],
              "headline_replicas": 1, "headline_epochs": 3, "sweep_epochs": 2, "sizes": [1000, 5000],
-             "size_disjoint": [5000], "batch_sizes": [1, 500], "batch1_updates": 300, "lrs": [0.1]}
+             "size_disjoint": [5000], "batch_sizes": [1, 500], "batch1_updates": 300, "lrs": [0.1], **QUICK}
 
     def cells(self, cfg: DynamicsConfig) -> list[Cell]:
         return dynamics_cells(cfg)
 
     def run_cell(self, cell: Cell, seed: int, ctx: CellContext) -> dict:
+        if is_generalization(cell):
+            return run_generalization_cell(cell, seed, ctx)
         return run_dynamics_cell(cell, seed, ctx)
 
     def figures(self, results: dict, fig_dir) -> list[str]:
-        return report.figures(results, fig_dir)
+        return report.figures(results, fig_dir) + generalization_figures(results, fig_dir)
 
     def measure(self, results: dict) -> list:
-        return claims.measure(results)
+        return claims.measure(results) + generalization_measurements(results)

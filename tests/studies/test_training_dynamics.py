@@ -13,7 +13,7 @@ from blocklab.studies.training_dynamics_model import (
     answer_loss, build_model, load_model, logits_for, model_config, save_model, train_model,
 )
 from blocklab.studies.training_dynamics_record import (
-    RecordPlan, Recorder, cluster_cosines, cosine_matrix, eta_squared, op_confusion,
+    RecordPlan, Recorder, cluster_cosines, cosine_matrix, eta_squared, op_confusion, predict_logits, scores,
 )
 from blocklab.tasks.operations import OPS, TOKEN, encode, operations
 from blocklab.train import TrainConfig
@@ -129,6 +129,19 @@ def test_recorder_gradient_and_parameter_change_match_a_manual_step():
     attention = torch.tensor(out["snapshots"]["attention"][1])  # (blocks, probes, heads, T, T)
     assert attention.shape == (2, 4, 4, 8, 8) and torch.allclose(attention.sum(-1), torch.ones(2, 4, 4, 8), atol=2e-3)
     assert sum(map(sum, out["confusion"]["digit"])) == 16 and len(out["ffn_mean"]["op"][0]) == 5
+
+
+def test_a_budget_that_ends_inside_an_epoch_is_recorded_where_it_ends():
+    torch.manual_seed(0)
+    task = operations(64, 16, 16, seed=0)
+    recorder = Recorder(task, RecordPlan(epoch_steps=4, full=False))
+    model = build_model(model_config(d_ff=32))
+    recorder.start(model)
+    train_model(task, model, TrainConfig(optimizer="adam", steps=6, batch_size=16, eval_every=None),
+                callbacks=[recorder], splits=("train",))
+    assert recorder.curves["epoch"] == [0, 1, 1.5] and recorder.curves["step"] == [0, 4, 6]
+    assert recorder.curves["test_acc"][-1] == pytest.approx(scores(predict_logits(model, task.splits["test"][0]),
+                                                                   *task.splits["test"][1:3])["acc"])
 
 
 def test_time_to_reads_the_first_check_over_the_threshold():

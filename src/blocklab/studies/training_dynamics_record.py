@@ -2,7 +2,8 @@
 
 An epoch is `epoch_steps = n_train // batch_size` updates: the trainer's sampler drops the
 tail that cannot fill a batch, so 10,000 / 32 gives 312 steps, the seed's count. At every
-epoch end (and once before training, epoch 0) the recorder stores, as columns over epochs:
+epoch end (once before training, epoch 0, and at the last step if a budget ends inside an
+epoch, as a fractional epoch) the recorder stores, as columns over epochs:
 
     train_loss, train_acc   the mean over the epoch's batches (train mode, dropout on: the
                             running figures a training log shows, as in the seed's table)
@@ -152,6 +153,8 @@ class Recorder:
             elif state.step % check_every == 0:
                 self._check(state.model, state.step)
         if event == "end":
+            if self.curves["step"][-1] != state.step:  # a budget that ends inside an epoch: record where it ends
+                self._epoch_record(state.model, round(state.step / self.plan.epoch_steps, 4), state.step)
             self._finish(state.model)
         self._clock()
 

@@ -1,7 +1,7 @@
 """Sentiment of movie-review snippets: a Transformer encoder against a bag-of-words baseline.
 
 Data: the rotten-tomatoes dataset (`blocklab data fetch rotten-tomatoes`): 12,808 labelled
-snippets, 12,752 distinct (data/rotten_tomatoes.py), 57.9% fresh. One split for every cell
+snippets, 12,752 distinct (data/rotten_tomatoes.py), 57.8% fresh. One split for every cell
 and run seed, drawn with `split_seed`: 80% train, 10% validation, 10% test. Words: a
 WordTokenizer fitted on the training split only (words seen >= min_count times; others are
 <unk>), each snippet cut or padded to max_len ids.
@@ -51,7 +51,7 @@ class SentimentConfig:
     batch_size: int = 64
     eval_every: int = 250
     # the Transformer
-    steps: int = 3000
+    steps: int = 1000  # one seed at lr 1e-3 peaked at 750 of 1500 constant-lr steps, then overfitted
     lr: float = 1e-3
     schedule: str = "cosine"
     warmup_steps: int = 100
@@ -60,7 +60,7 @@ class SentimentConfig:
     n_heads: int = 4
     n_layers: int = 2
     d_ff: int = 128
-    dropout: float = 0.3
+    dropout: float = 0.1  # 0.1 beat 0.3 on validation (75.5% vs 74.7% after 1500 steps, one seed)
     attn_dropout: float = 0.0  # on attention weights; dropout there costs a third of the step on a CPU
     pos_encoding: str = "sinusoidal"
     # the bag-of-words baseline
@@ -104,11 +104,11 @@ def sentiment_data(data_dir: str, split_seed: int, val_fraction: float, test_fra
     tok = WordTokenizer.fit(parts["train"].texts, min_count=min_count)
     splits = {name: (tok.encode_batch(p.texts, max_len), torch.tensor(p.labels)) for name, p in parts.items()}
     lengths = [len(tok.encode(t)) for t in reviews.texts]
-    summary = {**counts, "fresh_share": 100 * sum(reviews.labels) / len(reviews),
+    test = parts["test"]
+    summary = {**counts, "fresh_share": 100 * reviews.counts()["fresh"] / len(reviews),
                **{f"{name}_size": len(p) for name, p in parts.items()}, "vocab_size": tok.vocab_size,
-               "test_unknown_rate": 100 * tok.unknown_rate(parts["test"].texts),
-               "truncated": sum(n > max_len for n in lengths), "majority_test_acc":
-               100 * max(sum(parts["test"].labels), len(parts["test"]) - sum(parts["test"].labels)) / len(parts["test"])}
+               "test_unknown_rate": 100 * tok.unknown_rate(test.texts), "truncated": sum(n > max_len for n in lengths),
+               "majority_test_acc": 100 * max(test.counts().values()) / len(test)}
     encoding = (f"tokens: word ids of a review snippet (WordTokenizer, {tok.vocab_size} ids, <pad> = {PAD_ID}), "
                 f"cut or padded to {max_len}; label: 0 rotten, 1 fresh")
     task = TaskData("rotten-tomatoes", splits, tok.vocab_size, 2, encoding, render=lambda x: repr(tok.decode(x)))
@@ -121,8 +121,7 @@ def build_model(cell: Cell, cfg: SentimentConfig, vocab_size: int) -> nn.Module:
     return EncoderClassifier(ClassifierConfig(
         vocab_size=vocab_size, d_model=cfg.d_model, n_heads=cfg.n_heads, n_layers=cfg.n_layers, d_ff=cfg.d_ff,
         max_len=cfg.max_len, dropout=cfg.dropout, attn_dropout=cfg.attn_dropout, pos_encoding=cfg.pos_encoding,
-        pad_id=PAD_ID, pooling="mean",
-        scale_embeddings=cell.params["scale_embeddings"]))
+        pad_id=PAD_ID, pooling="mean", scale_embeddings=cell.params["scale_embeddings"]))
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ spread. Warm-up calls (allocator, lazy initialisation, autotuning) are not count
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -104,11 +105,18 @@ def environment(device: torch.device, threads: int) -> dict:
     env = {
         "device": device.type, "cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads,
         "torch": torch.__version__, "python": platform.python_version(), "load_average_start": load_average(),
-        "cuda_measured": device.type == "cuda",
+        "cuda_measured": device.type == "cuda", "transformers": _version("transformers"),
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def cuda_note(device: torch.device) -> str | None:

@@ -95,3 +95,14 @@ def test_a_missing_ray_or_a_wrong_backend_is_a_clear_error(tiny, tmp_path, monke
         run_study("tiny", seeds=1, quick=True, out=tmp_path, backend="dask")
     code, _, err = run_cli(capsys, "run", "tiny", "--quick", "--address", "auto", "--out", str(tmp_path))
     assert code == 2 and "add --backend ray" in err
+
+
+def test_no_cluster_at_the_address_is_a_clear_error(tiny, tmp_path, capsys, monkeypatch):
+    def no_cluster(address, **_):  # what ray.init raises when no cluster answers at `address`
+        raise ConnectionError(f"Could not find any running Ray instance at {address}.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", no_cluster)
+    code, _, err = run_cli(capsys, "run", "tiny", "--quick", "--backend", "ray", "--address", "10.0.0.1:6379",
+                           "--out", str(tmp_path))
+    assert code == 2 and "--address '10.0.0.1:6379': Could not find any running Ray instance" in err

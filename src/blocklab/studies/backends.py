@@ -125,7 +125,10 @@ def _run_on_ray(job: PairJob, pairs: list[tuple[Cell, int]], finished: Finished,
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:  # address None starts a local Ray unless RAY_ADDRESS names a cluster
-        ray.init(address=address, include_dashboard=False)
+        try:
+            ray.init(address=address, include_dashboard=False)
+        except ConnectionError as err:
+            raise BlocklabError(f"--backend ray --address {address!r}: {err}") from None
     try:
         task = ray.remote(num_cpus=1)(_remote_pair)
         shared = ray.put(job)

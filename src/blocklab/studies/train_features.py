@@ -139,6 +139,7 @@ def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
     train_cfg = TrainConfig(steps=cfg.lm_steps, batch_size=cfg.batch_size, lr=cfg.lr, schedule="cosine",
                             warmup_steps=min(100, cfg.lm_steps // 10), eval_every=None, seed=seed, device=ctx.device)
     result = fit(model, {"train": (train,)}, next_char_loss, train_cfg, run_dir=ctx.work_dir, progress=ctx.progress)
+    model.cpu()  # int8 inference runs on the CPU; so does the float model it is compared with
     report = compare_int8(model, (test,), next_char_loss)
     return {
         "float_loss": report["float"]["loss"], "int8_loss": report["int8"]["loss"],

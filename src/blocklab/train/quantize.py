@@ -109,8 +109,9 @@ def state_bytes(model: nn.Module) -> int:
 
 def compare_int8(model: nn.Module, split: Split, loss_fn: LossFn, batch_size: int = 256) -> dict:
     """Evaluate `model` and its int8 copy on `split` (CPU): {"float": metrics, "int8": metrics,
-    "change": int8 - float per metric, "float_bytes", "int8_bytes", "size_ratio"}."""
-    model = model.cpu()
+    "change": int8 - float per metric, "float_bytes", "int8_bytes", "size_ratio"}. Both run on a CPU
+    copy, so `model` stays on its device."""
+    model = copy.deepcopy(model).cpu()
     quantized = quantize_int8(model)
     scores = {"float": evaluate(model, split, loss_fn, batch_size, "cpu"),
               "int8": evaluate(quantized, split, loss_fn, batch_size, "cpu")}

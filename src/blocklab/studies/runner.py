@@ -122,7 +122,7 @@ def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: boo
         results.pop("error", None)
         res.save(results, path)
         try:
-            run_pairs(backend, PairJob(study, cfg, dev, quick, folder), pending, finished, emit, log, address)
+            run_pairs(backend, PairJob(study, cfg, dev, quick, folder.resolve()), pending, finished, emit, log, address)
             results["measurements"] = [m.to_dict() for m in _measure(study, results)]
             results["figures"] = draw_figures(study, results, folder)
         except Exception as e:  # a bug outside run_cell (figures, measure, a lost Ray cluster): keep it, then raise

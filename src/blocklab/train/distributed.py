@@ -21,9 +21,10 @@ MASTER_ADDR and MASTER_PORT if the script has not initialized one). Then:
 
 Every process keeps the same seed, so the generators (dropout, a loss_fn's sampling) are in
 the same state on every rank and rank 0's checkpoint resumes all of them exactly. What does
-not carry over: BatchNorm normalizes each process's shard (its statistics are not synced),
-and a loss_fn that reaches model attributes other than the forward call must unwrap them
-from `model.module`, because under DDP it receives the wrapper.
+not carry over: BatchNorm normalizes each process's shard (its statistics are not synced);
+a loss_fn that reaches model attributes other than the forward call must unwrap them
+from `model.module`, because under DDP it receives the wrapper, and every parameter must
+get a gradient in every step (DDP's default; a model with an unused branch fails at step 2).
 """
 from __future__ import annotations
 

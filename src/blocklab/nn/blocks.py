@@ -55,7 +55,7 @@ def add_residual(x: torch.Tensor, fx: torch.Tensor, scale: float) -> torch.Tenso
             f"residual connection needs matching shapes, got input {tuple(x.shape)} and sublayer "
             f"output {tuple(fx.shape)}; project the input to the output width first"
         )
-    return scale * x + fx
+    return x + fx if scale == 1.0 else scale * x + fx  # no multiply by 1 over every activation (~2% of a CPU step)
 
 
 class Residual(nn.Module):

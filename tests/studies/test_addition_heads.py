@@ -1,0 +1,201 @@
+"""addition-heads: decoders agree where they must, ablation edits only what it names, and a
+tiny run writes its figures, ablation_results.json and the four claims."""
+import json
+
+import pytest
+import torch
+
+from blocklab.errors import BlocklabError
+from blocklab.nn import Seq2SeqConfig
+from blocklab.nn.models.seq2seq import Seq2SeqTransformer
+from blocklab.studies import addition_heads_ablation as abl
+from blocklab.studies.addition_heads import AdditionHeadsConfig
+from blocklab.studies.addition_heads_model import (PROMPT_LEN, answer_logits, beam, build, evaluate, greedy,
+                                                   gpt_beam_search, predict)
+from blocklab.tasks import addition
+from blocklab.tasks.addition import EQUALS, VOCAB
+from blocklab.train.device import cpu_threads
+
+from .isolated import run_isolated
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    with cpu_threads(1):  # as the runner runs every cell; tiny models only wait on extra threads
+        yield
+
+
+def model(kind="seq2seq", bias=True):
+    torch.manual_seed(0)
+    if kind == "seq2seq" and not bias:
+        return Seq2SeqTransformer(Seq2SeqConfig(vocab_size=VOCAB, d_model=16, n_heads=4, d_ff=32, max_len=12,
+                                                pos_encoding="learned", bias=False)).eval()
+    m = build(kind, d_model=16, n_heads=4, layers=2, gpt_layers=2).eval()
+    with torch.no_grad():  # an untrained model's logits are nearly flat; spread them so argmaxes are not ties
+        for p in m.parameters():
+            p.mul_(20 if p.ndim > 1 else 1)
+    return m
+
+
+def batch(n=64, order="reversed", seed=0):
+    return addition(n, 0, 0, seed=seed, order=order).splits["train"]
+
+
+@pytest.mark.parametrize("kind", ["seq2seq", "gpt"])
+def test_greedy_equals_beam_of_width_one(kind):
+    m, b = model(kind), batch()
+    assert torch.equal(greedy(m, b), beam(m, b, 1))
+
+
+def test_gpt_beam_keeps_the_best_summed_log_probability():
+    """WHAT: a wider beam never ends on a lower-scoring answer than greedy.
+    WHY: beam search keeps greedy's path among its candidates unless better ones push it out."""
+    m, b = model("gpt"), batch(32)
+    prompt = b[4][:, :PROMPT_LEN]
+
+    def logp(answer):
+        full = torch.cat([prompt, answer], dim=1)
+        lp = m(full[:, :-1]).log_softmax(-1)[:, PROMPT_LEN - 1 :]  # (B, 4, V)
+        return lp.gather(-1, answer[..., None]).squeeze(-1).sum(-1)
+
+    wide, narrow = gpt_beam_search(m, prompt, 4, 4), gpt_beam_search(m, prompt, 4, 1)
+    assert bool((logp(wide) >= logp(narrow) - 1e-5).all())
+
+
+@pytest.mark.parametrize("kind", ["seq2seq", "gpt"])
+def test_greedy_answers_are_the_teacher_forced_argmax_of_themselves(kind):
+    """The identity the ablations rely on: greedy's output, fed back teacher-forced, is its own argmax."""
+    m, b = model(kind), batch(order="natural")
+    g = greedy(m, b)
+    src, _, dec_in, carries, seq = b
+    fed = (src, g, torch.cat([dec_in[:, :1], g[:, :-1]], 1), carries, torch.cat([seq[:, :PROMPT_LEN], g], 1))
+    assert torch.equal(answer_logits(m, fed).argmax(-1), g)
+
+
+@pytest.mark.parametrize("method", ["zero", "mean"])
+def test_ablating_no_head_changes_nothing(method):
+    m, b = model(), batch()
+    means = abl.head_means(m, b)
+    base = answer_logits(m, b)
+    with abl.ablated(m, [], method, means):
+        assert torch.equal(answer_logits(m, b), base)
+
+
+def test_mean_ablation_replaces_a_head_by_its_average():
+    """WHAT: averaged over one problem, the mean is that problem's own output: nothing changes;
+    averaged over other problems, the output changes. WHY: catches a mean over the wrong axis."""
+    m, one = model(), batch(1)
+    base = answer_logits(m, one)
+    with abl.ablated(m, list(abl.heads(m).values()), "mean", abl.head_means(m, one)):
+        assert torch.allclose(answer_logits(m, one), base, atol=1e-5)
+    with abl.ablated(m, [("encoder.blocks.0.attn", 1)], "mean", abl.head_means(m, batch(64, seed=3))):
+        assert not torch.allclose(answer_logits(m, one), base, atol=1e-4)
+
+
+def test_zero_ablation_of_one_head_equals_zeroing_its_slice_of_hook_z():
+    m, b = model(), batch()
+
+    def zero_head_2(z, hook):
+        z = z.clone()
+        z[:, :, 2] = 0
+        return z
+
+    with m.hooks([("encoder.blocks.1.attn.hook_z", zero_head_2)]):
+        expected = answer_logits(m, b)
+    with abl.ablated(m, [("encoder.blocks.1.attn", 2)]):
+        got = answer_logits(m, b)
+    assert torch.allclose(got, expected, atol=1e-6) and not torch.allclose(got, answer_logits(m, b), atol=1e-3)
+    assert torch.equal(m.encoder.blocks[1].attn.head_mask, torch.ones(4))  # restored
+
+
+@pytest.mark.parametrize("module,out_hook", [("decoder.blocks.0.cross_attn", "decoder.blocks.0.hook_cross_out"),
+                                             ("encoder.blocks.1.attn", "encoder.blocks.1.hook_attn_out"),
+                                             ("decoder.blocks.1.attn", "decoder.blocks.1.hook_attn_out")])
+def test_ablating_every_head_of_a_module_removes_it(module, out_hook):
+    """Without biases, the sublayer then adds nothing to the residual stream: as if removed.
+    With biases, it adds only its output projection's bias."""
+    for bias in (False, True):
+        m, b = model(bias=bias), batch()
+        extra = m.get_submodule(module).out_proj.bias if bias else None
+        with m.hooks([(out_hook, lambda x, hook: torch.zeros_like(x) + (0 if extra is None else extra))]):
+            removed = answer_logits(m, b)
+        with abl.ablated(m, [(module, h) for h in range(4)]):
+            assert torch.allclose(answer_logits(m, b), removed, atol=1e-5)
+
+
+def test_mean_ablation_refuses_step_by_step_decoding():
+    m, b = model(), batch(8)
+    with abl.ablated(m, [("decoder.blocks.0.attn", 0)], "mean", abl.head_means(m, b)):
+        with pytest.raises(BlocklabError, match="full teacher-forced pass"):
+            m.greedy_decode(b[0], EQUALS, 4)
+    with pytest.raises(BlocklabError, match="choose one of"):
+        with abl.ablated(m, [], "half"):
+            pass
+
+
+def test_seed_names_of_the_24_heads_and_solved_matches_greedy():
+    m, b = model(), batch(64)
+    names = abl.heads(m)
+    assert len(names) == 24 and names["decoder_0_self_head_1"] == ("decoder.blocks.0.attn", 1)
+    assert names["encoder_1_self_head_3"] == ("encoder.blocks.1.attn", 3)
+    assert names["decoder_1_cross_head_0"] == ("decoder.blocks.1.cross_attn", 0)
+    assert torch.equal(abl.solved(m, b), (predict(m, b, greedy) == b[1]).all(1))
+
+
+def test_greedy_pruning_evaluates_the_jointly_pruned_model():
+    torch.manual_seed(0)
+    m, b = build("seq2seq", d_model=8, n_heads=2, layers=1, gpt_layers=1).eval(), batch(24)
+    steps = abl.greedy_pruning(m, b, b)
+    assert [s["removed"] for s in steps] == list(range(7))  # 6 heads: encoder self, decoder self, cross
+    assert sorted(s["head"] for s in steps[1:]) == sorted(abl.heads(m))
+    with abl.ablated(m, list(abl.heads(m).values())):
+        assert steps[-1]["em"] == abl.scores(m, b)["em"]
+    assert steps[0]["em"] == abl.scores(m, b)["em"]
+
+
+def test_alignment_scores_a_perfect_column_reader_one_and_uniform_attention_chance():
+    B, H = 2, 4
+    cross = torch.zeros(B, H, 4, 7)
+    for t, col in enumerate(abl.column_of_answer("natural")):
+        for k in abl.input_positions(col):
+            cross[:, :, t, k] = 0.5
+    cross[:, :, 0, :] = 1 / 7  # the thousands digit has no input column and is not scored
+    scores, chance = abl.alignment("decoder_0_cross", cross, "natural")
+    assert scores == pytest.approx([1.0] * H) and chance == pytest.approx(2 / 7)
+    uniform, chance = abl.alignment("encoder_0_self", torch.full((B, H, 7, 7), 1 / 7), "reversed")
+    assert uniform == pytest.approx([chance] * H)
+    assert abl.alignment("decoder_0_self", torch.ones(B, H, 4, 4), "natural") is None
+
+
+def test_config_names_the_bad_value():
+    with pytest.raises(BlocklabError, match="choose from"):
+        AdditionHeadsConfig(models=("rnn",))
+    with pytest.raises(BlocklabError, match="probe"):
+        AdditionHeadsConfig(probes=("1000+1",))
+
+
+def test_tiny_run_writes_figures_ablation_json_and_claims(tmp_path):
+    overrides = {"steps": 2, "n_train": 64, "n_val": 16, "n_test": 32, "eval_every": 2, "d_model": 8,
+                 "n_heads": 2, "layers": 1, "batch_size": 16, "beam_sizes": [1, 2]}
+    folder, results = run_isolated("addition-heads", out=tmp_path, overrides=overrides)
+    assert {r["status"] for r in results["runs"]} == {"done"}
+    assert {"head_importance.png", "pruning_curve.png", "decoding_comparison.png", "error_cascade.png",
+            "attention_999_plus_1.png", "attention_123_plus_456.png"} <= set(results["figures"])
+    assert {m["claim_id"] for m in results["measurements"]} == {"C002-01", "C002-02", "C002-03", "C002-04"}
+    summary = json.loads((folder / "ablation_results.json").read_text())
+    heads = summary["heads"]["seq2seq-natural"]["per_head"]
+    assert len(heads) == 6 and {"zero_drop", "mean_drop"} <= set(heads["decoder_0_self_head_1"])
+    verdicts = {m["part"]: m["verdict"] for m in results["measurements"]}
+    assert verdicts["encoder_1_self_head_3"] == "ill-posed"  # one encoder layer here
+    for run in results["runs"]:
+        t = run["metrics"]["test"]
+        assert t["greedy_tf_disagree"] == 0 and t["greedy_em"] == t["tf_em"]
+        assert t["beam_em"]["1"] == t["greedy_em"]
+        assert sum(v["n"] for v in t["by_carries"].values()) == 32
+
+
+def test_gpt_evaluation_reports_every_decoding():
+    task = addition(0, 0, 16, seed=0, order="natural")
+    t = evaluate(model("gpt"), task, "test", (1, 2))
+    assert t["greedy_tf_disagree"] == 0 and t["beam_em"]["1"] == t["greedy_em"] == t["tf_em"]
+    assert len(t["tf_acc_by_position"]) == 4 and t["bound_from_token_acc"] <= t["greedy_em"] + 1e-9

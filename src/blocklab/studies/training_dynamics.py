@@ -201,9 +201,11 @@ class TrainingDynamics(Study):
     description = "seed 001: epoch-by-epoch training of a 2-block Transformer on First/Second/Last/Max/Min"
     claims = tuple(sorted((*claims.CLAIMS, "C001-14")))
     Config = DynamicsConfig
-    quick = {"n_train": 2000, "n_val": 500, "n_test": 500, "epochs": 6, "snapshot_epochs": [0, 1, 3, 6],
-             "headline_replicas": 1, "headline_epochs": 3, "sweep_epochs": 2, "sizes": [1000, 5000],
-             "size_disjoint": [5000], "batch_sizes": [1, 500], "batch1_updates": 300, "lrs": [0.1], **QUICK}
+    # --quick: one setting per sweep and a few epochs, only to show that every piece runs
+    quick = {"n_train": 1000, "n_val": 500, "n_test": 500, "epochs": 4, "snapshot_epochs": [0, 1, 4],
+             "headline_replicas": 1, "headline_epochs": 3, "sweep_epochs": 2, "sizes": [500], "size_disjoint": [500],
+             "optimizers": ["sgd"], "lrs": [0.1], "schedules": ["cosine"], "batch_sizes": [1, 250],
+             "batch1_updates": 200, "ablations": ["no-attention", "no-residual", "no-embed-scale"], **QUICK}
 
     def cells(self, cfg: DynamicsConfig) -> list[Cell]:
         return dynamics_cells(cfg)

@@ -139,11 +139,11 @@ def _seed_002(results: dict, task: str) -> list[Measurement]:
             out.append(Measurement("C002-05", "~50% (45-55%) at 32-256", past, "%", around(50, 5), part, note))
         if enc == "sinusoidal":
             out.append(Measurement("C002-06", "extrapolates: high accuracy at 32-256", past, "%", at_least(90),
-                                   f"{part}: extrapolates", note))
+                                   part, note))
         elif enc == "learned":
             raised = [n for n, msg in first_metric(results, cell, "error_policy").items() if msg]
             out.append(Measurement("C002-06", "fails past the training length (~chance)", past, "%",
-                                   at_most(chance + 10), f"{part}: fails past the training length",
+                                   at_most(chance + 10), part,
                                    f"{note} Clamp policy; the error policy on the same weights raised BlocklabError "
                                    f"at lengths {', '.join(raised) or 'none'}, so its outcome there is no answer."))
         else:

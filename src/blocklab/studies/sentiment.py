@@ -146,7 +146,7 @@ class Sentiment(Study):
     description = "003/issue 8: Rotten Tomatoes snippets, EncoderClassifier vs bag-of-words logistic regression"
     claims = ("C003-03", "C003-04")
     Config = SentimentConfig
-    quick = {"steps": 200, "bow_steps": 300, "eval_every": 100, "warmup_steps": 20}
+    quick = {"steps": 150, "bow_steps": 300, "eval_every": 50, "warmup_steps": 15}
 
     def cells(self, cfg):
         return [Cell("bow-logreg", {"model": "bow"}),

@@ -170,7 +170,7 @@ class TrainFeatures(Study):
         return int8_change(ctx.cfg, seed, ctx)
 
     def figures(self, results: dict, fig_dir) -> list[str]:
-        fig, axes = plots.figure(1, 3, width=14)
+        fig, axes = plots.figure(1, 3, width=4.2)
         panels = [
             ("checkpointing", ("plain_peak_mb", "checkpointed_peak_mb"), "peak memory of a step (MiB)"),
             ("checkpointing", ("plain_cpu_seconds", "checkpointed_cpu_seconds"), "CPU seconds per step"),

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -150,6 +151,21 @@ def stats_dict(stats: Stats) -> dict:
 
 
 
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2: the profiler's C++ side prints start/stop lines there, which
+    Python's sys.stderr cannot catch, and they would land between progress bars and tables."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
     """Bytes allocated at the high point of one call of fn, beyond what was allocated before it.
 
@@ -164,7 +180,6 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
         return torch.cuda.max_memory_allocated(device) - before
     from torch.profiler import ProfilerActivity, profile
 
-    from ..studies.s47_attention import quiet_stderr
 
     with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()

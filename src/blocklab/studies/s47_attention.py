@@ -23,21 +23,19 @@ the other way would register 48 before 47 and put the group out of seed order).
 """
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import math
-import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.profiler import ProfilerActivity, profile, record_function
 
+from ..bench.timing import peak_memory
 from ..io import atomic_write_text, jsonable
 from ..nn import (
     ClassifierConfig, EncoderClassifier, HookPoint, Seq2SeqConfig, Seq2SeqTransformer, scaled_dot_product_attention,
@@ -184,50 +182,21 @@ def softmax_scaling(head_dims, n_queries: int, n_keys: int) -> dict:
     return out
 
 
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2: the profiler's C++ side prints start/stop lines there, which
-    Python's sys.stderr cannot catch, and they would land between the progress bars."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 @torch.no_grad()
 def attention_cost(seq_lens, head_dim: int = 64, repeats: int = 5) -> dict:
     """Peak memory (bytes, profiled) and time (s, the fastest of `repeats`: the least disturbed by other
     processes) of one attention forward with one sequence and one head."""
     inputs = {T: [torch.randn(1, 1, T, head_dim) for _ in range(3)] for T in seq_lens}
-    paths = {"explicit": False, "fused": True}
     out = {"seq_lens": list(seq_lens)}
-    with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        for T in seq_lens:
-            for path, fused in paths.items():
-                with record_function(f"{path} {T}"):
-                    scaled_dot_product_attention(*inputs[T], fused=fused)
-    # The raw events: prof.events() folds frees into the enclosing record_function range.
-    events = sorted(prof.profiler.kineto_results.events(), key=lambda e: e.start_ns())
-    memory = [(e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]"]  # +alloc / -free
-    for path, fused in paths.items():
+    for path, fused in {"explicit": False, "fused": True}.items():
         peaks, times = [], []
         for T in seq_lens:
-            window = next(e for e in events if e.name() == f"{path} {T}")
-            running = peak = 0
-            for at, nbytes in memory:
-                if window.start_ns() <= at <= window.end_ns():
-                    running += nbytes
-                    peak = max(peak, running)
-            peaks.append(peak)
+            call = functools.partial(scaled_dot_product_attention, *inputs[T], fused=fused)
+            peaks.append(peak_memory(call, torch.device("cpu")))
             runs = []
             for _ in range(repeats):
                 start = time.perf_counter()
-                scaled_dot_product_attention(*inputs[T], fused=fused)
+                call()
                 runs.append(time.perf_counter() - start)
             times.append(min(runs))
         out[path] = {"peak_bytes": peaks, "seconds": times}

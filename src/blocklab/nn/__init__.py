@@ -1,5 +1,5 @@
 """blocklab.nn: every Transformer component, written from scratch on torch tensor ops."""
-from .attention import KVCache, MeanMixer, MultiHeadAttention, scaled_dot_product_attention
+from .attention import KVCache, MeanMixer, MultiHeadAttention, scaled_dot_product_attention, set_fused
 from .blocks import Block, Context, Residual, Stack, add_residual, set_grad_checkpointing
 from .config import BlockConfig, ClassifierConfig, GPTConfig, Seq2SeqConfig
 from .ffn import FeedForward
@@ -17,5 +17,5 @@ __all__ = [
     "FeedForward", "GPT", "GPTConfig", "HookPoint", "HookedModule", "KVCache", "LayerNorm", "Learned",
     "MeanMixer", "MultiHeadAttention", "PRESETS", "RMSNorm", "Residual", "RoPE", "Seq2SeqConfig",
     "Seq2SeqTransformer", "Sinusoidal", "Stack", "add_residual", "alibi_slopes", "apply_rotary", "build_model",
-    "parameter_summary", "preset", "scaled_dot_product_attention", "set_grad_checkpointing",
+    "parameter_summary", "preset", "scaled_dot_product_attention", "set_fused", "set_grad_checkpointing",
 ]

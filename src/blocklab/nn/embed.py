@@ -15,9 +15,10 @@ from .positional import build_positional
 class Embedder(nn.Module):
     """tokens (B, T) -> (B, T, D), and the per-pass position context for the blocks.
 
-    With scale_embeddings the token vectors are multiplied by sqrt(D) (Vaswani et al.),
-    which with init_std 0.02 keeps the sinusoidal table (entries in [-1, 1]) from
-    drowning them.
+    With scale_embeddings the token vectors are multiplied by sqrt(D) (Vaswani et al.).
+    With init_std 0.02 this narrows the gap to the sinusoidal table (entries in [-1, 1])
+    without closing it: at D = 64 the token RMS is 0.16 against the table's 0.71 (study
+    `sentiment` measures the ratio, claim C003-04).
     """
 
     def __init__(self, cfg: BlockConfig, vocab_size: int) -> None:

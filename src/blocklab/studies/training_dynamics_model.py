@@ -97,7 +97,7 @@ def load_model(path: str | Path) -> GPT:
     for name in (CONFIG, WEIGHTS):
         if not (path / name).is_file():
             raise BlocklabError(f"{path} holds no saved model: {path / name} is missing (a saved model folder "
-                                f"holds {CONFIG} and {WEIGHTS}, e.g. RUN/work/baseline/seed0/model)")
+                                f"holds {CONFIG} and {WEIGHTS}, e.g. RUN/work/baseline-seed/seed0/model)")
     try:
         cfg = GPTConfig.from_dict(json.loads((path / CONFIG).read_text(encoding="utf-8")))
         tensors = load_tensors((path / WEIGHTS).read_bytes())

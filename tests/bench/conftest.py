@@ -1,2 +1,2 @@
-"""Benchmark tests run on one thread from a fixed seed, as the nn tests do."""
-from nn.conftest import seeded_single_thread  # noqa: F401  (an autouse fixture, re-used)
+"""Benchmark tests start from a fixed seed, as the nn tests do (one thread comes from tests/conftest.py)."""
+from nn.conftest import seeded  # noqa: F401  (an autouse fixture, re-used)

@@ -14,15 +14,8 @@ from blocklab.studies.addition_heads_model import (PROMPT_LEN, answer_logits, be
                                                    gpt_beam_search, predict)
 from blocklab.tasks import addition
 from blocklab.tasks.addition import EQUALS, VOCAB
-from blocklab.train.device import cpu_threads
 
 from .isolated import run_isolated
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    with cpu_threads(1):  # as the runner runs every cell; tiny models only wait on extra threads
-        yield
 
 
 def model(kind="seq2seq", bias=True):

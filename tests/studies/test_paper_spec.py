@@ -3,7 +3,7 @@ report page shows the arithmetic."""
 import pytest
 
 from blocklab.errors import BlocklabError
-from blocklab.nn import build_model, parameter_summary, preset
+from blocklab.nn import build_model, preset
 from blocklab.report import results as res
 from blocklab.report.html import build_report
 from blocklab.studies.paper_spec import encoder_decoder_arithmetic

@@ -18,16 +18,8 @@ from blocklab.studies.training_dynamics_record import (
 from blocklab.tasks.operations import OPS, TOKEN, encode, operations
 from blocklab.train import TrainConfig
 from blocklab.train.data import BatchSampler
-from blocklab.train.device import cpu_threads
 
 from .isolated import run_isolated
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one torch thread is faster than several, and not slowed by a busy machine."""
-    with cpu_threads(1):
-        yield
 
 
 def test_the_seed_architecture_and_its_parameter_count():

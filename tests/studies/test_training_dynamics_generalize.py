@@ -19,13 +19,6 @@ from blocklab.studies.training_dynamics_generalize import (
     generalization_measurements, run_generalization_cell,
 )
 from blocklab.tasks.operations import OPS, TOKEN, apply_op, args_of, encode
-from blocklab.train.device import cpu_threads
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with cpu_threads(1):  # as the runner runs every cell; more threads only wait on each other here
-        yield
-
 
 TINY = dict(gen_n_train=320, gen_n_eval=60, gen_epochs=1, long_epochs=2, gen_batch_size=64,
             length_encodings=("rope",), test_lengths=(2, 3, 8), n_length_rows=5)

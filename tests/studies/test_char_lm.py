@@ -11,7 +11,8 @@ from blocklab.data import stdlib_code
 from blocklab.data.cache import write_dataset
 from blocklab.data.fetch import fetch
 from blocklab.nn import GPT, GPTConfig
-from blocklab.studies.char_lm import SAMPLING, next_char, windows
+from blocklab.studies.char_lm import SAMPLING, windows
+from blocklab.studies.common import next_token
 
 from .isolated import run_isolated
 
@@ -60,16 +61,18 @@ def test_a_missing_corpus_names_the_command_that_fetches_it(tmp_path):
 
 def test_windows_pair_each_character_with_the_next():
     ids = np.arange(100)
-    x, y = windows(ids, 8, np.array([0, 5, 91]))
+    rows = windows(ids, 8, np.array([0, 5, 91]))  # (3, 9)
+    x, y = rows[:, :-1], rows[:, 1:]
     assert x.shape == y.shape == (3, 8)
     assert torch.equal(y[:, :-1], x[:, 1:]) and x[2].tolist() == list(range(91, 99)) and y[2, -1] == 99
 
 
-def test_next_char_is_the_mean_cross_entropy_over_every_position():
+def test_next_token_is_the_mean_cross_entropy_over_every_position():
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=7, d_model=8, n_heads=2, d_ff=16, max_len=5))
-    x, y = torch.randint(0, 7, (3, 5)), torch.randint(0, 7, (3, 5))
-    loss, _ = next_char(model, (x, y))
+    rows = torch.randint(0, 7, (3, 6))
+    x, y = rows[:, :-1], rows[:, 1:]
+    loss, _ = next_token(model, (rows,))
     logp = model(x).log_softmax(-1)
     manual = -logp.gather(-1, y[..., None]).mean()
     assert torch.allclose(loss, manual, atol=1e-6)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..io import atomic_write_text
 from ..report import plots
-from ..report.results import dumps, finished_runs, seed_values
+from ..report.results import dumps, finished_runs
 from ..report.stats import mean_ci
 from ..report.verdicts import Measurement, around, at_least, at_most, ill_posed
 

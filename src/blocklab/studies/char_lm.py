@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..data import CharTokenizer, load_shakespeare, load_stdlib_code, split_text
 from ..nn import GPT, GPTConfig
 from ..train import TrainConfig, fit
 from .char_lm_report import char_lm_figures
+from .common import next_token
 from .registry import Cell, Study, register
 
 SAMPLING = {"t0.8-top200": {"temperature": 0.8, "top_k": 200}, "t1.0": {"temperature": 1.0}, "greedy": {"temperature": 0.0}}
@@ -62,17 +62,9 @@ class CharLMConfig:
     sample_chars: int = 300
 
 
-def windows(ids: np.ndarray, length: int, offsets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, targets), each (N, length): the slices ids[o : o + length] and ids[o + 1 : o + length + 1]."""
-    rows = torch.from_numpy(np.stack([ids[o : o + length + 1] for o in offsets]))  # (N, length + 1)
-    return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
-
-
-def next_char(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
-    """Mean cross-entropy (nats per character) of every next-character prediction; for fit()."""
-    x, y = batch[:2]
-    logits = model(x)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), y.flatten()), {}
+def windows(ids: np.ndarray, length: int, offsets: np.ndarray) -> torch.Tensor:
+    """(N, length + 1): the slices ids[o : o + length + 1], inputs and their next characters together."""
+    return torch.from_numpy(np.stack([ids[o : o + length + 1] for o in offsets]))
 
 
 @functools.lru_cache(maxsize=2)
@@ -117,7 +109,7 @@ class CharLM(Study):
                                 warmup_steps=min(cfg.warmup_steps, steps), steps=steps, batch_size=cfg.batch_size,
                                 grad_clip=cfg.grad_clip, eval_every=cfg.eval_every, log_every=None, seed=seed,
                                 device=ctx.device)
-        result = fit(model, {"train": train, "val": val}, next_char, train_cfg, run_dir=ctx.work_dir,
+        result = fit(model, {"train": (train,), "val": (val,)}, next_token, train_cfg, run_dir=ctx.work_dir,
                      progress=ctx.progress)
         model.eval()
         prompt = torch.from_numpy(tok.encode("\n"))[None].to(next(model.parameters()).device)  # (1, 1)

@@ -18,6 +18,14 @@ def classify(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.T
     return F.cross_entropy(logits, y), {"acc": accuracy(logits, y)}
 
 
+def next_token(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy of every next-token prediction in (B, T + 1) windows, and its accuracy; for fit()."""
+    (rows,) = batch
+    x, y = rows[:, :-1], rows[:, 1:]  # (B, T) each: every position predicts the token after it
+    logits = model(x)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), y.flatten()), {"acc": accuracy(logits, y)}
+
+
 def regress(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
     """Mean squared error on (inputs, targets); for fit()."""
     x, y = batch[:2]

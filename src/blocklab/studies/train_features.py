@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..bench.timing import peak_memory
@@ -34,7 +33,8 @@ from ..report.results import finished_runs, seed_values
 from ..report.stats import mean_ci
 from ..report.tables import Table
 from ..tasks.python_code import load_corpus
-from ..train import TrainConfig, accuracy, compare_int8, fit, quantize_int8, resolve_device
+from ..train import TrainConfig, compare_int8, fit, quantize_int8, resolve_device
+from .common import next_token
 from .registry import Cell, Study, register
 
 RANDOM_VOCAB = 256  # the checkpointing cell's random tokens: the size of a byte vocabulary
@@ -57,13 +57,6 @@ class TrainFeaturesConfig:
     lr: float = 3e-3
 
 
-def next_char_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
-    """Cross-entropy of every next character of (B, T + 1) windows, and its accuracy."""
-    (seqs,) = batch
-    logits = model(seqs[:, :-1])  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), seqs[:, 1:].flatten()), {"acc": accuracy(logits, seqs[:, 1:])}
-
-
 def char_windows(text: str, tokenizer, context: int) -> torch.Tensor:
     """Non-overlapping (N, context + 1) windows of the encoded text; the tail that does not fill one is dropped."""
     ids = torch.from_numpy(tokenizer.encode(text))
@@ -80,7 +73,7 @@ def step_costs(cfg: TrainFeaturesConfig, seed: int, device: torch.device) -> dic
     tokens = torch.randint(0, RANDOM_VOCAB, (cfg.ckpt_batch, cfg.ckpt_seq_len + 1), generator=g).to(device)
 
     def step() -> None:
-        next_char_loss(model, (tokens,))[0].backward()
+        next_token(model, (tokens,))[0].backward()
 
     out: dict = {}
     grads = {}
@@ -138,9 +131,9 @@ def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
                           n_layers=cfg.lm_layers, d_ff=4 * cfg.lm_d_model, max_len=cfg.lm_context))
     train_cfg = TrainConfig(steps=cfg.lm_steps, batch_size=cfg.batch_size, lr=cfg.lr, schedule="cosine",
                             warmup_steps=min(100, cfg.lm_steps // 10), eval_every=None, seed=seed, device=ctx.device)
-    result = fit(model, {"train": (train,)}, next_char_loss, train_cfg, run_dir=ctx.work_dir, progress=ctx.progress)
+    result = fit(model, {"train": (train,)}, next_token, train_cfg, run_dir=ctx.work_dir, progress=ctx.progress)
     model.cpu()  # int8 inference runs on the CPU; so does the float model it is compared with
-    report = compare_int8(model, (test,), next_char_loss)
+    report = compare_int8(model, (test,), next_token)
     return {
         "float_loss": report["float"]["loss"], "int8_loss": report["int8"]["loss"],
         "loss_change": report["change"]["loss"],

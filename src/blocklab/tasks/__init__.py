@@ -7,4 +7,5 @@ from .sequences import copy_first, first_equals_last, first_vs_last, lookup
 from .sortedness import sortedness
 from .vectors import signals, spirals
 
-__all__ = ["TaskData", "copy_first", "first_equals_last", "first_vs_last", "lookup", "operations", "signals", "spirals"]
+__all__ = ["SequenceTaskData", "TaskData", "addition", "copy_first", "first_equals_last", "first_vs_last", "lookup",
+           "operations", "reverse", "signals", "sortedness", "spirals"]

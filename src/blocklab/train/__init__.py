@@ -15,7 +15,8 @@ from .metrics import accuracy, param_group
 from .optim import build_optimizer, build_scheduler, lr_factor
 from .quantize import Int8Linear, compare_int8, quantize_int8, state_bytes
 from .result import TrainResult, TrainState
-from .trainer import evaluate, fit
+from .evaluate import evaluate
+from .trainer import fit
 
 __all__ = [
     "Int8Linear", "TrainConfig", "TrainResult", "TrainState", "accuracy", "build_optimizer", "build_scheduler",

@@ -31,7 +31,7 @@ from .config import TrainConfig
 from .data import BatchSampler, Split, check_data
 from .device import amp_note, autocast, deterministic, resolve_device, rng_state, seed_everything, set_rng_state
 from .distributed import parallel
-from .evaluate import LossFn, evaluate
+from .evaluate import LossFn
 from .metrics import LayerGroups
 from .optim import build_optimizer, build_scheduler
 from .result import TrainResult, TrainState

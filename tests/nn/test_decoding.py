@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from blocklab.errors import BlocklabError
-from blocklab.nn import KVCache
+from blocklab.nn import GPT, GPTConfig, KVCache
 
 from .helpers import assert_close, tiny_gpt, tiny_seq2seq
 
@@ -177,3 +177,29 @@ def test_generated_tokens_equal_to_pad_id_are_not_masked(norm):
     for decode in (lambda m: m.greedy_decode(src, bos_id=0, max_len=6),
                    lambda m: m.beam_search(src, bos_id=0, max_len=6, beam_size=2)):
         assert torch.equal(decode(padded), decode(plain))
+
+
+@pytest.mark.parametrize("pos", ["sinusoidal", "learned"])  # learned: the beams outgrow max_len and are cropped
+def test_gpt_beam_search_with_one_beam_is_greedy_generation(pos):
+    model = GPT(GPTConfig(vocab_size=11, d_model=16, n_heads=2, n_layers=2, d_ff=32, max_len=8, init_std=0.3,
+                          pos_encoding=pos)).eval()
+    prompt = torch.randint(0, 11, (5, 3))
+    greedy = model.generate(prompt, 9, temperature=0.0, use_cache=False)
+    assert torch.equal(model.beam_search(prompt, 9, beam_size=1), greedy)
+
+
+def test_gpt_beam_as_wide_as_the_vocabulary_finds_the_best_two_token_continuation():
+    vocab = 13
+    model = GPT(GPTConfig(vocab_size=vocab, d_model=16, n_heads=2, n_layers=2, d_ff=32, max_len=8, init_std=0.3,
+                          tie_weights=False)).eval()
+    n = 8
+    prompt = torch.randint(0, vocab, (n, 3))
+    with torch.no_grad():
+        first = model(prompt)[:, -1].log_softmax(-1)  # (n, V)
+        prefixes = torch.cat([prompt.repeat_interleave(vocab, 0), torch.arange(vocab).repeat(n)[:, None]], dim=1)
+        second = model(prefixes)[:, -1].log_softmax(-1).view(n, vocab, vocab)
+    best = (first[:, :, None] + second).view(n, -1).argmax(-1)  # score of (t, u) at t*V + u
+    expected = torch.cat([prompt, torch.stack([best // vocab, best % vocab], dim=1)], dim=1)
+    greedy = model.generate(prompt, 2, temperature=0.0)
+    assert (expected != greedy).any(), "some row must need the beam, or greedy would pass this test"
+    assert torch.equal(model.beam_search(prompt, 2, beam_size=vocab), expected)

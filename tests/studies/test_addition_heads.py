@@ -10,8 +10,7 @@ from blocklab.nn import Seq2SeqConfig
 from blocklab.nn.models.seq2seq import Seq2SeqTransformer
 from blocklab.studies import addition_heads_ablation as abl
 from blocklab.studies.addition_heads import AdditionHeadsConfig
-from blocklab.studies.addition_heads_model import (PROMPT_LEN, answer_logits, beam, build, evaluate, greedy,
-                                                   gpt_beam_search, predict)
+from blocklab.studies.addition_heads_model import (PROMPT_LEN, answer_logits, beam, build, evaluate, greedy, predict)
 from blocklab.tasks import addition
 from blocklab.tasks.addition import EQUALS, VOCAB
 
@@ -51,7 +50,7 @@ def test_gpt_beam_keeps_the_best_summed_log_probability():
         lp = m(full[:, :-1]).log_softmax(-1)[:, PROMPT_LEN - 1 :]  # (B, 4, V)
         return lp.gather(-1, answer[..., None]).squeeze(-1).sum(-1)
 
-    wide, narrow = gpt_beam_search(m, prompt, 4, 4), gpt_beam_search(m, prompt, 4, 1)
+    wide, narrow = (m.beam_search(prompt, 4, beam_size=k)[:, PROMPT_LEN:] for k in (4, 1))
     assert bool((logp(wide) >= logp(narrow) - 1e-5).all())
 
 

@@ -62,31 +62,11 @@ def greedy(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def gpt_beam_search(model: GPT, prompt: torch.Tensor, steps: int, beam_size: int) -> torch.Tensor:
-    """The beam_size best continuations of prompt (B, P) by summed log-probability -> best (B, steps).
-
-    Every answer has the same length, so there is no EOS to handle (Seq2SeqTransformer's
-    beam_search does the same for the encoder-decoder).
-    """
-    B, K = prompt.shape[0], beam_size
-    seqs = prompt.repeat_interleave(K, dim=0)  # (B*K, P)
-    scores = torch.full((B, K), float("-inf"))
-    scores[:, 0] = 0.0  # the K beams start identical: keep one so the first step has no duplicates
-    for _ in range(steps):
-        logp = model(seqs)[:, -1].log_softmax(-1)  # (B*K, V)
-        V = logp.shape[-1]
-        scores, flat = (scores.reshape(-1, 1) + logp).reshape(B, K * V).topk(K, dim=-1)  # (B, K)
-        beam = flat // V + torch.arange(B)[:, None] * K
-        seqs = torch.cat([seqs[beam.reshape(-1)], (flat % V).reshape(-1, 1)], dim=1)
-    best = scores.argmax(dim=-1) + torch.arange(B) * K
-    return seqs[best, prompt.shape[1] :]
-
-
 def beam(model: nn.Module, batch: tuple[torch.Tensor, ...], beam_size: int) -> torch.Tensor:
     src, seq = batch[0], batch[4]
     if isinstance(model, Seq2SeqTransformer):
         return model.beam_search(src, EQUALS, ANSWER_LEN, beam_size=beam_size)
-    return gpt_beam_search(model, seq[:, :PROMPT_LEN], ANSWER_LEN, beam_size)
+    return model.beam_search(seq[:, :PROMPT_LEN], ANSWER_LEN, beam_size=beam_size)[:, PROMPT_LEN:]
 
 
 def cascade(tf_pred: torch.Tensor, greedy_pred: torch.Tensor, tgt: torch.Tensor) -> dict[str, float]:

@@ -11,7 +11,7 @@ from ..config import GPTConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
 from ..norms import build_norm
-from .sampling import sample_next
+from .sampling import beam_search, sample_next
 
 
 class GPT(HookedModule):
@@ -83,7 +83,7 @@ class GPT(HookedModule):
         positions, the whole output fits in max_len. Without a cache the context is cropped
         to max_len for positions that cannot extrapolate (learned).
         """
-        window = self.cfg.max_len if self.cfg.pos_encoding == "learned" else None
+        window = self._window()
         if use_cache is None:
             # A cache keeps absolute positions and cannot crop; positions up to T + n - 2 are fed.
             fits = window is None or idx.shape[1] + max_new_tokens - 1 <= window
@@ -98,3 +98,19 @@ class GPT(HookedModule):
             idx = torch.cat([idx, nxt], dim=1)
             step_input = nxt if cache is not None else idx
         return idx
+
+    @torch.no_grad()
+    def beam_search(self, idx: torch.Tensor, max_new_tokens: int, *, beam_size: int = 4, eos_id: int | None = None,
+                    length_penalty: float = 0.0) -> torch.Tensor:
+        """Append the most probable continuation of max_new_tokens to idx (B, T) found by a beam of
+        beam_size, as generate appends a sampled one. beam_size=1 is greedy decoding."""
+        window = self._window()
+
+        def next_logp(seqs: torch.Tensor) -> torch.Tensor:  # (B*K, L) -> (B*K, V)
+            return self(seqs if window is None else seqs[:, -window:])[:, -1].log_softmax(-1)
+
+        return torch.cat([idx, beam_search(next_logp, idx, max_new_tokens, beam_size, eos_id, length_penalty)], dim=1)
+
+    def _window(self) -> int | None:
+        """How much context a forward pass may see: learned positions stop at max_len; the others extrapolate."""
+        return self.cfg.max_len if self.cfg.pos_encoding == "learned" else None

@@ -1,5 +1,7 @@
-"""Choosing the next token from logits: greedy, temperature, top-k, top-p (nucleus)."""
+"""Choosing the next token from logits: greedy, temperature, top-k, top-p (nucleus); beam search."""
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 
@@ -34,3 +36,50 @@ def sample_next(
         logits = logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+def beam_search(
+    next_logp: Callable[[torch.Tensor], torch.Tensor],
+    start: torch.Tensor,
+    steps: int,
+    beam_size: int = 4,
+    eos_id: int | None = None,
+    length_penalty: float = 0.0,
+) -> torch.Tensor:
+    """The best continuation (B, steps) of start (B, P) by summed log-probability.
+
+    next_logp maps the beams so far (B*K, L) to log-probabilities of their next token (B*K, V);
+    each model supplies its own (a GPT reads the beams, a decoder also reads its memory).
+    Finished beams (ending in eos_id) keep their score, divided by length^length_penalty when
+    ranked; they are padded with EOS to the longest beam's length.
+    """
+    B, K, P, device = start.shape[0], beam_size, start.shape[1], start.device
+    seqs = start.repeat_interleave(K, dim=0)  # (B*K, P)
+    scores = torch.full((B, K), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all beams start identical: keep one alive so the first step has no duplicates
+    finished = torch.zeros(B * K, dtype=torch.bool, device=device)
+    for _ in range(steps):
+        logp = next_logp(seqs)  # (B*K, V)
+        V = logp.shape[-1]
+        if eos_id is not None:
+            # A finished beam can only extend with EOS, at no cost.
+            frozen = torch.full_like(logp, float("-inf"))
+            frozen[:, eos_id] = 0.0
+            logp = torch.where(finished[:, None], frozen, logp)
+        scores, flat = (scores.reshape(-1, 1) + logp).reshape(B, K * V).topk(K, dim=-1)  # (B, K)
+        beam = flat // V + torch.arange(B, device=device)[:, None] * K
+        token = flat % V
+        seqs = torch.cat([seqs[beam.reshape(-1)], token.reshape(-1, 1)], dim=1)
+        if eos_id is not None:
+            finished = finished[beam.reshape(-1)] | (token.reshape(-1) == eos_id)
+            if bool(finished.all()):
+                break
+    generated = seqs[:, P:]  # (B*K, L)
+    ranked = scores
+    if eos_id is not None:
+        is_eos = generated == eos_id
+        full = torch.full_like(is_eos[:, 0], generated.shape[1], dtype=torch.long)
+        lengths = torch.where(is_eos.any(-1), is_eos.float().argmax(-1) + 1, full)
+        ranked = scores / lengths.reshape(B, K).float() ** length_penalty
+    best = ranked.argmax(dim=-1) + torch.arange(B, device=device) * K
+    return generated[best]

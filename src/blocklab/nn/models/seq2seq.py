@@ -9,6 +9,7 @@ from ..blocks import Stack
 from ..config import Seq2SeqConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
+from .sampling import beam_search
 
 
 class Seq2SeqTransformer(HookedModule):
@@ -113,40 +114,15 @@ class Seq2SeqTransformer(HookedModule):
         Finished beams (ending in EOS) keep their score, divided by length^length_penalty
         when ranked. Rows shorter than the longest are padded with EOS.
         """
-        B, device = src.shape[0], src.device
+        B, K = src.shape[0], beam_size
         src_pad = self._padding(src, None)
-        memory = self.encode(src, src_pad)
-        K = beam_size
-        memory = memory.repeat_interleave(K, dim=0)  # (B*K, S, D)
+        memory = self.encode(src, src_pad).repeat_interleave(K, dim=0)  # (B*K, S, D)
         mem_pad = None if src_pad is None else src_pad.repeat_interleave(K, dim=0)
-        seqs = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
-        scores = torch.full((B, K), float("-inf"), device=device)
-        scores[:, 0] = 0.0  # all beams start identical: keep one alive so the first step has no duplicates
-        finished = torch.zeros(B * K, dtype=torch.bool, device=device)
-        for _ in range(max_len):
-            logp = self.decode(seqs, memory, memory_key_padding_mask=mem_pad,
-                               tgt_key_padding_mask=torch.zeros_like(seqs, dtype=torch.bool))[:, -1].log_softmax(-1)
-            V = logp.shape[-1]
-            if eos_id is not None:
-                # A finished beam can only extend with EOS, at no cost.
-                frozen = torch.full_like(logp, float("-inf"))
-                frozen[:, eos_id] = 0.0
-                logp = torch.where(finished[:, None], frozen, logp)
-            total = (scores.reshape(-1, 1) + logp).reshape(B, K * V)
-            scores, flat = total.topk(K, dim=-1)  # (B, K)
-            beam = flat // V + torch.arange(B, device=device)[:, None] * K
-            token = flat % V
-            seqs = torch.cat([seqs[beam.reshape(-1)], token.reshape(-1, 1)], dim=1)
-            if eos_id is not None:
-                finished = finished[beam.reshape(-1)] | (token.reshape(-1) == eos_id)
-                if bool(finished.all()):
-                    break
-        lengths = seqs.shape[1] - 1
-        if eos_id is not None:
-            is_eos = seqs[:, 1:] == eos_id
-            first = torch.where(is_eos.any(-1), is_eos.float().argmax(-1) + 1, torch.full_like(is_eos[:, 0], lengths, dtype=torch.long))
-            ranked = scores / first.reshape(B, K).float() ** length_penalty
-        else:
-            ranked = scores
-        best = ranked.argmax(dim=-1) + torch.arange(B, device=device) * K
-        return seqs[best, 1:]
+
+        def next_logp(seqs: torch.Tensor) -> torch.Tensor:  # (B*K, L) -> (B*K, V)
+            no_pad = torch.zeros_like(seqs, dtype=torch.bool)
+            return self.decode(seqs, memory, memory_key_padding_mask=mem_pad,
+                               tgt_key_padding_mask=no_pad)[:, -1].log_softmax(-1)
+
+        start = torch.full((B, 1), bos_id, dtype=torch.long, device=src.device)
+        return beam_search(next_logp, start, max_len, K, eos_id, length_penalty)

@@ -7,7 +7,9 @@ import sys
 import pytest
 import torch
 
-from blocklab.bench.gpt import bench_step, loss_curves, markov_tokens, paper_base_mfu, ratios
+from blocklab.bench import breakdown as breakdown_module
+from blocklab.bench.breakdown import breakdown, family
+from blocklab.bench.gpt import batches, bench_step, build, loss_curves, markov_tokens, paper_base_mfu, ratios, train_step
 from blocklab.bench.flops import seq2seq_forward_flops, training_step_flops
 from blocklab.bench.peers import CONTENDERS, SIZES, GPTSize, TorchEncoderGPT, n_parameters
 from blocklab.bench.timing import Stats
@@ -123,3 +125,26 @@ def test_paper_base_step_on_cpu_counts_flops_and_leaves_mfu_to_a_gpu():
     r = paper_base_mfu(CPU, batch=2, src_len=6, tgt_len=5, repeats=1, warmup=0, **small)
     assert r["step_flops"] == training_step_flops(seq2seq_forward_flops(preset("paper-base", **small), 2, 6, 5))
     assert r["mfu"] is None and r["peak_tflops"] is None and r["flops_per_s"] > 0
+
+
+def test_breakdown_sorts_kernels_into_families_and_sums_to_the_total():
+    assert family("aten::addmm") == "matmul" and family("aten::_fused_adamw_") == "optimizer"
+    assert family("aten::_scaled_dot_product_flash_attention_for_cpu_backward") == "attention"
+    assert family("aten::gelu") == "other"
+    x, y = batches(TINY, 1, 0)[0]
+    steps = {name: (lambda s=train_step(build(name, TINY, CPU, 0), CPU): s(x, y)) for name in ("blocklab", "blocklab-explicit")}
+    b = breakdown(steps, 1, peers=("blocklab-explicit",))
+    fused, explicit = b["contenders"]["blocklab"], b["contenders"]["blocklab-explicit"]
+    assert fused["attention"] > 0 and explicit["attention"] == 0  # the explicit path multiplies with bmm
+    for t in (fused, explicit):
+        assert t["matmul"] > 0 and t["optimizer"] > 0
+        assert t["total"] == pytest.approx(sum(t[k] for k in ("matmul", "attention", "optimizer", "other")), abs=0.01)
+    assert b["floor"]["fastest_peer"] == "blocklab-explicit"
+    assert b["floor"]["ratio"] == pytest.approx((fused["matmul"] + fused["attention"]) / explicit["total"], abs=2e-3)
+
+
+def test_floor_is_taken_against_the_fastest_peer(monkeypatch):
+    fake = {"a": {"matmul": 6.0, "attention": 2.0, "total": 10.0}, "p": {"total": 20.0}, "q": {"total": 16.0}}
+    monkeypatch.setattr(breakdown_module, "kernel_times", lambda fn, n: fake[fn()])
+    b = breakdown_module.breakdown({"blocklab": lambda: "a", "p": lambda: "p", "q": lambda: "q"}, 1, ("p", "q"))
+    assert b["floor"] == {"fastest_peer": "q", "ratio": 0.5}

@@ -50,6 +50,7 @@ def _finish(dev, name: str, command: str, env: dict, result: object, out: str, t
 
 def run_gpt(threads: int, repeats: int | None, quick: bool, device: str, out: str, compile: bool,
             curve_steps: int | None) -> None:
+    from .breakdown import breakdown_lines
     from .gpt import bench_step, curve_line, loss_curves, paper_base_mfu, step_table
     from .peers import SIZES
 
@@ -65,12 +66,14 @@ def run_gpt(threads: int, repeats: int | None, quick: bool, device: str, out: st
     with fixed_threads(threads):
         for name, (reps, steps) in plan.items():
             size = SIZES[name]
-            results.append(bench_step(size, repeats=reps, warmup=1 if quick else 2, device=dev, compile=compile))
+            results.append(bench_step(size, repeats=reps, warmup=1 if quick else 2, device=dev, compile=compile,
+                                      profile_steps=max(1, reps // 3)))
             curves[name] = loss_curves(size, steps, dev)
         mfu = None
         if dev.type == "cuda":
             mfu = paper_base_mfu(dev, batch=64, src_len=256, tgt_len=256, repeats=repeats or 10, warmup=3)
     lines = [step_table(results), f"optimizer, every contender: {results[0]['optimizer']}"]
+    lines += [line for r in results if "breakdown" in r for line in breakdown_lines(r["size"]["name"], r["breakdown"])]
     lines += [curve_line(name, c) for name, c in curves.items()]
     if mfu is not None:
         peak = f"{100 * mfu['mfu']:.1f}% of {mfu['peak_tflops']:.0f} TFLOP/s" if mfu["mfu"] is not None else "peak unknown"

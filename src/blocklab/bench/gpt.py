@@ -24,6 +24,7 @@ from ..nn.attention import set_fused
 from ..nn.models.gpt import GPT
 from ..nn.presets import build_model, preset
 from . import flops
+from .breakdown import breakdown
 from .peers import CONTENDERS, PEERS, GPTSize, PeerMissing, n_parameters
 from .timing import Stats, device_sync, stats_dict, table, time_alternately
 
@@ -88,9 +89,10 @@ def build(name: str, size: GPTSize, device: torch.device, seed: int) -> nn.Modul
 
 
 def bench_step(size: GPTSize, *, repeats: int, warmup: int, device: torch.device, compile: bool = False,
-               contenders: tuple[str, ...] = tuple(CONTENDERS), seed: int = 0) -> dict:
+               contenders: tuple[str, ...] = tuple(CONTENDERS), seed: int = 0, profile_steps: int = 0) -> dict:
     """Median step time of every contender (and, with compile, of each under torch.compile),
-    tokens per second, parameter counts, and blocklab's time over the fastest peer's."""
+    tokens per second, parameter counts, and blocklab's time over the fastest peer's. With
+    profile_steps on the CPU, the eager contenders' kernel-family breakdown (breakdown.py)."""
     x, y = (t.to(device) for t in batches(size, 1, seed)[0])
     steps, rows, skipped = {}, {}, {}
     for name in contenders:
@@ -109,8 +111,11 @@ def bench_step(size: GPTSize, *, repeats: int, warmup: int, device: torch.device
     stats = time_alternately(steps, repeats=repeats, warmup=warmup, sync=device_sync(device))
     for label, s in stats.items():
         rows[label].update(stats_dict(s), tokens_per_s=round(size.tokens / s.median))
-    return {"size": size.__dict__, "tokens_per_step": size.tokens, "optimizer": OPTIMIZER_NOTE,
-            "contenders": rows, "skipped": skipped, "ratios": ratios(stats)}
+    out = {"size": size.__dict__, "tokens_per_step": size.tokens, "optimizer": OPTIMIZER_NOTE,
+           "contenders": rows, "skipped": skipped, "ratios": ratios(stats)}
+    if profile_steps and device.type == "cpu":  # on CUDA the CPU-side profile would time kernel launches
+        out["breakdown"] = breakdown({k: f for k, f in steps.items() if not k.endswith("+compile")}, profile_steps, PEERS)
+    return out
 
 
 def ratios(stats: dict[str, Stats]) -> dict:

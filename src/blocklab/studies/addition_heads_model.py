@@ -33,11 +33,11 @@ PROMPT_LEN = SRC_LEN + 1  # `a + b =`
 SEQ_LEN = PROMPT_LEN + ANSWER_LEN
 
 
-def build(kind: str, d_model: int, n_heads: int, layers: int, gpt_layers: int) -> nn.Module:
+def build(kind: str, d_model: int, n_heads: int, layers: int, gpt_layers: int, init_std: float = 0.02) -> nn.Module:
     """seq2seq: `layers` encoder and `layers` decoder blocks; gpt: `gpt_layers` blocks. Learned
     positions: every problem has the same length, so nothing needs to extrapolate."""
     common = dict(vocab_size=VOCAB, d_model=d_model, n_heads=n_heads, d_ff=4 * d_model, max_len=SEQ_LEN,
-                  pos_encoding="learned")
+                  pos_encoding="learned", init_std=init_std)
     if kind == "seq2seq":
         return Seq2SeqTransformer(Seq2SeqConfig(**common, n_encoder_layers=layers, n_decoder_layers=layers))
     if kind == "gpt":

@@ -119,3 +119,23 @@ def test_a_verdict_from_a_quick_run_says_so(runs):
     assert warning not in "".join(Page(build_report(runs)).text)
     shutil.rmtree(runs / "tiny")
     assert warning in "".join(Page(build_report(runs)).text)
+
+
+def test_cells_table_has_a_row_per_cell_or_per_metric_whichever_is_fewer(runs):
+    import json
+
+    path = runs / "tiny" / "results.json"
+    r = json.loads(path.read_text())
+    cells = [c["name"] for c in r["cells"]]
+
+    def rows_with(metrics: list[str]) -> list[str]:
+        for c in cells:
+            r["aggregates"][c] = {m: {"mean": 1.0, "ci_low": 0.0, "ci_high": 2.0, "n": 2} for m in metrics}
+        path.write_text(json.dumps(r))
+        return Page(build_report(runs).parent / "study-tiny.html").rows
+
+    rows = rows_with(["loss"])
+    assert all(rows.count(c) == 2 for c in cells) and "loss" not in rows  # the runs-by-seed table has a row per cell too
+    many = [f"head_{i}" for i in range(len(cells) + 1)]
+    rows = rows_with(many)
+    assert {"params", *many} <= set(rows) and all(rows.count(c) == 1 for c in cells)

@@ -144,9 +144,13 @@ def _status_counts(r: dict) -> dict[str, int]:
 def _study_page(page: str, path: Path, r: dict, out: Path) -> str:
     cells = [c["name"] for c in r["cells"]]
     metrics = sorted({k for c in cells for k in r["aggregates"].get(c, {})})
-    agg_rows = [[escape(c["name"]), escape(", ".join(f"{k}={v}" for k, v in c["params"].items()))]
-                + ["\0" + _interval(r["aggregates"].get(c["name"], {}).get(k, {})) for k in metrics]
-                for c in r["cells"]]
+    cell_params = [escape(", ".join(f"{k}={v}" for k, v in c["params"].items())) for c in r["cells"]]
+    values = [["\0" + _interval(r["aggregates"].get(c, {}).get(k, {})) for k in metrics] for c in cells]
+    if len(metrics) <= len(cells):  # a row per cell
+        agg_table = _table(["cell", "params", *metrics], [[escape(c), p, *v] for c, p, v in zip(cells, cell_params, values)])
+    else:  # a row per metric: a study with many metrics (per head, per op) stays readable
+        agg_table = _table(["metric", *cells],
+                           [["params", *cell_params]] + [[escape(k), *col] for k, col in zip(metrics, zip(*values))])
     by_pair = {(run["cell"], run["seed"]): run for run in r["runs"]}
     seed_rows = [[escape(c)] + [_seed_status(by_pair.get((c, s))) for s in r["seeds"]] for c in cells]
     m_rows = [[m["claim_id"] + (f" ({escape(m['part'])})" if m["part"] else ""), escape(m["seed_value"]),
@@ -162,7 +166,7 @@ def _study_page(page: str, path: Path, r: dict, out: Path) -> str:
         f"<p><a href='index.html'>← report index</a></p><h1>{escape(r['study'])}</h1><p>{escape(r['description'])}</p>"
         + _table([], about)
         + "<h2>Config</h2>" + _table(["key", "value"], [[escape(k), escape(repr(v))] for k, v in r["config"].items()])
-        + "<h2>Cells: mean [95% CI] over seeds</h2>" + _table(["cell", "params", *metrics], agg_rows)
+        + "<h2>Cells: mean [95% CI] over seeds</h2>" + agg_table
         + "<h2>Runs by seed</h2>" + _table(["cell", *(f"seed {s}" for s in r["seeds"])], seed_rows)
         + "".join(_study_table(t) for t in _study_tables(r))
         + "<h2>Claims measured</h2>" + (_table(["claim", "seed's figure", "measured", "verdict", "rule"], m_rows)

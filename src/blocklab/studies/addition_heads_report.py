@@ -240,16 +240,16 @@ def head_importance(results: dict, fig_dir: Path) -> str:
         xs = np.arange(len(names))
         for k, (meth, color) in enumerate((("zero", "C3"), ("mean", "C0"))):
             d = np.array([drops(m, meth) for m in ms])  # (seeds, 24)
-            intervals = [mean_ci(d[:, i].tolist()) for i in range(len(names))]
-            mean = np.array([v.mean for v in intervals])
-            err = np.array([[0, 0] if v.low is None else [v.mean - v.low, v.high - v.mean] for v in intervals]).T
-            ax.bar(xs + (k - 0.5) * 0.4, mean, width=0.4, yerr=np.clip(err, 0, None), capsize=2, color=color,
-                   alpha=0.8, label=f"{meth} ablation")
+            # Seeds as dots, not a t-interval: a head's index means nothing across trainings (heads
+            # of a module are interchangeable), so the spread is bimodal and an interval misleads.
+            x = xs + (k - 0.5) * 0.4
+            ax.bar(x, d.mean(axis=0), width=0.4, color=color, alpha=0.6, label=f"{meth} ablation, mean")
+            ax.scatter(np.broadcast_to(x, d.shape), d, s=9, color=color, edgecolor="black", linewidth=0.4, zorder=3)
         ax.axhline(ms[0]["heads"]["baseline"]["em"] * (1 - PRUNABLE), color="grey", linestyle="--", linewidth=1,
                    label="1% of baseline")
         ax.set_xticks(xs, [n.replace("_head_", "/h") for n in names], rotation=60, ha="right", fontsize=7)
         ax.set(ylabel="greedy exact match lost (points)",
-               title=f"{cell}: each head ablated alone (mean and 95% CI over {len(ms)} seeds)")
+               title=f"{cell}: each head ablated alone (bars: mean over {len(ms)} seeds; dots: each seed)")
         ax.legend(fontsize=8)
     return plots.save(fig, fig_dir, "head_importance.png")
 

@@ -209,10 +209,14 @@ def cascade_figure(results: dict, fig_dir: Path) -> str:
                    label=cell)
     axes[0].set(xlabel="answer position (generation order)", ylabel="digit accuracy, held-out (%)",
                 xticks=range(1, 5), title="Digit accuracy by position (mean over seeds)")
-    for ax, when in ((axes[1], "final model, held-out"),
-                     (axes[2], f"first checkpoint with token acc >= {UNDER_TRAINED:.0%}, validation")):
+    axes[0].set_ylim(top=100.5)
+    for ax, when in ((axes[1], "Cascade: final model (held-out)"),
+                     (axes[2], f"Cascade: first checkpoint >= {UNDER_TRAINED:.0%} tokens (val)")):
         ax.set_xticks([0, 1], ["greedy (own prefix)", "teacher-forced (true prefix)"])
-        ax.set(ylabel="failed problems wrong again after the first mistake (%)", title=f"Cascade: {when}")
+        ax.set(ylabel="failed problems wrong again later (%)", title=when)
+        if not any(np.isfinite(b.get_height()) for b in ax.patches):
+            ax.text(0.5, 0.5, "no failed problems", transform=ax.transAxes, ha="center", color="grey")
+            ax.set_yticks([])
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)

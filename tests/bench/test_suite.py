@@ -75,6 +75,8 @@ def test_bench_gpt_writes_json_with_device_and_skipped_peer(capsys, tmp_path, mo
     assert data["results"]["loss_curves"]["nanogpt-cpu"]["steps"] == 3
     assert "transformers" in text and "skipped" in text and "pip install" in text
     assert "CUDA was not measured here" in text and "fastest peer (torch.nn)" in text
+    floor = data["results"]["steps"][0]["breakdown"]["floor"]
+    assert floor["fastest_peer"] == "torch.nn" and f"alone take {floor['ratio']:.2f}x" in text
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has the GPU the test asks for in vain")

@@ -9,7 +9,7 @@ from blocklab.errors import BlocklabError
 from blocklab.nn import Seq2SeqConfig
 from blocklab.nn.models.seq2seq import Seq2SeqTransformer
 from blocklab.studies import addition_heads_ablation as abl
-from blocklab.studies.addition_heads import AdditionHeadsConfig
+from blocklab.studies.addition_heads import AdditionHeads, AdditionHeadsConfig
 from blocklab.studies.addition_heads_model import (PROMPT_LEN, answer_logits, beam, build, evaluate, greedy, predict)
 from blocklab.tasks import addition
 from blocklab.tasks.addition import EQUALS, VOCAB
@@ -179,6 +179,8 @@ def test_tiny_run_writes_figures_ablation_json_and_claims(tmp_path):
     assert len(heads) == 6 and {"zero_drop", "mean_drop"} <= set(heads["decoder_0_self_head_1"])
     verdicts = {m["part"]: m["verdict"] for m in results["measurements"]}
     assert verdicts["encoder_1_self_head_3"] == "ill-posed"  # one encoder layer here
+    tables = {t.title: t for t in AdditionHeads().tables(results)}
+    assert len(tables["Heads ablated one at a time: greedy exact match lost (points)"].rows) == 6
     for run in results["runs"]:
         t = run["metrics"]["test"]
         assert t["greedy_tf_disagree"] == 0 and t["greedy_em"] == t["tf_em"]
@@ -191,3 +193,81 @@ def test_gpt_evaluation_reports_every_decoding():
     t = evaluate(model("gpt"), task, "test", (1, 2))
     assert t["greedy_tf_disagree"] == 0 and t["beam_em"]["1"] == t["greedy_em"] == t["tf_em"]
     assert len(t["tf_acc_by_position"]) == 4 and t["bound_from_token_acc"] <= t["greedy_em"] + 1e-9
+
+
+def _metrics(steps_to_99, cpu, greedy=100.0, resumed=False, mistakes=(), heads=None):
+    """A run's metrics as run_cell stores them, with only what the tables read."""
+    cascade = {**{f"first_wrong_{p}": 0.0 for p in range(4)}, "later_greedy": 0.0, "later_tf": 0.0}
+    if greedy < 100:  # every failure starts at the second digit; half go wrong again, a tenth teacher-forced
+        failed = 100 - greedy
+        cascade |= {"first_wrong_1": failed, "later_greedy": failed / 2, "later_tf": failed / 10}
+    # the under-trained checkpoint (step 200) fails 20%, all at the first digit; half go wrong again
+    late = {"val_later_greedy": 0.1, "val_later_tf": 0.02, **{f"val_first_wrong_{p}": 0.2 * (p == 0) for p in range(4)}}
+    history = [{"step": 100, "val_acc": 0.5, "val_greedy_em": 0.0, **late},
+               {"step": 200, "val_acc": 0.95, "val_greedy_em": 0.8, **late},
+               {"step": 300, "val_acc": 1.0, "val_greedy_em": 1.0, **late}]
+    test = {"tf_token_acc": 100 - (100 - greedy) / 4, "tf_em": greedy, "greedy_em": greedy, "greedy_tf_disagree": 0,
+            "beam_em": {"1": greedy, "4": greedy}, "cascade": cascade, "mistakes": list(mistakes),
+            "by_carries": {str(k): {"n": 10 * (k + 1), "greedy_em": greedy} for k in range(4)}}
+    out = {"params": 1000, "train_cpu_seconds": cpu, "steps_to_99": steps_to_99, "steps_done": 1000,
+           "resumed": resumed, "history": history, "test": test, "mistakes": list(mistakes)}
+    return out | ({"heads": heads} if heads else {})
+
+
+def _heads(zero, mean, pruned):
+    names = ["encoder_0_self_head_0", "encoder_0_self_head_1", "decoder_0_self_head_0"]
+    return {"names": names, "baseline": {"em": 100.0},
+            "zero": {n: {"em": v} for n, v in zip(names, zero)}, "mean": {n: {"em": v} for n, v in zip(names, mean)},
+            "pruning": [{"removed": k, "em": v} for k, v in enumerate(pruned)]}
+
+
+def test_tables_from_a_synthetic_results_dict():
+    """WHAT: known values in each table; runs that never reached 99% or resumed are counted, not
+    averaged as zero; cells without finished runs are left out. WHY: the report page's numbers."""
+    s2s = [_metrics(200, 50.0, mistakes=["12 + 34: model says 47, truth 46"],
+                    heads=_heads([100, 99.5, 50], [100, 98, 100], [100, 99.5, 98.9, 99.2])),
+           _metrics(400, 100.0, greedy=90.0, heads=_heads([100, 100, 40], [99, 100, 30], [100, 99, 98, 97])),
+           _metrics(None, 80.0, heads=_heads([100, 97, 98.5], [100, 100, 100], [100, 100, 99, 90]))]
+    gpt = [_metrics(500, 60.0), _metrics(300, 70.0, resumed=True)]
+    runs = [{"cell": "seq2seq-natural", "seed": s, "status": "done", "metrics": m} for s, m in enumerate(s2s)]
+    runs += [{"cell": "gpt-natural", "seed": s, "status": "done", "metrics": m} for s, m in enumerate(gpt)]
+    runs += [{"cell": "seq2seq-reversed", "seed": 0, "status": "failed", "metrics": {}}]
+    cells = [{"name": n} for n in ("seq2seq-natural", "seq2seq-reversed", "gpt-natural", "gpt-reversed")]
+    results = {"cells": cells, "runs": runs, "config": {"n_test": 100, "n_val": 50, "eval_every": 100}}
+    tables = {t.title.split(":")[0]: t for t in AdditionHeads().tables(results)}
+
+    decodings = tables["Decodings per cell"]
+    assert decodings.headers == ["quantity", "seq2seq-natural", "gpt-natural"]
+    rows = {r[0]: r[1:] for r in decodings.rows}
+    assert rows["seeds finished"] == [3, 2]
+    assert rows["steps to 99% greedy exact match (validation)"][0].endswith("(n=2; 1 never reached 99%)")
+    # CPU to 99% = CPU x steps_to_99 / steps_done: 50 x 0.2 = 10 and 100 x 0.4 = 40, mean 25
+    cpu = rows["CPU seconds to 99%"]
+    assert cpu[0].startswith("25 [") and cpu[0].endswith("(n=2; 1 never reached 99%)")
+    assert cpu[1] == "30 (n=1; 1 resumed, CPU time partial)"  # 60 x 0.5
+    assert rows["greedy exact match (%)"][0].startswith("96.67 [")  # (100 + 90 + 100) / 3
+    assert rows["beam 4 exact match (%)"][1] == "100 [100, 100]"
+
+    carries = tables["Greedy exact match (%) by number of carries"]
+    assert [r[:2] for r in carries.rows] == [[0, "10"], [1, "20"], [2, "30"], [3, "40"]]
+
+    cascade = {(r[0], r[1].split(",")[0]): r for r in tables["The error cascade"].rows}
+    final = cascade[("seq2seq-natural", "final model")]
+    assert final[10:] == ["50", "10"]  # only seed 1 failed: half of its failures wrong again, a tenth teacher-forced
+    early = cascade[("seq2seq-natural", "under-trained")]
+    assert early[1] == "under-trained, validation (steps 200, 200, 200)" and early[5] == "80 [80, 80]"  # 100 - 4 x 5
+    # 0.1 and 0.02 of all problems, of the 0.2 failed
+    assert early[6] == "20 [20, 20]" and early[10:] == ["50 [50, 50]", "10 [10, 10]"]
+    assert cascade[("gpt-natural", "final model")][10:] == ["no failed problems"] * 2
+
+    alone = {r[1]: r for r in tables["Heads ablated one at a time"].rows}
+    expected = [pytest.approx(111.5 / 3), "50, 60, 1.5", pytest.approx(70 / 3), "0, 70, 0"]
+    assert alone["decoder_0_self_head_0"][2:] == expected
+    (can_go,) = tables["Heads that can go"].rows  # gpt-natural has no heads
+    assert can_go[0] == "seq2seq-natural" and can_go[3].endswith("(2, 2, 1)") and can_go[4].endswith("(2, 2, 3)")
+    assert can_go[5].endswith("(3, 1, 2)")  # the most heads removed together with >= 99 left, not the first fall
+
+    mistakes = tables["First mistakes of greedy decoding"].rows
+    assert mistakes == [["seq2seq-natural", 0, "12 + 34: model says 47, truth 46"],
+                        ["gpt-natural", 0, "no mistakes on the held-out set"]]
+    assert AdditionHeads().tables({**results, "runs": runs[-1:]}) == []

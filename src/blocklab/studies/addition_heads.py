@@ -35,6 +35,7 @@ from ..train.trainer import fit
 from . import addition_heads_ablation as abl
 from . import addition_heads_report as report
 from .addition_heads_model import MODELS, build, evaluate, loss_fn
+from .addition_heads_tables import all_tables
 from .registry import Cell, Study, register
 
 
@@ -151,6 +152,9 @@ class AdditionHeads(Study):
     def figures(self, results: dict, fig_dir) -> list[str]:
         report.write_ablation_json(results, fig_dir.parent / "ablation_results.json")
         return report.draw_all(results, fig_dir)
+
+    def tables(self, results: dict) -> list:
+        return all_tables(results)
 
     def measure(self, results: dict) -> list:
         return report.measure(results)

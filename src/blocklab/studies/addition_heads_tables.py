@@ -88,14 +88,16 @@ def decodings(results: dict) -> Table:
             row("greedy / teacher-forced disagreements (problems, per seed)",
                 lambda c: listed(x["greedy_tf_disagree"] for x in tests[c])),
             row("steps to 99% greedy exact match (validation)", lambda c: steps_to_99_text(ms[c])),
-            row("training CPU seconds", lambda c: summary(m["train_cpu_seconds"] for m in ms[c])),
+            row("training CPU seconds", lambda c: of_runs([None if m["resumed"] else m["train_cpu_seconds"]
+                                                           for m in ms[c]], len(ms[c]), "resumed, CPU time partial")),
             row("CPU seconds to 99%", lambda c: cpu_to_99_text(ms[c]))]
     cfg = results["config"]
     note = (f"Mean [95% CI] over seeds on the {cfg['n_test']:,} held-out problems (the same for every cell and "
             f"seed). Steps to 99%: the first evaluation (every {cfg['eval_every']} steps) at which greedy exact "
             f"match on the {cfg['n_val']:,} validation problems reached 99%. CPU seconds to 99% = training CPU "
-            f"seconds x steps to 99% / steps done (evaluations included, pro rata); a run that never reached 99% "
-            f"or that resumed after an interrupt is counted beside the mean, not averaged as zero.")
+            f"seconds x steps to 99% / steps done (evaluations included, pro rata). A run that never reached 99%, "
+            f"or that resumed after an interrupt (its CPU time before it is not recorded), is counted beside the "
+            f"mean, not averaged.")
     return Table("Decodings per cell: teacher forcing, greedy, beam, and the time to 99%", ["quantity", *cells],
                  rows, note)
 

@@ -49,6 +49,7 @@ from ..tasks.operations import operations
 from ..train import TrainConfig
 from . import training_dynamics_claims as claims
 from . import training_dynamics_report as report
+from . import training_dynamics_tables
 from .registry import Cell, CellContext, Study, register
 from .training_dynamics_generalize import (
     QUICK, GeneralizationConfig, generalization_cells, generalization_figures, generalization_measurements,
@@ -220,3 +221,6 @@ class TrainingDynamics(Study):
 
     def measure(self, results: dict) -> list:
         return claims.measure(results) + generalization_measurements(results)
+
+    def tables(self, results: dict) -> list:
+        return training_dynamics_tables.tables(results)

@@ -33,14 +33,15 @@ SEED_PARAMS = 102016
 BASE = "baseline-seed"
 
 
-def _records(results: dict, cell: str) -> list[dict]:
+def records(results: dict, cell: str) -> list[dict]:
+    """The per-epoch record of every finished seed of a cell."""
     return [r["metrics"]["record"] for r in finished_runs(results, cell)]
 
 
 def curve_at(results: dict, cell: str, key: str, epoch: int, pick=lambda v: v) -> list[float]:
     """One value per seed of curves[key] at `epoch` (NaN where that epoch was not run)."""
     out = []
-    for rec in _records(results, cell):
+    for rec in records(results, cell):
         epochs = rec["curves"]["epoch"]
         value = rec["curves"][key][epochs.index(epoch)] if epoch in epochs and key in rec["curves"] else None
         value = None if value is None else pick(value)
@@ -51,7 +52,7 @@ def curve_at(results: dict, cell: str, key: str, epoch: int, pick=lambda v: v) -
 def snapshot_at(results: dict, cell: str, epoch: int, fn) -> list[float]:
     """fn(snapshots, index of `epoch`) per seed; NaN where the epoch was not snapshotted."""
     out = []
-    for rec in _records(results, cell):
+    for rec in records(results, cell):
         snaps = rec.get("snapshots", {})
         out.append(float(fn(snaps, snaps["epoch"].index(epoch))) if epoch in snaps.get("epoch", []) else NAN)
     return out
@@ -136,7 +137,7 @@ def _ops_claims(results: dict) -> list[Measurement]:
 def _first_lead(results: dict) -> list[float]:
     """Per seed: epochs until First's test accuracy reaches 90% minus the least such epoch of the other ops."""
     out = []
-    for rec in _records(results, BASE):
+    for rec in records(results, BASE):
         curves = rec["curves"]
         reach = [next((e for e, v in zip(curves["epoch"], curves["test_acc_op"]) if v[k] >= 90), math.inf)
                  for k in range(len(OPS))]

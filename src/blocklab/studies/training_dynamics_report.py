@@ -11,18 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from ..report import plots
-from ..report.results import finished_runs
 from ..tasks.operations import OPS, VOCAB, encode
 from . import training_dynamics_sweeps as sweeps
+from .training_dynamics_claims import records
 from .training_dynamics_record import PROBES
 
 SPLIT_CELLS = ("baseline-seed", "baseline-disjoint")
 ATTENTION_EPOCHS = (1, 10, 30, 50)
 KIND_COLORS = {"op": "C3", "digit": "C0", "other": "C7"}
-
-
-def records(results: dict, cell: str) -> list[dict]:
-    return [r["metrics"]["record"] for r in finished_runs(results, cell)]
 
 
 def column(recs: list[dict], key: str, pick=lambda v: v) -> list[list[float]]:

@@ -9,22 +9,17 @@ from pathlib import Path
 
 from ..report import plots
 from ..report.results import finished_runs, seed_values
+from .training_dynamics_claims import BASE, curve_at, records
 
-BASE = "baseline-seed"
-
-
-def _recs(results: dict, cell: str) -> list[dict]:
-    return [r["metrics"]["record"] for r in finished_runs(results, cell)]
 
 
 def _cells(results: dict, prefix: str) -> list[str]:
     return [c["name"] for c in results["cells"] if c["name"].startswith(prefix) and finished_runs(results, c["name"])]
 
 
-def _reference(results: dict, key: str = "test_acc") -> list[float]:
-    budget = results["config"]["sweep_epochs"]
-    return [rec["curves"][key][rec["curves"]["epoch"].index(budget)] if budget in rec["curves"]["epoch"] else float("nan")
-            for rec in _recs(results, BASE)]
+def _reference(results: dict) -> list[float]:
+    """baseline-seed's test accuracy at the sweep budget: the reference every sweep changes one factor of."""
+    return curve_at(results, BASE, "test_acc", results["config"]["sweep_epochs"])
 
 
 def figures(results: dict, fig_dir: Path) -> list[str]:
@@ -48,7 +43,7 @@ def _sweep_curves(results: dict, prefix: str, title: str, fig_dir: Path) -> str:
     """Validation accuracy against examples seen, one line per setting, the baseline as reference."""
     fig, ax = plots.figure(width=6.5)
     budget = results["config"]["sweep_epochs"]
-    base = _recs(results, BASE)
+    base = records(results, BASE)
     if base:
         steps = [s for s in base[0]["checks"]["step"]]
         keep = [i for i, s in enumerate(steps) if s <= budget * base[0]["curves"]["step"][1]] if len(

@@ -136,7 +136,7 @@ def write_ablation_json(results: dict, path: Path) -> None:
 
 # ---------------------------------------------------------------------------- figures
 def draw_all(results: dict, fig_dir: Path) -> list[str]:
-    if not _cells(results):
+    if not trained_cells(results):
         return []
     names = [decodings(results, fig_dir), training(results, fig_dir), cascade_figure(results, fig_dir),
              by_carries(results, fig_dir)]
@@ -146,12 +146,12 @@ def draw_all(results: dict, fig_dir: Path) -> list[str]:
     return names
 
 
-def _cells(results: dict) -> list[str]:
+def trained_cells(results: dict) -> list[str]:
     return [c["name"] for c in results["cells"] if runs(results, c["name"])]
 
 
 def decodings(results: dict, fig_dir: Path) -> str:
-    cells = _cells(results)
+    cells = trained_cells(results)
     fig, axes = plots.figure(1, len(cells), width=4.2, height=3.8)
     for ax, cell in zip(np.atleast_1d(axes), cells):
         t = [m["test"] for m in runs(results, cell)]
@@ -169,7 +169,7 @@ def decodings(results: dict, fig_dir: Path) -> str:
 
 def training(results: dict, fig_dir: Path) -> str:
     fig, ax = plots.figure(width=7, height=4.2)
-    for cell in _cells(results):
+    for cell in trained_cells(results):
         hist = [m["history"] for m in runs(results, cell)]
         plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_greedy_em"] for h in s] for s in hist],
                              label=cell)
@@ -191,7 +191,7 @@ def cascade_figure(results: dict, fig_dir: Path) -> str:
     """Per answer position, teacher-forced vs greedy digit accuracy on the held-out set; and how
     often a first greedy mistake is followed by another, on the final model and at the
     under-trained checkpoint, against teacher forcing from the true prefix."""
-    cells = _cells(results)
+    cells = trained_cells(results)
     fig, axes = plots.figure(1, 3, width=5, height=4)
     width = 0.8 / len(cells)
     for i, cell in enumerate(cells):
@@ -225,7 +225,7 @@ def cascade_figure(results: dict, fig_dir: Path) -> str:
 
 def by_carries(results: dict, fig_dir: Path) -> str:
     fig, ax = plots.figure(width=6.5, height=4)
-    for cell in _cells(results):
+    for cell in trained_cells(results):
         t = [m["test"] for m in runs(results, cell)]
         curves = [[x["by_carries"][str(c)]["greedy_em"] for c in range(4)] for x in t]
         plots.line_with_band(ax, range(4), curves, label=cell)

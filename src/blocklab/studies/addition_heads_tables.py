@@ -14,7 +14,7 @@ from ..report.results import finished_runs
 from ..report.stats import mean_ci
 from ..report.tables import Table
 from ..tasks.addition import ANSWER_LEN
-from .addition_heads_report import (PRUNABLE, UNDER_TRAINED, _cells, cpu_to_99, drops, head_cells, prunable, runs,
+from .addition_heads_report import (PRUNABLE, UNDER_TRAINED, trained_cells, cpu_to_99, drops, head_cells, prunable, runs,
                                     under_trained)
 
 METHODS = ("zero", "mean")
@@ -22,7 +22,7 @@ SEED_TOKEN_ACC = 99.85  # the seed's teacher-forced token accuracy, against its 
 
 
 def all_tables(results: dict) -> list[Table]:
-    if not _cells(results):
+    if not trained_cells(results):
         return []
     out = [decodings(results), by_carries(results), cascade(results)]
     if head_cells(results):
@@ -67,7 +67,7 @@ def cpu_to_99_text(ms: list[dict]) -> str:
 
 
 def decodings(results: dict) -> Table:
-    cells = _cells(results)
+    cells = trained_cells(results)
     ms = {c: runs(results, c) for c in cells}
     tests = {c: [m["test"] for m in ms[c]] for c in cells}
     beams = list(dict.fromkeys(k for t in tests.values() for k in t[0]["beam_em"]))
@@ -103,7 +103,7 @@ def decodings(results: dict) -> Table:
 
 
 def by_carries(results: dict) -> Table:
-    cells = _cells(results)
+    cells = trained_cells(results)
     tests = {c: [m["test"] for m in runs(results, c)] for c in cells}
     rows = []
     for k in map(str, range(4)):
@@ -148,7 +148,7 @@ def cascade_row(cell: str, label: str, states: list[dict]) -> list:
 
 def cascade(results: dict) -> Table:
     rows, disagree = [], 0
-    for cell in _cells(results):
+    for cell in trained_cells(results):
         ms = runs(results, cell)
         disagree += sum(m["test"]["greedy_tf_disagree"] for m in ms)
         rows.append(cascade_row(cell, "final model, held-out", [final_state(m["test"]) for m in ms]))
@@ -224,7 +224,7 @@ def heads_removable(results: dict) -> Table:
 # ---------------------------------------------------------------------------- first mistakes
 def first_mistakes(results: dict) -> Table:
     rows = []
-    for cell in _cells(results):
+    for cell in trained_cells(results):
         first = finished_runs(results, cell)[0]
         lines = first["metrics"]["mistakes"] or ["no mistakes on the held-out set"]
         rows += [[cell, first["seed"], line] for line in lines]

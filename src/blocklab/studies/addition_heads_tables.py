@@ -14,8 +14,8 @@ from ..report.results import finished_runs
 from ..report.stats import mean_ci
 from ..report.tables import Table
 from ..tasks.addition import ANSWER_LEN
-from .addition_heads_report import (PRUNABLE, UNDER_TRAINED, trained_cells, cpu_to_99, drops, head_cells, prunable, runs,
-                                    under_trained)
+from .addition_heads_report import (PRUNABLE, UNDER_TRAINED, cpu_to_99, drops, head_cells, prunable, runs,
+                                    trained_cells, under_trained)
 
 METHODS = ("zero", "mean")
 SEED_TOKEN_ACC = 99.85  # the seed's teacher-forced token accuracy, against its 34.9% greedy exact match

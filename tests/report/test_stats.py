@@ -43,3 +43,9 @@ def test_curves_pointwise_with_a_diverged_seed():
     assert half[0] == pytest.approx(4.303 / math.sqrt(3))  # sd 1 over three seeds
     assert half[1] == pytest.approx(4.303 * 2 / math.sqrt(3))  # sd 2
     assert half[2] == 0.0  # one finite seed: a line, no band
+
+
+def test_interval_text_for_a_table_cell():
+    assert mean_ci([1.0, 2.0, 3.0]).text() == "2 [-0.4843, 4.484]"  # half-width 4.303 / sqrt(3) = 2.4843
+    assert mean_ci([1.0, 2.0, 3.0]).text(".1f") == "2.0 [-0.5, 4.5]"
+    assert mean_ci([5.0]).text() == "5" and mean_ci([]).text() == "—"

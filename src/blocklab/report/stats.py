@@ -56,6 +56,12 @@ class Interval:
     def to_dict(self) -> dict:
         return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n": self.n}
 
+    def text(self, fmt: str = ".4g") -> str:
+        """'mean [low, high]' for a table cell; the mean alone for one value, '—' for none."""
+        if self.mean is None:
+            return "—"
+        return f"{self.mean:{fmt}}" + ("" if self.low is None else f" [{self.low:{fmt}}, {self.high:{fmt}}]")
+
 
 def mean_ci(values: Iterable[float]) -> Interval:
     """Mean and 95% t-interval of the finite values in `values` (NaN and inf are left out)."""

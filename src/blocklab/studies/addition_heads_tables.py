@@ -34,10 +34,7 @@ def all_tables(results: dict) -> list[Table]:
 def summary(values) -> str:
     """'mean [low, high]' of the finite values (None counts as missing), the mean alone for
     one value, '—' for none."""
-    i = mean_ci([float("nan") if v is None else v for v in values])
-    if i.n == 0:
-        return "—"
-    return f"{i.mean:.4g}" if i.low is None else f"{i.mean:.4g} [{i.low:.4g}, {i.high:.4g}]"
+    return mean_ci([float("nan") if v is None else v for v in values]).text()
 
 
 def listed(values) -> str:

@@ -41,9 +41,7 @@ def measured(values: list[float], fmt: str, missing: str = "not reached") -> str
     interval = mean_ci(values)
     if interval.n == 0:
         return missing
-    text = f"{interval.mean:{fmt}}"
-    if interval.low is not None:
-        text += f" [{interval.low:{fmt}}, {interval.high:{fmt}}]"
+    text = interval.text(fmt)
     if interval.n < len(values):
         text += f" ({len(values) - interval.n} of {len(values)} {missing})"
     return text

@@ -136,3 +136,18 @@ def test_attention_with_rope_is_invariant_to_shifting_all_positions():
     assert_close(shifted[0], out[0], "output")
     unrotated = attn(x, pos=pos, is_causal=True, need_weights=True)
     assert not torch.allclose(unrotated[1], out[1]), "RoPE must change the weights"
+
+
+@pytest.mark.parametrize("pe", ["learned", "sinusoidal", "rope", "alibi", "none"])
+@pytest.mark.parametrize("fused", [False, True])
+def test_every_encoding_traces_as_one_compiled_graph(pe, fused):
+    """torch.compile(fullgraph=True) fails on a graph break, such as a branch on a tensor's value."""
+    from blocklab.nn import GPT, GPTConfig
+    from blocklab.nn.attention import set_fused
+
+    model = set_fused(GPT(GPTConfig(vocab_size=11, d_model=16, n_heads=2, n_layers=2, d_ff=32, max_len=8,
+                                    pos_encoding=pe)), fused).eval()
+    idx = torch.randint(0, 11, (2, 8))
+    torch.compiler.reset()  # each case compiles the same forward afresh; dynamo caps recompiles per function
+    compiled = torch.compile(model, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(idx), model(idx))

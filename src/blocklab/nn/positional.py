@@ -55,7 +55,8 @@ class Sinusoidal(PositionalEncoding):
         self.register_buffer("table", sinusoid_table(torch.arange(max_len), d_model, base), persistent=False)
 
     def embed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        if int(pos.max()) < self.table.shape[0]:
+        # Compiled, the table is always computed: a branch on a tensor's value splits the graph.
+        if not torch.compiler.is_compiling() and int(pos.max()) < self.table.shape[0]:
             pe = self.table[pos]
         else:
             pe = sinusoid_table(pos, self.d_model, self.base)
@@ -72,14 +73,16 @@ class Learned(PositionalEncoding):
 
     def embed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         n = self.table.num_embeddings
-        if int(pos.max()) >= n:
-            if self.overflow == "error":
-                raise BlocklabError(
-                    f"position {int(pos.max())} is past the learned position table (max_len={n}); "
-                    "use a shorter input, a larger max_len, learned_overflow='clamp', "
-                    "or an encoding that extrapolates ('sinusoidal', 'alibi', 'rope')"
-                )
+        if self.overflow == "clamp":
             pos = pos.clamp(max=n - 1)
+        # Compiled, no check (reading a tensor's value splits the graph): the table lookup itself
+        # still fails past the end, with torch's message.
+        elif not torch.compiler.is_compiling() and int(pos.max()) >= n:
+            raise BlocklabError(
+                f"position {int(pos.max())} is past the learned position table (max_len={n}); "
+                "use a shorter input, a larger max_len, learned_overflow='clamp', "
+                "or an encoding that extrapolates ('sinusoidal', 'alibi', 'rope')"
+            )
         return x + self.table(pos)
 
 

@@ -12,6 +12,7 @@ from ..report import plots
 from ..report.results import dumps, finished_runs
 from ..report.stats import mean_ci
 from ..report.verdicts import Measurement, around, at_least, at_most, ill_posed
+from ..tasks.addition import ANSWER_LEN
 
 UNDER_TRAINED = 0.90  # the cascade is shown at the first evaluation with validation token accuracy >= this
 PRUNABLE = 0.99  # the seed's criterion: a head is prunable if accuracy stays above 99% of the baseline
@@ -180,11 +181,31 @@ def training(results: dict, fig_dir: Path) -> str:
     return plots.save(fig, fig_dir, "training_greedy_accuracy.png")
 
 
-def _later(values: list[tuple[float, float, float]]) -> list[float]:
-    """(later_greedy, later_tf, failed) per seed -> [greedy %, teacher-forced %] of failed problems
-    with another wrong digit after greedy's first, averaged over seeds."""
-    rows = [[100 * g / f, 100 * t / f] for g, t, f in values if f > 0]
-    return np.mean(rows, axis=0).tolist() if rows else [np.nan, np.nan]
+def final_state(t: dict) -> dict:
+    """The held-out evaluation of a trained model, in percent."""
+    return {"token": t["tf_token_acc"], "greedy": t["greedy_em"],
+            "first": [t["cascade"][f"first_wrong_{p}"] for p in range(ANSWER_LEN)],
+            "later_greedy": t["cascade"]["later_greedy"], "later_tf": t["cascade"]["later_tf"]}
+
+
+def checkpoint_state(h: dict) -> dict:
+    """A validation evaluation from the training history (fractions), in percent, as final_state."""
+    return {"token": 100 * h["val_acc"], "greedy": 100 * h["val_greedy_em"],
+            "first": [100 * h[f"val_first_wrong_{p}"] for p in range(ANSWER_LEN)],
+            "later_greedy": 100 * h["val_later_greedy"], "later_tf": 100 * h["val_later_tf"]}
+
+
+def wrong_again(states: list[dict]) -> tuple[list[float], list[float]]:
+    """Of the problems greedy fails, the share (%) with another wrong digit after its first:
+    greedy continuing from its own prefix, and teacher forcing given the true prefix; one
+    value per state (seed) that failed any problem."""
+    failed = [s for s in states if s["greedy"] < 100]
+    return ([100 * s["later_greedy"] / (100 - s["greedy"]) for s in failed],
+            [100 * s["later_tf"] / (100 - s["greedy"]) for s in failed])
+
+
+def under_trained_states(ms: list[dict]) -> list[dict]:
+    return [checkpoint_state(p) for p in (under_trained(m) for m in ms) if p is not None]
 
 
 def cascade_figure(results: dict, fig_dir: Path) -> str:
@@ -201,9 +222,8 @@ def cascade_figure(results: dict, fig_dir: Path) -> str:
                                label=f"{cell} greedy")
         axes[0].plot(range(1, 5), np.mean([x["tf_acc_by_position"] for x in t], axis=0), marker="x", linestyle="--",
                      color=line.get_color(), label=f"{cell} teacher-forced")
-        final = _later([(x["cascade"]["later_greedy"], x["cascade"]["later_tf"], 100 - x["greedy_em"]) for x in t])
-        early = [p for p in (under_trained(m) for m in ms) if p is not None]
-        early = _later([(p["val_later_greedy"], p["val_later_tf"], 1 - p["val_greedy_em"]) for p in early])
+        final, early = ([np.mean(v) if v else np.nan for v in wrong_again(states)]  # [greedy %, teacher-forced %]
+                        for states in ([final_state(x) for x in t], under_trained_states(ms)))
         for ax, vals in ((axes[1], final), (axes[2], early)):
             ax.bar(np.arange(2) + (i - (len(cells) - 1) / 2) * width, vals, width=width, color=line.get_color(),
                    label=cell)
@@ -321,19 +341,17 @@ def measure(results: dict) -> list[Measurement]:
     t = [m["test"] for m in ms]
     tf, gr = [x["tf_token_acc"] for x in t], [x["greedy_em"] for x in t]
     disagree = sum(x["greedy_tf_disagree"] for x in t)
-    points = [under_trained(m) for m in ms]
-    points = [p for p in points if p is not None]
+    early = under_trained_states(ms)
     cascade = ""
-    if points:
-        cascade = (f" Under-trained checkpoint (first evaluation with token accuracy >= {UNDER_TRAINED:.0%}; "
-                   f"step {points[0]['step']} on seed 0): token accuracy "
-                   f"{100 * np.mean([p['val_acc'] for p in points]):.1f}%, greedy exact match "
-                   f"{100 * np.mean([p['val_greedy_em'] for p in points]):.1f}% = teacher-forced exact match "
-                   f"{100 * np.mean([p['val_tf_em'] for p in points]):.1f}%; of the failed problems, "
-                   f"{100 * np.mean([p['val_later_greedy'] / max(1e-9, 1 - p['val_greedy_em']) for p in points]):.0f}%"
+    if early:
+        again_greedy, again_tf = wrong_again(early)
+        cascade = (f" At each seed's first evaluation with validation token accuracy >= {UNDER_TRAINED:.0%} and "
+                   f"greedy exact match < 99% ({len(early)} of {len(ms)} seeds have one): token accuracy "
+                   f"{np.mean([s['token'] for s in early]):.1f}%, greedy exact match "
+                   f"{np.mean([s['greedy'] for s in early]):.1f}%; of the failed problems, {np.mean(again_greedy):.0f}%"
                    f" have another wrong digit after greedy's first (teacher-forced from the true prefix: "
-                   f"{100 * np.mean([p['val_later_tf'] / max(1e-9, 1 - p['val_greedy_em']) for p in points]):.0f}%).")
-    gap_note = (f"{cell}, {len(t)} seeds, 2,000 held-out problems. Greedy exact match equals teacher-forced "
+                   f"{np.mean(again_tf):.0f}%).")
+    gap_note = (f"{cell}, {len(t)} seeds, {results['config']['n_test']:,} held-out problems. Greedy exact match equals teacher-forced "
                 f"exact match problem by problem ({disagree} disagreements in all seeds), and is at least "
                 f"100 - 4 x (100 - token accuracy): a 99.85% token accuracy forces >= 99.4% greedy, so the seed's "
                 f"34.9% cannot come from the same model and test set; errors cascading cannot explain it." + cascade)

@@ -14,8 +14,8 @@ from ..report.results import finished_runs
 from ..report.stats import mean_ci
 from ..report.tables import Table
 from ..tasks.addition import ANSWER_LEN
-from .addition_heads_report import (PRUNABLE, UNDER_TRAINED, cpu_to_99, drops, head_cells, prunable, runs,
-                                    trained_cells, under_trained)
+from .addition_heads_report import (PRUNABLE, UNDER_TRAINED, checkpoint_state, cpu_to_99, drops, final_state,
+                                    head_cells, prunable, runs, trained_cells, under_trained, wrong_again)
 
 METHODS = ("zero", "mean")
 SEED_TOKEN_ACC = 99.85  # the seed's teacher-forced token accuracy, against its 34.9% greedy exact match
@@ -113,34 +113,18 @@ def by_carries(results: dict) -> Table:
 
 
 # ---------------------------------------------------------------------------- the cascade
-def final_state(t: dict) -> dict:
-    """The held-out evaluation of the trained model, in percent."""
-    return {"token": t["tf_token_acc"], "greedy": t["greedy_em"],
-            "first": [t["cascade"][f"first_wrong_{p}"] for p in range(ANSWER_LEN)],
-            "later_greedy": t["cascade"]["later_greedy"], "later_tf": t["cascade"]["later_tf"]}
-
-
-def checkpoint_state(h: dict) -> dict:
-    """A validation evaluation from the training history (fractions), in percent."""
-    return {"token": 100 * h["val_acc"], "greedy": 100 * h["val_greedy_em"],
-            "first": [100 * h[f"val_first_wrong_{p}"] for p in range(ANSWER_LEN)],
-            "later_greedy": 100 * h["val_later_greedy"], "later_tf": 100 * h["val_later_tf"]}
-
-
-def wrong_again(states: list[dict], key: str) -> str:
-    """Of the problems greedy fails, the share (%) with another wrong digit after its first,
-    over the seeds that failed any."""
-    failed = [s for s in states if s["greedy"] < 100]
-    if states and not failed:
+def wrong_again_text(states: list[dict], which: int) -> str:
+    """wrong_again's greedy (0) or teacher-forced (1) share over the seeds that failed any."""
+    if states and all(s["greedy"] >= 100 for s in states):
         return "no failed problems"
-    return summary(100 * s[key] / (100 - s["greedy"]) for s in failed)
+    return summary(wrong_again(states)[which])
 
 
 def cascade_row(cell: str, label: str, states: list[dict]) -> list:
     return [cell, label, len(states), summary(s["token"] for s in states), summary(s["greedy"] for s in states),
             summary(100 - ANSWER_LEN * (100 - s["token"]) for s in states),
             *(summary(s["first"][p] for s in states) for p in range(ANSWER_LEN)),
-            wrong_again(states, "later_greedy"), wrong_again(states, "later_tf")]
+            wrong_again_text(states, 0), wrong_again_text(states, 1)]
 
 
 def cascade(results: dict) -> Table:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from studies.tiny_study import run_cli as run
+from lab.tiny_study import run_cli as run
 
 
 def test_bench_engine_writes_every_contender_of_both_configs(capsys, tmp_path):

@@ -10,9 +10,9 @@ import math
 import pytest
 import torch
 
-from blocklab.studies.training_dynamics_model import build_model, load_model, model_config, save_model
+from blocklab.studies.training_dynamics.model import build_model, load_model, model_config, save_model
 from blocklab.tasks.operations import TOKEN, VOCAB, encode
-from studies.tiny_study import run_cli as run
+from lab.tiny_study import run_cli as run
 
 
 def tiny_model(**changes):

@@ -87,7 +87,7 @@ def demo(seconds: float, seed: int) -> None:
 @cli.command(name="list")
 def list_studies() -> None:
     """List the registered studies and groups, each with its one-line description."""
-    from .studies.registry import ALL, GROUPS, STUDIES, group_members, load_all
+    from .lab.registry import ALL, GROUPS, STUDIES, group_members, load_all
 
     load_all()
     if not STUDIES:
@@ -124,7 +124,7 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
     in a group the other studies still run.
     Example: blocklab run skip-connections --quick --set depth=20
     """
-    from .studies.runner import run_study, time_table
+    from .lab.runner import run_study, time_table
 
     if address is not None and backend != "ray":
         raise BlocklabError(f"--address {address!r} names a Ray cluster; add --backend ray")
@@ -153,7 +153,7 @@ def tour(out: str, seeds: int) -> None:
     Takes about three minutes on 2 CPU cores; rerunning reuses what is finished.
     """
     from .report.html import build_report
-    from .studies.runner import run_study
+    from .lab.runner import run_study
 
     start = time.perf_counter()
     failed = 0
@@ -199,7 +199,7 @@ def report(folder: str, out: str | None) -> None:
 @click.argument("folder", type=click.Path(file_okay=False))
 def plot(folder: str) -> None:
     """Redraw every figure from the results.json files in FOLDER, without retraining."""
-    from .studies.runner import replot
+    from .lab.runner import replot
 
     for path in replot(folder):
         click.echo(f"redrew the figures of {path}")

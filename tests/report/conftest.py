@@ -1,1 +1,1 @@
-from studies.tiny_study import tiny  # noqa: F401  (the fixture that registers the test study)
+from lab.tiny_study import tiny  # noqa: F401  (the fixture that registers the test study)

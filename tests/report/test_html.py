@@ -9,8 +9,8 @@ import pytest
 
 from blocklab.report.claims import load_claims
 from blocklab.report.html import build_report
-from blocklab.studies.runner import run_study
-from studies.tiny_study import FIGURES, register_tiny, run_cli
+from blocklab.lab.runner import run_study
+from lab.tiny_study import FIGURES, register_tiny, run_cli
 
 
 class Page(HTMLParser):

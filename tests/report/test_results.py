@@ -9,7 +9,7 @@ import pytest
 from blocklab.errors import BlocklabError
 from blocklab.io import atomic_write_text
 from blocklab.report import results as res
-from blocklab.studies.runner import run_study
+from blocklab.lab.runner import run_study
 
 
 def test_saved_files_are_strict_json_with_null_for_non_finite(tiny, tmp_path):

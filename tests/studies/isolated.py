@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from blocklab.report import results as res
-from blocklab.studies import registry, runner
+from blocklab.lab import registry
+from blocklab.lab import runner
 
 
 def run_isolated(name: str, out: Path, seeds: int = 1, overrides: dict[str, Any] | None = None) -> tuple[Path, dict]:

@@ -11,8 +11,8 @@ from blocklab.data import stdlib_code
 from blocklab.data.cache import write_dataset
 from blocklab.data.fetch import fetch
 from blocklab.nn import GPT, GPTConfig
-from blocklab.studies.char_lm import SAMPLING, windows
-from blocklab.studies.common import next_token
+from blocklab.studies.char_lm.study import SAMPLING, windows
+from blocklab.studies.common.training import next_token
 
 from .isolated import run_isolated
 

@@ -7,7 +7,7 @@ from blocklab.nn import build_model, preset
 from blocklab.report import results as res
 from blocklab.report.html import build_report
 from blocklab.studies.paper_spec import encoder_decoder_arithmetic
-from blocklab.studies.runner import run_study
+from blocklab.lab.runner import run_study
 
 SMALL = {"vocab_size": 100, "d_model": 32, "d_ff": 64, "n_heads": 4, "max_len": 40}
 

@@ -13,7 +13,7 @@ import torch
 from blocklab.data.cache import write_dataset
 from blocklab.data.words import PAD_ID
 from blocklab.nn import ClassifierConfig, EncoderClassifier
-from blocklab.studies.sentiment import BagOfWords, Sentiment, classify_trimmed, embedding_rms
+from blocklab.studies.sentiment.study import BagOfWords, Sentiment, classify_trimmed, embedding_rms
 
 from .isolated import run_isolated
 

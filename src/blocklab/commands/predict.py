@@ -28,7 +28,7 @@ def predict(checkpoint: str, prompt: str, top: int) -> None:
     """
     import torch
 
-    from ..studies.training_dynamics_model import load_model, logits_for
+    from ..studies.training_dynamics.model import load_model, logits_for
     from ..tasks.operations import VOCAB, encode, render
 
     if not Path(checkpoint).exists():

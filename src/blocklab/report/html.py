@@ -178,7 +178,7 @@ def _study_page(page: str, path: Path, r: dict, out: Path) -> str:
 
 def _study_tables(r: dict) -> list[Table]:
     """The study's own tables (Study.tables), computed from these results; none if it is no longer registered."""
-    from ..studies.registry import STUDIES, load_all  # the studies import the report package: import late
+    from ..lab.registry import STUDIES, load_all  # the studies import the report package: import late
 
     load_all()
     study = STUDIES.get(r["study"])

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import BlocklabError
+from ..lab.registry import Cell, Study, register
 from ..nn import Seq2SeqConfig, build_model, parameter_summary, preset
 from ..report import plots
 from ..report.results import finished_runs, seed_values
 from ..report.tables import Table
 from ..report.verdicts import Measurement, between, ill_posed
-from .registry import Cell, Study, register
 
 
 @dataclass

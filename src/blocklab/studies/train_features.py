@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..bench.timing import peak_memory
+from ..lab.registry import Cell, Study, register
 from ..nn import GPT, GPTConfig, set_grad_checkpointing
 from ..report import plots
 from ..report.results import finished_runs, seed_values
@@ -34,8 +35,7 @@ from ..report.stats import mean_ci
 from ..report.tables import Table
 from ..tasks.python_code import load_corpus
 from ..train import TrainConfig, compare_int8, fit, quantize_int8, resolve_device
-from .common import next_token
-from .registry import Cell, Study, register
+from .common.training import next_token
 
 RANDOM_VOCAB = 256  # the checkpointing cell's random tokens: the size of a byte vocabulary
 

@@ -1,0 +1,1 @@
+"""The lab: the registry studies declare themselves in, the runner and its backends."""

@@ -1,0 +1,271 @@
+"""How a study is written, and the registry `blocklab run` and `blocklab list` read.
+
+A study is one experiment from the seeds: a config of knobs, a grid of conditions
+("cells"), a function that runs one cell for one seed and returns its metrics, and two
+functions that read only the finished results: one draws figures, one measures claims.
+The runner (runner.py) does everything else: seeds, devices, progress bars, resuming,
+results.json, aggregates with 95% intervals, and the command that reproduces the run.
+A study is a module (or a package whose study.py holds the class) under blocklab.studies, listed
+in blocklab.studies.MODULES; importing it registers it.
+
+    from dataclasses import dataclass
+    from blocklab.lab.registry import Cell, Study, register
+    from blocklab.report import plots
+    from blocklab.report.results import finished_runs, seed_values
+    from blocklab.report.tables import Table
+    from blocklab.report.verdicts import Measurement, around
+    from blocklab.train import TrainConfig
+    from blocklab.train.trainer import fit
+
+    @dataclass
+    class SkipConfig:                      # every knob, with its full-fidelity default
+        steps: int = 2000
+        depths: tuple[int, ...] = (10, 20)
+
+    @register
+    class SkipConnections(Study):
+        name = "skip-connections"          # what `blocklab run` takes: lowercase, digits, dashes
+        description = "45: plain vs residual deep networks"   # one line, for `blocklab list`
+        claims = ("C000-01", "C000-02")    # IDs from report/claims.md that measure() measures
+        group = "building-blocks"          # optional: `blocklab run building-blocks` runs it too
+        Config = SkipConfig
+        quick = {"steps": 200}             # --quick: these overrides of the defaults
+
+        def cells(self, cfg):              # the conditions; names become folder names
+            return [Cell(f"{kind}-{d}", {"residual": kind == "residual", "depth": d})
+                    for kind in ("plain", "residual") for d in cfg.depths]
+
+        def run_cell(self, cell, seed, ctx):    # python, numpy and torch RNGs are seeded with `seed`
+            model, data, loss_fn = ...     # built from cell.params and ctx.cfg
+            train = TrainConfig(steps=ctx.cfg.steps, seed=seed, device=ctx.device)
+            result = fit(model, data, loss_fn, train, run_dir=ctx.work_dir, progress=ctx.progress)
+            return {"test_acc": ..., **result.to_dict()}   # to_dict() says diverged=True if it did
+
+        def figures(self, results, fig_dir):    # from `results` (the results.json dict) only
+            fig, ax = plots.figure()
+            for c in results["cells"]:
+                curves = [[h["val_acc"] for h in r["metrics"]["history"]] for r in finished_runs(results, c["name"])]
+                plots.line_with_band(ax, None, curves, label=c["name"])
+            return [plots.save(fig, fig_dir, "45_skip_connections_training.png")]
+
+        def measure(self, results):
+            return [Measurement("C000-01", "~50% (chance)", seed_values(results, "plain-10", "test_acc"),
+                                unit="%", rule=around(50, 5))]
+
+        def tables(self, results):         # optional: more tables for the study's report page
+            rows = [[c["name"], *seed_values(results, c["name"], "test_acc")] for c in results["cells"]]
+            return [Table("Test accuracy by seed", ["cell", *(f"seed {s}" for s in results["seeds"])], rows)]
+
+Rules of the game:
+- `run_cell` returns a JSON-serializable dict (numbers, strings, lists, dicts; numpy and
+  tensor values are converted, NaN becomes null). `diverged: True` in it (as in a
+  TrainResult's to_dict()) records the pair as "diverged" rather than "done": divergence is
+  an outcome. An exception records the pair as "failed" and the study goes on; a failed pair
+  is retried on the next run, a done or diverged one never is. An expected error that is
+  itself the finding (a dimension mismatch that must fail clearly) is caught by the study
+  and returned as a metric.
+- `ctx` (CellContext) gives `cfg` (the Config instance), `device`, `work_dir` (one folder per
+  (cell, seed), kept across interrupts: pass it to `fit` as run_dir so that an interrupted
+  pair resumes from its checkpoint), `progress` (pass it as fit's progress=), `log` (a
+  logging.Logger, shown above the progress bars and kept in log.txt), `seed` and `quick`.
+- `figures`, `measure` and `tables` must read only `results`: `blocklab plot` redraws figures without
+  retraining, and rerunning a finished study recomputes figures and measurements in seconds.
+  Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
+  which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.
+- `--set key=value` is checked against the Config fields and their types; a Config that
+  validates itself in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
+
+from ..errors import BlocklabError
+from ..report.claims import claim_ids
+
+# Named groups of studies; a study joins one by setting `group`. "all" runs every study.
+GROUPS = {"building-blocks": "studies 45-51 of seed 000: skip connections, normalization, attention, "
+          "encoder-decoder, positional encoding, the capstone and its ablation matrix"}
+ALL = "all"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]*$")
+
+
+@dataclass
+class Cell:
+    """One condition of a study: a folder-safe name and the parameters run_cell reads."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class CellContext:
+    """What the runner hands run_cell for one (cell, seed)."""
+
+    study: str
+    cfg: Any  # the study's Config instance for this run
+    cell: Cell
+    seed: int
+    device: str
+    work_dir: Path
+    quick: bool
+    progress: Callable[..., None]  # progress(step, total, info=None), the trainer's signature
+    log: logging.Logger
+
+
+class Study:
+    """Base class of every study; see the module docstring for what to fill in."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    claims: ClassVar[tuple[str, ...]] = ()
+    group: ClassVar[str] = ""
+    Config: ClassVar[type]
+    quick: ClassVar[Mapping[str, Any]] = {}
+
+    def cells(self, cfg: Any) -> list[Cell]:
+        raise NotImplementedError
+
+    def run_cell(self, cell: Cell, seed: int, ctx: CellContext) -> dict:
+        raise NotImplementedError
+
+    def figures(self, results: dict, fig_dir: Path) -> list[str]:
+        return []
+
+    def measure(self, results: dict) -> list:
+        return []
+
+    def tables(self, results: dict) -> list:
+        return []
+
+
+STUDIES: dict[str, type[Study]] = {}
+
+
+def register(cls: type[Study]) -> type[Study]:
+    """Class decorator: check a study's declaration and make it runnable by name."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME.match(name) or name == ALL or name in GROUPS:
+        raise TypeError(f"{cls.__name__}.name={name!r}: use lowercase letters, digits and dashes, not a group name")
+    if name in STUDIES and STUDIES[name] is not cls:
+        raise TypeError(f"two studies are named {name!r}: {STUDIES[name].__name__} and {cls.__name__}")
+    description = getattr(cls, "description", "")
+    if not description or "\n" in description:
+        raise TypeError(f"{cls.__name__}.description must be one non-empty line")
+    if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
+        raise TypeError(f"{cls.__name__}.Config must be a dataclass of the study's knobs")
+    if cls.group and cls.group not in GROUPS:
+        raise TypeError(f"{cls.__name__}.group={cls.group!r}; known groups: {', '.join(GROUPS)}")
+    unknown = [c for c in cls.claims if c not in claim_ids()]
+    if unknown:
+        raise TypeError(f"{cls.__name__}.claims names IDs that are not in report/claims.md: {unknown}")
+    build_config(cls, quick=True)  # a typo in `quick` fails at import, not at the first --quick run
+    STUDIES[name] = cls
+    return cls
+
+
+def load_all() -> None:
+    """Import every study module listed in blocklab.studies.MODULES, in that order, so that
+    each study registers itself (the lab names the package by string: it never imports a study)."""
+    catalog = importlib.import_module("blocklab.studies")
+    for module in catalog.MODULES:
+        importlib.import_module(f"blocklab.studies.{module}")
+
+
+def group_members(name: str) -> list[str] | None:
+    """Study names in a group, in the order of blocklab.studies.MODULES (source-document
+    order), then any study registered from elsewhere (a test's) in registration order;
+    None when `name` is not a group."""
+    if name != ALL and name not in GROUPS:
+        return None
+    catalog = importlib.import_module("blocklab.studies")
+    order = {f"blocklab.studies.{m}": i for i, m in enumerate(catalog.MODULES)}
+    ordered = sorted(STUDIES, key=lambda s: order.get(STUDIES[s].__module__, len(order)))
+    return [s for s in ordered if name == ALL or STUDIES[s].group == name]
+
+
+def get_study(name: str) -> Study:
+    """A fresh instance of a registered study; an unknown name lists the valid ones."""
+    load_all()
+    if name not in STUDIES:
+        valid = ", ".join([*STUDIES, *GROUPS, ALL])
+        raise BlocklabError(f"unknown study {name!r}; choose one of: {valid}")
+    return STUDIES[name]()
+
+
+def build_config(study: type[Study] | Study, quick: bool = False, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The study's Config with the --quick overrides (if asked) and then --set ones applied.
+
+    Every key must be a Config field and every value must fit its annotated type; ints are
+    accepted for floats, lists for tuples. Errors name the key, the value and the valid keys.
+    """
+    config_cls = study.Config
+    hints = typing.get_type_hints(config_cls)
+    valid = [f.name for f in dataclasses.fields(config_cls)]
+    values: dict[str, Any] = {}
+    sources = [("quick", dict(study.quick) if quick else {}), ("--set", dict(overrides or {}))]
+    for source, changes in sources:
+        for key, value in changes.items():
+            if key not in valid:
+                raise BlocklabError(
+                    f"{study.name}: {source} {key}={value!r} names no config field; valid keys: {', '.join(valid)}"
+                )
+            try:
+                values[key] = _coerce(value, hints[key])
+            except (TypeError, ValueError):
+                raise BlocklabError(
+                    f"{study.name}: {source} {key}={value!r} has the wrong type; expected {_type_name(hints[key])} "
+                    f"(valid keys: {', '.join(valid)})"
+                ) from None
+    return config_cls(**values)
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """`value` converted to the annotated type `hint`, or TypeError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError
+    if origin is typing.Literal:
+        if value not in args:
+            raise TypeError
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError
+        item = args[0] if args else Any
+        items = [_coerce(v, item) for v in value]
+        return tuple(items) if origin is tuple else items
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if hint is int or hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        if hint is int and value != int(value):
+            raise TypeError
+        return hint(value)
+    if hint is str:
+        if isinstance(value, (list, dict)) or value is None:
+            raise TypeError
+        return value if isinstance(value, str) else str(value)  # --set tag=2 parses as a number
+    return value  # Any, dicts and other annotations are taken as given
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")

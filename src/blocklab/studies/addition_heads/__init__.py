@@ -1,0 +1,1 @@
+"""Source document 002: 3-digit addition, decodings and head ablations."""

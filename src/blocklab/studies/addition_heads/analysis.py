@@ -1,0 +1,402 @@
+"""What the addition-heads study (addition_heads.py) makes of its results: ablation_results.json,
+the figures and the measured claims. Everything here reads only the results dict, so
+`blocklab plot` and a rerun redraw it without training."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from blocklab.io import atomic_write_text
+from blocklab.report import plots
+from blocklab.report.results import dumps, finished_runs
+from blocklab.report.stats import mean_ci
+from blocklab.report.verdicts import Measurement, around, at_least, at_most, ill_posed
+from blocklab.tasks.addition import ANSWER_LEN
+
+UNDER_TRAINED = 0.90  # the cascade is shown at the first evaluation with validation token accuracy >= this
+PRUNABLE = 0.99  # the seed's criterion: a head is prunable if accuracy stays above 99% of the baseline
+
+
+# ---------------------------------------------------------------------------- reading results
+def runs(results: dict, cell: str) -> list[dict]:
+    return [r["metrics"] for r in finished_runs(results, cell)]
+
+
+def head_cells(results: dict) -> list[str]:
+    """The encoder-decoder cells with head ablations."""
+    return [c["name"] for c in results["cells"] if runs(results, c["name"]) and "heads" in runs(results, c["name"])[0]]
+
+
+def claims_cell(results: dict) -> str | None:
+    name = f"seq2seq-{results['config']['claims_order']}"
+    return name if name in head_cells(results) else None
+
+
+def drops(m: dict, method: str, key: str = "em") -> np.ndarray:
+    """(24,) accuracy lost (points) when each head alone is ablated."""
+    h = m["heads"]
+    return np.array([h["baseline"][key] - h[method][n][key] for n in h["names"]])
+
+
+def prunable(m: dict, method: str = "zero") -> int:
+    h = m["heads"]
+    return sum(h[method][n]["em"] >= PRUNABLE * h["baseline"]["em"] for n in h["names"])
+
+
+def carry_specific(m: dict, method: str = "zero") -> np.ndarray:
+    """(24,) drop on problems with a carry minus drop on problems without one."""
+    return drops(m, method, "em_carry") - drops(m, method, "em_no_carry")
+
+
+def decoder_self_share(m: dict) -> float:
+    """Share of the positive carry-specific drop that decoder self-attention heads carry."""
+    spec = np.clip(carry_specific(m), 0, None)
+    is_dec_self = np.array(["decoder" in n and "_self_" in n for n in m["heads"]["names"]])
+    return float(spec[is_dec_self].sum() / spec.sum()) if spec.sum() > 0 else float("nan")
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    return float(np.corrcoef(rx, ry)[0, 1]) if rx.std() > 0 and ry.std() > 0 else float("nan")
+
+
+def stability(ms: list[dict]) -> dict:
+    """Rank agreement of zero-ablation importance between every pair of seeds: per head (head
+    indices within a module are arbitrary, so this may be low by construction), per module
+    (summed drop of its heads), and per head sorted within its module."""
+    per_head = [drops(m, "zero") for m in ms]
+    names = ms[0]["heads"]["names"]
+    H = len(names) // len({n.rsplit("_head_", 1)[0] for n in names})  # heads per module
+    per_module = [d.reshape(-1, H).sum(1) for d in per_head]
+    sorted_within = [np.sort(d.reshape(-1, H), axis=1).ravel() for d in per_head]
+    pairs = [(i, j) for i in range(len(ms)) for j in range(i + 1, len(ms))]
+    return {kind: [spearman(v[i], v[j]) for i, j in pairs]
+            for kind, v in (("heads", per_head), ("modules", per_module), ("sorted_within_module", sorted_within))}
+
+
+def under_trained(m: dict) -> dict | None:
+    """The first evaluation with validation token accuracy >= UNDER_TRAINED and greedy EM < 99%."""
+    return next((h for h in m["history"] if h["val_acc"] >= UNDER_TRAINED and h["val_greedy_em"] < 0.99), None)
+
+
+def cpu_to_99(m: dict) -> float | None:
+    """CPU seconds of training (evaluations included) until greedy exact match first reached 99%,
+    pro rata of the run's CPU time; None if it never did or the run resumed (part of its time is lost)."""
+    if m["steps_to_99"] is None or m["resumed"]:
+        return None
+    return m["train_cpu_seconds"] * m["steps_to_99"] / max(m["steps_done"], 1)
+
+
+def ci(values) -> dict:
+    return mean_ci([float(v) for v in values]).to_dict()
+
+
+# ---------------------------------------------------------------------------- the JSON summary
+def write_ablation_json(results: dict, path: Path) -> None:
+    """Decodings per cell and, per encoder-decoder cell, every head's drop (mean, 95% CI, per seed),
+    prunable counts, the pruning curve, alignment and ranking stability, from results only."""
+    out = {"study": results["study"], "command": results["command"], "seeds": results["seeds"],
+           "quick": results["quick"], "scores": "greedy exact match (%) on the held-out test problems",
+           "prunable_rule": f"accuracy with the head ablated >= {PRUNABLE} x baseline (the seed's criterion)",
+           "decoding": {}, "heads": {}}
+    for c in results["cells"]:
+        ms = runs(results, c["name"])
+        if not ms:
+            continue
+        t = [m["test"] for m in ms]
+        out["decoding"][c["name"]] = {
+            "tf_token_acc": ci(x["tf_token_acc"] for x in t), "tf_em": ci(x["tf_em"] for x in t),
+            "greedy_em": ci(x["greedy_em"] for x in t),
+            **{f"beam{k}_em": ci(x["beam_em"][k] for x in t) for k in t[0]["beam_em"]},
+            "greedy_tf_disagree": [x["greedy_tf_disagree"] for x in t],
+            "steps_to_99": [m["steps_to_99"] for m in ms], "seconds_to_99": [m["seconds_to_99"] for m in ms],
+            "cpu_seconds_to_99": [cpu_to_99(m) for m in ms], "train_cpu_seconds": [m["train_cpu_seconds"] for m in ms],
+            "train_seconds": [m["train_seconds"] for m in ms], "params": ms[0]["params"],
+            "by_carries": {k: ci(x["by_carries"][k]["greedy_em"] for x in t) for k in t[0]["by_carries"]},
+            "mistakes": t[0]["mistakes"]}
+    for cell in head_cells(results):
+        ms = runs(results, cell)
+        names = ms[0]["heads"]["names"]
+        entry = {"baseline_em": ci(m["heads"]["baseline"]["em"] for m in ms), "per_head": {},
+                 "prunable": {meth: [prunable(m, meth) for m in ms] for meth in ("zero", "mean")},
+                 "decoder_self_share_of_carry_drop": [decoder_self_share(m) for m in ms],
+                 "ranking_stability_spearman": stability(ms) if len(ms) > 1 else {},
+                 "pruning": [[{k: s[k] for k in ("removed", "head", "em")} for s in m["heads"]["pruning"]] for m in ms],
+                 "alignment": {lab: np.mean([m["heads"]["alignment"][lab] for m in ms], axis=0).tolist()
+                               for lab in ms[0]["heads"]["alignment"]},
+                 "alignment_chance": ms[0]["heads"]["alignment_chance"]}
+        for i, n in enumerate(names):
+            entry["per_head"][n] = {f"{meth}_drop": {**ci(drops(m, meth)[i] for m in ms),
+                                                     "per_seed": [float(drops(m, meth)[i]) for m in ms]}
+                                    for meth in ("zero", "mean")}
+            entry["per_head"][n]["carry_specific_drop"] = ci(carry_specific(m)[i] for m in ms)
+        out["heads"][cell] = entry
+    atomic_write_text(path, dumps(out))
+
+
+# ---------------------------------------------------------------------------- figures
+def draw_all(results: dict, fig_dir: Path) -> list[str]:
+    if not trained_cells(results):
+        return []
+    names = [decodings(results, fig_dir), training(results, fig_dir), cascade_figure(results, fig_dir),
+             by_carries(results, fig_dir)]
+    if head_cells(results):
+        names += [head_importance(results, fig_dir), pruning(results, fig_dir), alignment_figure(results, fig_dir)]
+        names += attention_probes(results, fig_dir)
+    return names
+
+
+def trained_cells(results: dict) -> list[str]:
+    return [c["name"] for c in results["cells"] if runs(results, c["name"])]
+
+
+def decodings(results: dict, fig_dir: Path) -> str:
+    cells = trained_cells(results)
+    fig, axes = plots.figure(1, len(cells), width=4.2, height=3.8)
+    for ax, cell in zip(np.atleast_1d(axes), cells):
+        t = [m["test"] for m in runs(results, cell)]
+        labels = ["TF token", "TF exact", "greedy exact", *(f"beam {k} exact" for k in t[0]["beam_em"])]
+        values = [[x["tf_token_acc"] for x in t], [x["tf_em"] for x in t], [x["greedy_em"] for x in t],
+                  *([x["beam_em"][k] for x in t] for k in t[0]["beam_em"])]
+        plots.bars_with_ci(ax, labels, values)
+        low = min(min(v) for v in values)
+        ax.set_ylim(max(0.0, low - 2), 100.5)
+        ax.set_ylabel("accuracy on held-out problems (%)")
+        ax.set_title(cell)
+    fig.suptitle("Teacher-forced vs greedy vs beam, mean and 95% CI over seeds (dots: seeds)")
+    return plots.save(fig, fig_dir, "decoding_comparison.png")
+
+
+def training(results: dict, fig_dir: Path) -> str:
+    fig, ax = plots.figure(width=7, height=4.2)
+    for cell in trained_cells(results):
+        hist = [m["history"] for m in runs(results, cell)]
+        plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_greedy_em"] for h in s] for s in hist],
+                             label=cell)
+    ax.axhline(99, color="grey", linestyle="--", linewidth=1, label="99%")
+    ax.set(xlabel="training step", ylabel="validation greedy exact match (%)", ylim=(0, 101),
+           title="Greedy exact match during training (time-to-99% = first crossing)")
+    ax.legend(fontsize=8)
+    return plots.save(fig, fig_dir, "training_greedy_accuracy.png")
+
+
+def final_state(t: dict) -> dict:
+    """The held-out evaluation of a trained model, in percent."""
+    return {"token": t["tf_token_acc"], "greedy": t["greedy_em"],
+            "first": [t["cascade"][f"first_wrong_{p}"] for p in range(ANSWER_LEN)],
+            "later_greedy": t["cascade"]["later_greedy"], "later_tf": t["cascade"]["later_tf"]}
+
+
+def checkpoint_state(h: dict) -> dict:
+    """A validation evaluation from the training history (fractions), in percent, as final_state."""
+    return {"token": 100 * h["val_acc"], "greedy": 100 * h["val_greedy_em"],
+            "first": [100 * h[f"val_first_wrong_{p}"] for p in range(ANSWER_LEN)],
+            "later_greedy": 100 * h["val_later_greedy"], "later_tf": 100 * h["val_later_tf"]}
+
+
+def wrong_again(states: list[dict]) -> tuple[list[float], list[float]]:
+    """Of the problems greedy fails, the share (%) with another wrong digit after its first:
+    greedy continuing from its own prefix, and teacher forcing given the true prefix; one
+    value per state (seed) that failed any problem."""
+    failed = [s for s in states if s["greedy"] < 100]
+    return ([100 * s["later_greedy"] / (100 - s["greedy"]) for s in failed],
+            [100 * s["later_tf"] / (100 - s["greedy"]) for s in failed])
+
+
+def under_trained_states(ms: list[dict]) -> list[dict]:
+    return [checkpoint_state(p) for p in (under_trained(m) for m in ms) if p is not None]
+
+
+def cascade_figure(results: dict, fig_dir: Path) -> str:
+    """Per answer position, teacher-forced vs greedy digit accuracy on the held-out set; and how
+    often a first greedy mistake is followed by another, on the final model and at the
+    under-trained checkpoint, against teacher forcing from the true prefix."""
+    cells = trained_cells(results)
+    fig, axes = plots.figure(1, 3, width=5, height=4)
+    width = 0.8 / len(cells)
+    for i, cell in enumerate(cells):
+        ms = runs(results, cell)
+        t = [m["test"] for m in ms]
+        (line,) = axes[0].plot(range(1, 5), np.mean([x["greedy_acc_by_position"] for x in t], axis=0), marker="o",
+                               label=f"{cell} greedy")
+        axes[0].plot(range(1, 5), np.mean([x["tf_acc_by_position"] for x in t], axis=0), marker="x", linestyle="--",
+                     color=line.get_color(), label=f"{cell} teacher-forced")
+        final, early = ([np.mean(v) if v else np.nan for v in wrong_again(states)]  # [greedy %, teacher-forced %]
+                        for states in ([final_state(x) for x in t], under_trained_states(ms)))
+        for ax, vals in ((axes[1], final), (axes[2], early)):
+            ax.bar(np.arange(2) + (i - (len(cells) - 1) / 2) * width, vals, width=width, color=line.get_color(),
+                   label=cell)
+    axes[0].set(xlabel="answer position (generation order)", ylabel="digit accuracy, held-out (%)",
+                xticks=range(1, 5), title="Digit accuracy by position (mean over seeds)")
+    axes[0].set_ylim(top=100.5)
+    for ax, when in ((axes[1], "Cascade: final model (held-out)"),
+                     (axes[2], f"Cascade: first checkpoint >= {UNDER_TRAINED:.0%} tokens (val)")):
+        ax.set_xticks([0, 1], ["greedy (own prefix)", "teacher-forced (true prefix)"])
+        ax.set(ylabel="failed problems wrong again later (%)", title=when)
+        if not any(np.isfinite(b.get_height()) for b in ax.patches):
+            ax.text(0.5, 0.5, "no failed problems", transform=ax.transAxes, ha="center", color="grey")
+            ax.set_yticks([])
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    return plots.save(fig, fig_dir, "error_cascade.png")
+
+
+def by_carries(results: dict, fig_dir: Path) -> str:
+    fig, ax = plots.figure(width=6.5, height=4)
+    for cell in trained_cells(results):
+        t = [m["test"] for m in runs(results, cell)]
+        curves = [[x["by_carries"][str(c)]["greedy_em"] for c in range(4)] for x in t]
+        plots.line_with_band(ax, range(4), curves, label=cell)
+    ax.set(xlabel="number of carries in the problem", ylabel="greedy exact match (%)", xticks=range(4),
+           title="Held-out accuracy by number of carries (95% CI over seeds)")
+    ax.legend(fontsize=8)
+    return plots.save(fig, fig_dir, "accuracy_by_carries.png")
+
+
+def head_importance(results: dict, fig_dir: Path) -> str:
+    cells = head_cells(results)
+    fig, axes = plots.figure(len(cells), 1, width=12, height=3.8)
+    for ax, cell in zip(np.atleast_1d(axes), cells):
+        ms = runs(results, cell)
+        names = ms[0]["heads"]["names"]
+        xs = np.arange(len(names))
+        for k, (meth, color) in enumerate((("zero", "C3"), ("mean", "C0"))):
+            d = np.array([drops(m, meth) for m in ms])  # (seeds, 24)
+            # Seeds as dots, not a t-interval: a head's index means nothing across trainings (heads
+            # of a module are interchangeable), so the spread is bimodal and an interval misleads.
+            x = xs + (k - 0.5) * 0.4
+            ax.bar(x, d.mean(axis=0), width=0.4, color=color, alpha=0.6, label=f"{meth} ablation, mean")
+            ax.scatter(np.broadcast_to(x, d.shape), d, s=9, color=color, edgecolor="black", linewidth=0.4, zorder=3)
+        ax.axhline(ms[0]["heads"]["baseline"]["em"] * (1 - PRUNABLE), color="grey", linestyle="--", linewidth=1,
+                   label="1% of baseline")
+        ax.set_xticks(xs, [n.replace("_head_", "/h") for n in names], rotation=60, ha="right", fontsize=7)
+        ax.set(ylabel="greedy exact match lost (points)",
+               title=f"{cell}: each head ablated alone (bars: mean over {len(ms)} seeds; dots: each seed)")
+        ax.legend(fontsize=8)
+    return plots.save(fig, fig_dir, "head_importance.png")
+
+
+def pruning(results: dict, fig_dir: Path) -> str:
+    fig, ax = plots.figure(width=7, height=4.2)
+    for cell in head_cells(results):
+        ms = runs(results, cell)
+        plots.line_with_band(ax, range(len(ms[0]["heads"]["pruning"])),
+                             [[s["em"] for s in m["heads"]["pruning"]] for m in ms], label=f"{cell} (jointly pruned)")
+    ax.axvspan(0.2 * 24, 0.4 * 24, color="grey", alpha=0.12, label="Michel et al. 2019: 20-40% prunable")
+    ax.set(xlabel="heads removed (greedy order, zero ablation)", ylabel="held-out greedy exact match (%)",
+           ylim=(0, 101), title="Cumulative pruning: the pruned model evaluated at every step")
+    ax.legend(fontsize=8)
+    return plots.save(fig, fig_dir, "pruning_curve.png")
+
+
+def alignment_figure(results: dict, fig_dir: Path) -> str:
+    cells = head_cells(results)
+    fig, axes = plots.figure(1, len(cells), width=5.5, height=3.8)
+    for ax, cell in zip(np.atleast_1d(axes), cells):
+        ms = runs(results, cell)
+        labels = list(ms[0]["heads"]["alignment"])
+        matrix = [np.mean([m["heads"]["alignment"][lab] for m in ms], axis=0) for lab in labels]
+        chance = ms[0]["heads"]["alignment_chance"]
+        plots.heatmap(ax, matrix, [f"{lab} (chance {chance[lab]:.2f})" for lab in labels],
+                      [f"head {h}" for h in range(len(matrix[0]))], fmt="{:.2f}", colorbar=False)
+        ax.set_title(f"{cell}: attention on the column's digits")
+    return plots.save(fig, fig_dir, "column_alignment.png")
+
+
+def attention_probes(results: dict, fig_dir: Path) -> list[str]:
+    """One figure per probe sum: every head's attention (seed 0 of the claims cell)."""
+    cell = claims_cell(results) or head_cells(results)[0]
+    m = runs(results, cell)[0]
+    names = []
+    for probe, entry in m["heads"]["probes"].items():
+        labels = list(entry["attention"])
+        heads = len(entry["attention"][labels[0]])
+        fig, axes = plots.figure(len(labels), heads, width=2.2, height=2.0)
+        src = [str(t) if t < 10 else "+" for t in entry["src"]]
+        dec = ["=" if t == 11 else str(t) for t in entry["dec_in"]]
+        for r, lab in enumerate(labels):
+            for h in range(heads):
+                ax = axes[r, h]
+                ax.imshow(np.array(entry["attention"][lab][h]), vmin=0, vmax=1, cmap="viridis")
+                ax.grid(False)
+                rows = src if lab.startswith("encoder") else dec
+                cols = dec if "decoder" in lab and "self" in lab else src
+                ax.set_xticks(range(len(cols)), cols, fontsize=6)
+                ax.set_yticks(range(len(rows)), rows, fontsize=6)
+                ax.set_title(f"{lab} h{h}", fontsize=7)
+        fig.suptitle(f"{probe} = {sum(map(int, probe.split('+')))} (model says {entry['answer']}); {cell}, seed 0; rows query, "
+                     "columns key")
+        names.append(plots.save(fig, fig_dir, f"attention_{probe.replace('+', '_plus_')}.png"))
+    return names
+
+
+# ---------------------------------------------------------------------------- claims
+def measure(results: dict) -> list[Measurement]:
+    cell = claims_cell(results)
+    if cell is None:
+        return []
+    ms = runs(results, cell)
+    t = [m["test"] for m in ms]
+    tf, gr = [x["tf_token_acc"] for x in t], [x["greedy_em"] for x in t]
+    disagree = sum(x["greedy_tf_disagree"] for x in t)
+    early = under_trained_states(ms)
+    cascade = ""
+    if early:
+        again_greedy, again_tf = wrong_again(early)
+        cascade = (f" At each seed's first evaluation with validation token accuracy >= {UNDER_TRAINED:.0%} and "
+                   f"greedy exact match < 99% ({len(early)} of {len(ms)} seeds have one): token accuracy "
+                   f"{np.mean([s['token'] for s in early]):.1f}%, greedy exact match "
+                   f"{np.mean([s['greedy'] for s in early]):.1f}%; of the failed problems, {np.mean(again_greedy):.0f}%"
+                   f" have another wrong digit after greedy's first (teacher-forced from the true prefix: "
+                   f"{np.mean(again_tf):.0f}%).")
+    gap_note = (f"{cell}, {len(t)} seeds, {results['config']['n_test']:,} held-out problems. Greedy exact match equals teacher-forced "
+                f"exact match problem by problem ({disagree} disagreements in all seeds), and is at least "
+                f"100 - 4 x (100 - token accuracy): a 99.85% token accuracy forces >= 99.4% greedy, so the seed's "
+                f"34.9% cannot come from the same model and test set; errors cascading cannot explain it." + cascade)
+    out = [
+        Measurement("C002-01", "99.85% (teacher forcing)", tf, "%", around(99.85, 0.5),
+                    part="teacher-forced token accuracy", note=gap_note),
+        Measurement("C002-01", "34.9% (greedy)", gr, "%", around(34.9, 5), part="greedy exact match"),
+        Measurement("C002-01", "64.95 points", [a - b for a, b in zip(tf, gr)], "points", around(64.95, 5),
+                    part="gap: token accuracy minus greedy exact match"),
+    ]
+    names = ms[0]["heads"]["names"]
+    zero = [drops(m, "zero") for m in ms]
+    first, second = [float(np.sort(d)[-1]) for d in zero], [float(np.sort(d)[-2]) for d in zero]
+    top = [names[int(np.argmax(d))] for d in zero]
+    st = stability(ms) if len(ms) > 1 else {}
+    stab = "; ".join(f"{k} {np.nanmean(v):.2f}" for k, v in st.items())
+    heads_note = (f"Zero ablation, greedy exact match on the held-out set; baseline "
+                  f"{np.mean([m['heads']['baseline']['em'] for m in ms]):.2f}%. Most important head per seed: "
+                  f"{', '.join(top)}. Head indices within a module are interchangeable between trainings, so a "
+                  f"named head is one draw; mean Spearman rank agreement between seeds: {stab or 'one seed'}.")
+    for part, seed_value, values, target in (("most important head", "23.65 points", first, 23.65),
+                                             ("second head", "17.85 points", second, 17.85)):
+        out.append(Measurement("C002-02", seed_value, values, "points", around(target, 5), part=part,
+                               note=heads_note if part == "most important head" else ""))
+    for head, seed_value, target in (("decoder_0_self_head_1", "23.65 points", 23.65),
+                                     ("encoder_1_self_head_3", "17.85 points", 17.85)):
+        if head not in names:
+            out.append(ill_posed("C002-02", seed_value, f"this model has no head {head}", part=head))
+            continue
+        out.append(Measurement("C002-02", seed_value, [float(d[names.index(head)]) for d in zero], "points",
+                               around(target, 5), part=head))
+    out.append(Measurement("C002-03", "17 of 24", [prunable(m) for m in ms], "heads", around(17, 2),
+                           part="heads prunable alone (zero ablation)",
+                           note=f"The seed's criterion: accuracy >= {PRUNABLE} x baseline. Mean ablation: "
+                                f"{[prunable(m, 'mean') for m in ms]} per seed."))
+    cross = [max(max(v) for k, v in m["heads"]["alignment"].items() if "cross" in k) for m in ms]
+    chance = ms[0]["heads"]["alignment_chance"]
+    out.append(Measurement("C002-04", "near zero (7.44e-05)", cross, "", at_most(0.5),
+                           part="column alignment, best cross-attention head",
+                           note=f"Attention mass of an answer digit on the two input digits of its column, mean "
+                                f"over 500 held-out problems; uniform attention gives "
+                                f"{chance.get('decoder_0_cross', float('nan')):.2f}. No column alignment = at most 0.5."))
+    out.append(Measurement("C002-04", "carries pass through decoder self-attention",
+                           [decoder_self_share(m) for m in ms], "", at_least(0.5),
+                           part="decoder self-attention's share of the carry-specific drop",
+                           note="Per head, drop on problems with a carry minus drop on problems without; the share "
+                                "of the positive part held by the 8 decoder self-attention heads (8 of 24 heads)."))
+    return out

@@ -1,0 +1,161 @@
+"""Seed 002, problem 1: which attention heads a 3-digit adder needs, on a model that adds.
+
+The seed trained an encoder-decoder to 99.85% teacher-forced accuracy, found 34.9% with
+greedy generation, blamed errors cascading, and ablated its 24 heads on that weak model.
+Here the same architecture is trained until greedy decoding is right on >= 99.9% of 2,000
+held-out problems, and the decodings, the cascade and the heads are measured on it.
+
+Task (tasks/addition.py): a + b for a, b in 0..999, the answer as 4 digits in natural or
+reversed order; 2,000 test pairs fixed by `test_seed` (the same for every run seed) and
+never in a training or validation set; each run seed draws its own training set.
+Models (addition_heads_model.py): the seed's Seq2SeqTransformer, 2 encoder + 2 decoder
+layers of 4 heads (24 heads: encoder self, decoder self, cross), width d_model; and a GPT
+with `gpt_layers` blocks of the same width for comparison. Cells: model x order.
+Training: weights drawn with std 1/sqrt(d_model) (`init_std`), AdamW at lr 5e-3, cosine
+schedule with warmup, gradient clipping at 1; every `eval_every` steps the trainer's
+evaluation decodes the validation set greedily, so the history gives the step (and the
+time) at which greedy exact match first reaches 99%.
+Evaluation: teacher-forced token accuracy, greedy and beam exact match side by side, by
+number of carries, by answer position, the cascade after a first wrong digit, first mistakes.
+Heads (addition_heads_ablation.py, encoder-decoder cells): each head alone by zero and by
+mean ablation; cumulative greedy pruning; column alignment; attention on probe sums.
+Figures, ablation_results.json and the claims: addition_heads_report.py.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from blocklab.errors import BlocklabError
+from blocklab.lab.registry import Cell, Study, register
+from blocklab.tasks.addition import ANSWER_LEN, EQUALS, ORDERS, addition, encode, operands
+from blocklab.train import TrainConfig
+from blocklab.train.trainer import fit
+
+from . import ablation as abl
+from . import analysis as report
+from .model import MODELS, build, evaluate, loss_fn
+from .tables import all_tables
+
+
+@dataclass
+class AdditionHeadsConfig:
+    models: tuple[str, ...] = MODELS
+    orders: tuple[str, ...] = ORDERS
+    claims_order: str = "natural"  # the encoder-decoder cell whose heads the seed's claims are measured on
+    d_model: int = 64
+    n_heads: int = 4
+    layers: int = 2  # encoder layers and decoder layers each: the seed's 2 + 2
+    gpt_layers: int = 4  # a GPT of about the encoder-decoder's size
+    n_train: int = 100_000
+    n_val: int = 1000
+    n_test: int = 2000
+    test_seed: int = 0  # fixes the held-out problems; the same for every run seed
+    steps: int = 1000
+    batch_size: int = 256
+    lr: float = 5e-3
+    warmup_steps: int = 200
+    # Weights drawn with std 1/sqrt(d_model), not blocklab's GPT-2 default of 0.02. At 0.02 some
+    # seeds sit for 1000-1500 steps on a plateau near 75% token accuracy (the README gives the
+    # commands); at 0.125 every seed of the full study passes 99% greedy by step 700.
+    init_std: float = 0.125
+    eval_every: int = 100
+    beam_sizes: tuple[int, ...] = (1, 4)
+    ablate: bool = True  # head ablation, pruning and probes on the encoder-decoder cells
+    probes: tuple[str, ...] = ("999+1", "123+456", "555+445")
+
+    def __post_init__(self) -> None:
+        for name, value, valid in (("models", self.models, MODELS), ("orders", self.orders, ORDERS)):
+            bad = [v for v in value if v not in valid]
+            if bad or not value:
+                raise BlocklabError(f"addition-heads: {name}={list(value)}; choose from {', '.join(valid)}")
+        if self.claims_order not in ORDERS:
+            raise BlocklabError(f"addition-heads: claims_order={self.claims_order!r}; choose one of: "
+                                f"{', '.join(ORDERS)}")
+        for p in self.probes:
+            a, _, b = p.partition("+")
+            if not (a.isdigit() and b.isdigit() and int(a) < 1000 and int(b) < 1000):
+                raise BlocklabError(f"addition-heads: probe {p!r} must read like '123+456' with operands 0..999")
+
+
+def probe_batch(probes: tuple[str, ...], order: str) -> tuple[torch.Tensor, ...]:
+    a = torch.tensor([int(p.split("+")[0]) for p in probes])
+    b = torch.tensor([int(p.split("+")[1]) for p in probes])
+    return encode(a, b, order)
+
+
+@register
+class AdditionHeads(Study):
+    name = "addition-heads"
+    description = "002: 3-digit addition trained to >= 99.9% greedy; decodings, error cascade, 24 heads ablated"
+    claims = ("C002-01", "C002-02", "C002-03", "C002-04")
+    Config = AdditionHeadsConfig
+    quick = {"models": ["seq2seq"], "orders": ["natural"], "steps": 400, "n_val": 500, "n_test": 1000}
+
+    def cells(self, cfg: AdditionHeadsConfig) -> list[Cell]:
+        return [Cell(f"{m}-{o}", {"model": m, "order": o}) for m in cfg.models for o in cfg.orders]
+
+    def run_cell(self, cell: Cell, seed: int, ctx) -> dict:
+        cfg, p = ctx.cfg, cell.params
+        task = addition(cfg.n_train, cfg.n_val, cfg.n_test, seed=1000 + seed, order=p["order"],
+                        test_seed=cfg.test_seed)
+        model = build(p["model"], cfg.d_model, cfg.n_heads, cfg.layers, cfg.gpt_layers, cfg.init_std)
+        tc = TrainConfig(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, schedule="cosine",
+                         warmup_steps=min(cfg.warmup_steps, cfg.steps), grad_clip=1.0, eval_every=cfg.eval_every, log_every=None,
+                         seed=seed, device=ctx.device)
+        cpu = time.process_time()
+        result = fit(model, {"train": task.splits["train"], "val": task.splits["val"]}, loss_fn, tc,
+                     run_dir=ctx.work_dir, progress=ctx.progress)
+        cpu = time.process_time() - cpu
+        model.cpu().eval()
+        hist = result.history
+        out = {"model": p["model"], "order": p["order"], "diverged": result.diverged,
+               "params": sum(t.numel() for t in model.parameters()),
+               "train_seconds": result.seconds, "train_cpu_seconds": cpu, "steps_done": result.steps_done,
+               "resumed": any("resumed" in n for n in result.notes),
+               "history": [{k: h[k] for k in ("step", "val_acc", "val_tf_em", "val_greedy_em", "val_loss",
+                                               "val_later_greedy", "val_later_tf",
+                                               *(f"val_first_wrong_{t}" for t in range(4)))} for h in hist],
+               "test": evaluate(model, task, "test", cfg.beam_sizes)}
+        out["mistakes"] = out["test"]["mistakes"]
+        reach = next((h["step"] for h in hist if h["val_greedy_em"] >= 0.99), None)
+        out["steps_to_99"] = reach
+        out["seconds_to_99"] = None if reach is None else result.seconds * reach / max(result.steps_done, 1)
+        if p["model"] == "seq2seq" and cfg.ablate:
+            out["heads"] = self._heads(model, task, cfg, p["order"])
+        return out
+
+    def _heads(self, model, task, cfg: AdditionHeadsConfig, order: str) -> dict:
+        val, test = task.splits["val"], task.splits["test"]
+        means = abl.head_means(model, val)
+        out = {"names": list(abl.heads(model)), "baseline": abl.scores(model, test),
+               "zero": abl.single_heads(model, test, "zero"), "mean": abl.single_heads(model, test, "mean", means),
+               "pruning": abl.greedy_pruning(model, val, test), "alignment": {}, "alignment_chance": {}}
+        pats = abl.patterns(model, test[0][:500], test[2][:500])
+        for label, pattern in pats.items():
+            scored = abl.alignment(label, pattern, order)
+            if scored is not None:
+                out["alignment"][label], out["alignment_chance"][label] = scored
+        probe = probe_batch(cfg.probes, order)
+        probe_pats = abl.patterns(model, probe[0], probe[2])
+        answers = model.greedy_decode(probe[0], EQUALS, ANSWER_LEN)
+        a, b = operands(probe[0])
+        out["probes"] = {
+            f"{int(a[i])}+{int(b[i])}": {"answer": task.say(answers[i]), "src": probe[0][i].tolist(),
+                                         "dec_in": probe[2][i].tolist(),
+                                         "attention": {k: v[i].mul(1000).round().div(1000).tolist()
+                                                       for k, v in probe_pats.items()}}
+            for i in range(len(cfg.probes))}
+        return out
+
+    def figures(self, results: dict, fig_dir) -> list[str]:
+        report.write_ablation_json(results, fig_dir.parent / "ablation_results.json")
+        return report.draw_all(results, fig_dir)
+
+    def tables(self, results: dict) -> list:
+        return all_tables(results)
+
+    def measure(self, results: dict) -> list:
+        return report.measure(results)

@@ -1,0 +1,1 @@
+"""Studies 45-51 of source document 000: one module or package per study."""

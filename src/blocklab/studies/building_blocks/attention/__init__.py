@@ -1,0 +1,1 @@
+"""Study 47: attention learns to focus (study.py, figures.py)."""

@@ -1,0 +1,1 @@
+"""Study 49: positional encodings (study.py, figures.py)."""

@@ -1,0 +1,1 @@
+"""Study 45: plain vs residual deep networks (study.py, figures.py)."""

@@ -1,0 +1,1 @@
+"""A character GPT on Shakespeare and on stdlib Python."""

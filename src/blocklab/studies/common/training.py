@@ -1,0 +1,73 @@
+"""Pieces several studies share: loss functions, a vector network from blocklab blocks,
+and evaluation that reports accuracy together with the first mistakes."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from blocklab.nn import BlockConfig, Context, Stack
+from blocklab.tasks import TaskData
+from blocklab.train import accuracy
+
+
+def classify(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy on (inputs, labels); for fit()."""
+    x, y = batch[:2]
+    logits = model(x)
+    return F.cross_entropy(logits, y), {"acc": accuracy(logits, y)}
+
+
+def next_token(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
+    """Cross-entropy of every next-token prediction in (B, T + 1) windows, and its accuracy; for fit()."""
+    (rows,) = batch
+    x, y = rows[:, :-1], rows[:, 1:]  # (B, T) each: every position predicts the token after it
+    logits = model(x)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), y.flatten()), {"acc": accuracy(logits, y)}
+
+
+def regress(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
+    """Mean squared error on (inputs, targets); for fit()."""
+    x, y = batch[:2]
+    return F.mse_loss(model(x), y), {}
+
+
+class VectorNet(nn.Module):
+    """A deep network on plain vectors made of blocklab blocks with no mixer: each block is
+    Residual(FFN), so residual / norm / depth ablations are the same config fields as in a
+    Transformer. (B, d_in) -> (B, d_out)."""
+
+    def __init__(self, cfg: BlockConfig, d_in: int, d_out: int, depth: int) -> None:
+        super().__init__()
+        if cfg.mixer != "none":
+            cfg = cfg.replace(mixer="none", pos_encoding="none")
+        self.inp = nn.Linear(d_in, cfg.d_model)
+        self.stack = Stack(cfg, depth)
+        self.out = nn.Linear(cfg.d_model, d_out)
+        for m in self.modules():  # same init policy as the Transformer models
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=cfg.init_std)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x)[:, None, :]  # (B, 1, D): one position per example
+        h = self.stack(h, Context(pos=torch.zeros(1, dtype=torch.long, device=x.device)))
+        return self.out(h[:, 0])
+
+
+@torch.no_grad()
+def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Argmax class for each row of x, in eval mode (mode restored afterwards)."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = torch.cat([model(x[i : i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)])
+    model.train(was)
+    return out
+
+
+def accuracy_and_mistakes(model: nn.Module, task: TaskData, split: str = "test", limit: int = 5) -> dict:
+    """{"acc": percent, "mistakes": ["input: model says P, truth T", ...]} on one split."""
+    x, y = task.splits[split][:2]
+    pred = predictions(model, x)
+    return {"acc": 100.0 * (pred == y).float().mean().item(), "mistakes": task.mistakes(split, pred, limit)}

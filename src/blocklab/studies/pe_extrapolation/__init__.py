@@ -1,0 +1,1 @@
+"""Source document 002: positional encodings trained short, tested long."""

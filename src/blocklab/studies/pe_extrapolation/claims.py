@@ -1,0 +1,181 @@
+"""What the length-extrapolation study (pe_extrapolation.py) makes of its results: the
+helpers that read them, the extrapolation_results.json summary and the measured claims
+(the figures are in pe_extrapolation_figures.py). Everything here reads only the results
+dict, so a rerun of a finished study remeasures without training."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from blocklab.io import atomic_write_text
+from blocklab.report.results import dumps, finished_runs, seed_values
+from blocklab.report.stats import mean_ci
+from blocklab.report.verdicts import Measurement, around, at_least, at_most
+
+
+# ---------------------------------------------------------------------------- reading results
+def label(params: dict) -> str:
+    name = params["encoding"] + {"learned": " (clamp)", "none": " (causal mask)"}.get(params["encoding"], "")
+    if params["arch"] == "encoder":
+        name = f"{params['encoding']} (encoder, no mask)"
+    return name + (", randomized" if params["randomized"] else "")
+
+
+def task_cells(results: dict, task: str) -> list[dict]:
+    """The cells of one task that have finished seeds."""
+    return [c for c in results["cells"] if c["params"]["task"] == task and finished_runs(results, c["name"])]
+
+
+def tasks(results: dict) -> list[str]:
+    return list(dict.fromkeys(c["params"]["task"] for c in results["cells"]))
+
+
+def lengths(results: dict, cell: str) -> list[int]:
+    return sorted(map(int, finished_runs(results, cell)[0]["metrics"]["acc"]))
+
+
+def beyond(results: dict, cell: str) -> list[int]:
+    """Test lengths past training, up to 256: the range the seed tabulates (32-256)."""
+    longest = max(results["config"]["train_lengths"])
+    return [n for n in lengths(results, cell) if longest < n <= 256]
+
+
+def mean_over(results: dict, cell: str, names: list[int]) -> list[float]:
+    """Per seed, the mean accuracy over test lengths `names`."""
+    per_length = np.array([seed_values(results, cell, f"acc.{n}") for n in names])  # (lengths, seeds)
+    return per_length.mean(axis=0).tolist()
+
+
+def cell_named(results: dict, task: str, encoding: str, arch: str = "gpt") -> str | None:
+    for c in results["cells"]:
+        p = c["params"]
+        if (p["task"], p["encoding"], p["arch"], p["randomized"]) == (task, encoding, arch, False):
+            return c["name"] if finished_runs(results, c["name"]) else None
+    return None
+
+
+def first_metric(results: dict, cell: str, key: str):
+    return finished_runs(results, cell)[0]["metrics"][key]
+
+
+# ---------------------------------------------------------------------------- the JSON summary
+def write_extrapolation_json(results: dict, path: Path) -> None:
+    """Accuracy by length per task and cell (mean, 95% CI, per seed), from results only."""
+    summary = {"study": results["study"], "command": results["command"], "seeds": results["seeds"],
+               "train_lengths": results["config"]["train_lengths"],
+               "architecture": {"gpt": "causal GPT, answer read after the last real token",
+                                "encoder": "encoder, no mask, mean pooling"},
+               "tasks": {}}
+    for task in tasks(results):
+        entries = {}
+        for c in task_cells(results, task):
+            name, p = c["name"], c["params"]
+            entry = {"label": label(p), **p, "chance": first_metric(results, name, "chance"),
+                     "in_distribution": mean_ci(seed_values(results, name, "in_dist_acc")).to_dict(),
+                     "accuracy_by_length": {}}
+            for n in lengths(results, name):
+                values = seed_values(results, name, f"acc.{n}")
+                entry["accuracy_by_length"][str(n)] = {**mean_ci(values).to_dict(), "per_seed": values}
+            if p["encoding"] == "learned":
+                policy = first_metric(results, name, "error_policy")
+                entry["error_policy"] = {n: (msg.split(";")[0] if msg else "ok") for n, msg in policy.items()}
+            entries[name] = entry
+        summary["tasks"][task] = entries
+    atomic_write_text(path, dumps(summary))  # number lists on one line, as in results.json
+
+
+# ---------------------------------------------------------------------------- claims
+ANCHORS = ("Anchors: Press et al. 2022 (ALiBi trains short and tests long); Kazemnejad et al. 2023 "
+           "(absolute and rotary encodings generalize poorly in length on algorithmic tasks, no positions "
+           "sometimes better).")
+
+
+WHY_NONE = {
+    "encoder": "With no positions and no mask, attention and mean pooling are permutation-invariant: a row "
+               "and its shuffles get the same logits, so sorted and unsorted rows cannot be told apart.",
+    "gpt": "With a causal mask, no positions can still express both tasks: position t sees t + 1 tokens, and a "
+           "row is sorted iff every token is >= the largest token before it, which causal attention can find "
+           "(attend to the prefix's largest token) without knowing where it is.",
+}
+
+
+def measure(results: dict) -> list[Measurement]:
+    out: list[Measurement] = []
+    far = results["config"]["far_length"]
+    for task in tasks(results):
+        out += _seed_002(results, task)
+        if far:
+            out += _seed_000(results, task, far)
+    return out
+
+
+def _context(results: dict, cell: str) -> str:
+    """Which model, trained on what, and how well it learned: the start of every note."""
+    arch = first_metric(results, cell, "arch")
+    train = results["config"]["train_lengths"]
+    fit_ = mean_ci(seed_values(results, cell, "in_dist_acc"))
+    model = "causal GPT, answer read after the last token" if arch == "gpt" else "encoder, no mask, mean pooling"
+    return (f"{model}; trained on lengths {min(train)}-{max(train)}, held-out accuracy there "
+            f"{fit_.mean:.1f}% (mean of {fit_.n} seeds)")
+
+
+def _params(results: dict, cell: str) -> dict:
+    return next(c["params"] for c in results["cells"] if c["name"] == cell)
+
+
+def _seed_002(results: dict, task: str) -> list[Measurement]:
+    """C002-05 (sortedness only), C002-06 in its three parts, C002-07."""
+    out = []
+    for enc, arch in (("sinusoidal", "gpt"), ("learned", "gpt"), ("none", "gpt"), ("none", "encoder")):
+        cell = cell_named(results, task, enc, arch)
+        if cell is None:
+            continue
+        chance, long = first_metric(results, cell, "chance"), beyond(results, cell)
+        part = f"{task}, {label(_params(results, cell))}"
+        note = f"{_context(results, cell)}; mean accuracy over lengths {min(long)}-{max(long)}. {ANCHORS}"
+        past = mean_over(results, cell, long)
+        if task == "sortedness":
+            out.append(Measurement("C002-05", "~50% (45-55%) at 32-256", past, "%", around(50, 5), part, note))
+        if enc == "sinusoidal":
+            out.append(Measurement("C002-06", "extrapolates: high accuracy at 32-256", past, "%", at_least(90),
+                                   part, note))
+        elif enc == "learned":
+            raised = [n for n, msg in first_metric(results, cell, "error_policy").items() if msg]
+            out.append(Measurement("C002-06", "fails past the training length (~chance)", past, "%",
+                                   at_most(chance + 10), part,
+                                   f"{note} Clamp policy; the error policy on the same weights raised BlocklabError "
+                                   f"at lengths {', '.join(raised) or 'none'}, so its outcome there is no answer."))
+        else:
+            gap = seed_values(results, cell, "permutation_gap") if task == "sortedness" else []
+            shuffle = f" Max |logit change| when the tokens are shuffled: {np.mean(gap):.2g}." if gap else ""
+            out.append(Measurement("C002-06", "stays at chance", seed_values(results, cell, "in_dist_acc"), "%",
+                                   around(chance, 5), f"{part}: at chance on the training lengths",
+                                   f"{_context(results, cell)}.{shuffle} {WHY_NONE[arch]}"))
+    cell = cell_named(results, task, "learned")
+    if cell is not None:
+        score = ("structure score: mean cosine similarity of neighbouring rows of the position table after "
+                 "removing the mean row; independent noise gives about -1/(rows-1), a smooth table near 1")
+        out += [Measurement("C002-07", "untrained table looks like noise", seed_values(results, cell, "structure_init"),
+                            "", around(0, 0.15), f"{task}, at initialization", score),
+                Measurement("C002-07", "trained table shows structure", seed_values(results, cell, "structure_trained"),
+                            "", at_least(0.3), f"{task}, trained", f"{score}; {_context(results, cell)}")]
+    return out
+
+
+def _seed_000(results: dict, task: str, far: int) -> list[Measurement]:
+    """C000-11 at `far` tokens; seed 000 trained at 100 and tested to 1000."""
+    out = []
+    longest = max(results["config"]["train_lengths"])
+    for enc, works in (("sinusoidal", True), ("alibi", True), ("learned", False)):
+        cell = cell_named(results, task, enc)
+        if cell is None:
+            continue
+        rule = at_least(90) if works else at_most(first_metric(results, cell, "chance") + 10)
+        out.append(Measurement(
+            "C000-11", "works at 1000" if works else "fails", seed_values(results, cell, f"acc.{far}"), "%", rule,
+            f"{task}, {label(_params(results, cell))}, length {far}",
+            f"{_context(results, cell)}. Seed 000 trained at 100 and tested at up to 10x that; {far} is "
+            f"{far / longest:.0f}x the longest input here (see extrapolation_results.json for 2x-16x). "
+            f"'Works' read as >= 90%, 'fails' as at most chance + 10 points. {ANCHORS}"))
+    return out

@@ -1,0 +1,1 @@
+"""Source document 003: Rotten Tomatoes, EncoderClassifier vs bag-of-words."""

@@ -1,0 +1,1 @@
+"""Source document 004: studies on the numpy engine."""

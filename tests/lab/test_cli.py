@@ -1,0 +1,94 @@
+"""The CLI verbs list, run and plot, and their exit codes: 2 for any user error, never a traceback."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from blocklab.report import results as res
+from blocklab.lab import registry
+
+from .tiny_study import FIGURES, TinyStudy, run_cli
+
+
+def test_list_shows_each_study_with_its_description(tiny, capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    assert "tiny" in out and TinyStudy.description in out
+
+
+def test_list_says_so_when_nothing_is_registered(tiny, capsys, monkeypatch):
+    monkeypatch.setattr(registry, "STUDIES", {})
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0 and "no studies are registered yet" in out
+
+
+def test_run_prints_a_summary_and_where_the_results_are(tiny, capsys, tmp_path):
+    code, out, err = run_cli(capsys, "run", "tiny", "--quick", "--seeds", "2", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "tiny: 4 done, 2 diverged, 0 failed" in out and str(tmp_path) in out
+
+
+def test_a_failed_pair_makes_run_exit_1(tiny, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(TinyStudy, "fail", ("lr=0.1", 0))
+    code, out, _ = run_cli(capsys, "run", "tiny", "--quick", "--seeds", "1", "--out", str(tmp_path))
+    assert code == 1 and "1 failed" in out
+
+
+def test_unknown_study_exits_2_naming_the_choices(tiny, capsys):
+    code, _, err = run_cli(capsys, "run", "tinny")
+    assert code == 2
+    assert err.startswith("error: unknown study 'tinny'") and "tiny" in err and "building-blocks" in err
+
+
+def test_unknown_set_key_exits_2_naming_the_valid_keys(tiny, capsys, tmp_path):
+    code, _, err = run_cli(capsys, "run", "tiny", "--out", str(tmp_path), "--set", "stepz=3")
+    assert code == 2 and "stepz=3" in err and "valid keys: steps, slope, noise, points, label" in err
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_bad_set_value_exits_2_naming_the_type(tiny, capsys, tmp_path):
+    code, _, err = run_cli(capsys, "run", "tiny", "--out", str(tmp_path), "--set", "steps=lots")
+    assert code == 2 and "steps='lots'" in err and "expected int" in err
+
+
+def test_corrupt_results_exits_2_naming_the_file(tiny, capsys, tmp_path):
+    run_cli(capsys, "run", "tiny", "--quick", "--seeds", "1", "--out", str(tmp_path))
+    path = tmp_path / "results.json"
+    path.write_text(path.read_text()[:200])  # as if the disk had filled up mid-write
+    for verb in (["run", "tiny", "--quick", "--seeds", "1", "--out", str(tmp_path)], ["plot", str(tmp_path)],
+                 ["report", str(tmp_path)]):
+        code, _, err = run_cli(capsys, *verb)
+        assert code == 2 and str(path) in err and "corrupt" in err, (verb, err)
+
+
+def test_changed_config_exits_2(tiny, capsys, tmp_path):
+    run_cli(capsys, "run", "tiny", "--quick", "--seeds", "1", "--out", str(tmp_path))
+    code, _, err = run_cli(capsys, "run", "tiny", "--seeds", "1", "--out", str(tmp_path))
+    assert code == 2 and "steps: stored 60, asked 200" in err
+
+
+def test_plot_recreates_deleted_figures_without_running(tiny, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(TinyStudy, "draw", True)
+    run_cli(capsys, "run", "tiny", "--quick", "--seeds", "2", "--out", str(tmp_path))
+    for name in FIGURES:
+        (tmp_path / "figures" / name).unlink()
+    TinyStudy.calls.clear()
+    code, out, err = run_cli(capsys, "plot", str(tmp_path))
+    assert code == 0, err
+    assert all((tmp_path / "figures" / n).stat().st_size > 1000 for n in FIGURES)
+    assert TinyStudy.calls == [] and "redrew" in out
+    assert res.load(tmp_path / "results.json")["figures"] == FIGURES
+
+
+def test_plot_on_a_folder_without_results_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "plot", str(tmp_path))
+    assert code == 2 and "no results.json" in err
+
+
+def test_the_installed_entry_point_exits_2_on_an_unknown_study(tmp_path):
+    """The real process, not the in-process helper: no traceback, code 2."""
+    done = subprocess.run([sys.executable, "-m", "blocklab.cli", "run", "no-such-study"], capture_output=True,
+                          text=True, cwd=tmp_path, env={**os.environ, "BLOCKLAB_NO_PROGRESS": "1"})
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: unknown study 'no-such-study'; choose one of:") and "Traceback" not in done.stderr

@@ -10,7 +10,8 @@ import math
 import pytest
 import torch
 
-from blocklab.studies.training_dynamics.model import build_model, load_model, model_config, save_model
+from blocklab.nn.models.operations import build_model, model_config
+from blocklab.train.saved_model import load_model, save_model
 from blocklab.tasks.operations import TOKEN, VOCAB, encode
 from lab.tiny_study import run_cli as run
 

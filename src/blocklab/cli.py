@@ -152,7 +152,7 @@ def tour(out: str, seeds: int) -> None:
 
     Takes about three minutes on 2 CPU cores; rerunning reuses what is finished.
     """
-    from .report.html import build_report
+    from .lab.report import build_report
     from .lab.runner import run_study
 
     start = time.perf_counter()
@@ -190,7 +190,7 @@ def _summarize(folder: Path) -> int:
 @click.option("--out", type=click.Path(file_okay=False), help="Where to write the site (default FOLDER/report).")
 def report(folder: str, out: str | None) -> None:
     """Build the HTML report (index, claims ledger, a page per study) from every results.json in FOLDER."""
-    from .report.html import build_report
+    from .lab.report import build_report
 
     click.echo(build_report(folder, out))
 

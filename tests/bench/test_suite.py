@@ -12,7 +12,7 @@ from blocklab.bench import peers
 from blocklab.bench.attention import attention_table, bench_attention
 from blocklab.bench.generate import bench_generate, generate_table
 from blocklab.bench.timing import Stats, table, time_alternately
-from studies.tiny_study import run_cli as run
+from lab.tiny_study import run_cli as run
 
 CPU = torch.device("cpu")
 

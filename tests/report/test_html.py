@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from blocklab.report.claims import load_claims
-from blocklab.report.html import build_report
+from blocklab.lab.report import build_report
 from blocklab.lab.runner import run_study
 from lab.tiny_study import FIGURES, register_tiny, run_cli
 

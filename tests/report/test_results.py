@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import pytest
@@ -68,3 +69,26 @@ def test_aggregates_reach_into_nested_metrics_and_skip_curves():
     assert agg["diverged"]["mean"] == pytest.approx(1 / 3)  # a rate over the finished seeds
     assert res.seed_values(r, "a", "final.val_acc") == pytest.approx([0.5, 0.6, 0.7])
     assert res.seed_values(r, "a", "acc_at_0.5") == [0.0, 1.0, 2.0]
+
+
+def test_per_seed_pairs_cells_by_seed_and_reads_nested_metrics():
+    """WHAT: per_seed keys values by seed over finished runs only; dotted paths, "" and numeric.
+    WHY: every study's figures, tables and paired differences read metrics through it."""
+    runs = [
+        {"cell": "a", "seed": 2, "status": "done", "metrics": {"final": {"acc": 80}, "acc_at_0.5": 1.5}},
+        {"cell": "a", "seed": 0, "status": "diverged", "metrics": {"final": {"acc": None}}},
+        {"cell": "a", "seed": 1, "status": "failed", "metrics": {"final": {"acc": 99}}},
+        {"cell": "b", "seed": 0, "status": "done", "metrics": {"final": {"acc": 70}}},
+    ]
+    results = {"runs": runs}
+    assert res.per_seed(results, "a", "final.acc") == {0: None, 2: 80}  # seed order; the failed seed 1 is left out
+    assert list(res.per_seed(results, "a", "final.acc")) == [0, 2]
+    numeric = res.per_seed(results, "a", "final.acc", numeric=True)
+    assert numeric[2] == 80.0 and isinstance(numeric[2], float) and math.isnan(numeric[0])
+    assert res.per_seed(results, "a", "acc_at_0.5") == {0: None, 2: 1.5}  # a key that itself holds a dot
+    assert res.per_seed(results, "a")[2] is runs[0]["metrics"]  # "" gives the whole metrics dict
+    assert res.per_seed(results, "a", "final.missing") == {0: None, 2: None}
+    seeds = res.per_seed(results, "a", "final.acc", numeric=True).keys() & res.per_seed(results, "b", "final.acc").keys()
+    assert seeds == {0}
+    values = res.seed_values(results, "a", "final.acc")
+    assert math.isnan(values[0]) and values[1] == 80.0 and len(values) == 2

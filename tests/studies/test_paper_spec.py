@@ -5,7 +5,7 @@ import pytest
 from blocklab.errors import BlocklabError
 from blocklab.nn import build_model, preset
 from blocklab.report import results as res
-from blocklab.report.html import build_report
+from blocklab.lab.report import build_report
 from blocklab.studies.paper_spec import encoder_decoder_arithmetic
 from blocklab.lab.runner import run_study
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from blocklab.autograd.tokenizer import CharTokenizer
-from blocklab.report.html import build_report
+from blocklab.lab.report import build_report
 from blocklab.studies.train_features import char_windows
 
 from .isolated import run_isolated

@@ -30,7 +30,7 @@ from ..nn.norms import LayerNorm
 from .convert import to_torch
 from .gpt import GPT
 from .optim import AdamW, clip_grad_norm
-from .runtime import keep_freed_memory, set_blas_threads
+from ..runtime import keep_freed_memory, set_blas_threads
 
 # The two configurations of seed 004 (parameter counts 4,624 and 33,472, as the seed reports).
 # Batch sizes are the ones their demos train with.

@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 
 from ..io import atomic_write_text, jsonable
+from ..runtime import set_blas_threads
 from ..train.device import cpu_threads
 
 
@@ -78,8 +79,6 @@ def device_sync(device: torch.device) -> Callable[[], None]:
 @contextlib.contextmanager
 def fixed_threads(n: int) -> Iterator[None]:
     """torch's intra-op threads and numpy's BLAS threads set to n for the block (torch restored after)."""
-    from ..autograd.runtime import set_blas_threads
-
     set_blas_threads(n)
     with cpu_threads(n):
         yield

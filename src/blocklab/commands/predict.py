@@ -28,7 +28,8 @@ def predict(checkpoint: str, prompt: str, top: int) -> None:
     """
     import torch
 
-    from ..studies.training_dynamics.model import load_model, logits_for
+    from ..nn.models.operations import logits_for
+    from ..train.saved_model import load_model
     from ..tasks.operations import VOCAB, encode, render
 
     if not Path(checkpoint).exists():

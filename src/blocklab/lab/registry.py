@@ -3,7 +3,7 @@
 A study is one experiment from the seeds: a config of knobs, a grid of conditions
 ("cells"), a function that runs one cell for one seed and returns its metrics, and two
 functions that read only the finished results: one draws figures, one measures claims.
-The runner (runner.py) does everything else: seeds, devices, progress bars, resuming,
+The runner (blocklab.lab.runner) does everything else: seeds, devices, progress bars, resuming,
 results.json, aggregates with 95% intervals, and the command that reproduces the run.
 A study is a module (or a package whose study.py holds the class) under blocklab.studies, listed
 in blocklab.studies.MODULES; importing it registers it.

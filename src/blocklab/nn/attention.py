@@ -154,12 +154,6 @@ class KVCache:
         self.keys[layer], self.values[layer] = k, v
         return k, v
 
-    def reorder(self, index: torch.Tensor) -> None:
-        """Keep batch rows `index` (beam search)."""
-        for layer in self.keys:
-            self.keys[layer] = self.keys[layer].index_select(0, index)
-            self.values[layer] = self.values[layer].index_select(0, index)
-
 
 class MultiHeadAttention(nn.Module):
     """Self- or cross-attention with H query heads and Hkv key/value heads (MQA/GQA).

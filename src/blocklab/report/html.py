@@ -10,6 +10,7 @@ import re
 import shutil
 from html import escape
 from pathlib import Path
+from typing import Callable
 
 from ..errors import BlocklabError
 from ..io import atomic_write_text
@@ -32,8 +33,12 @@ figure{display:inline-block;margin:0 1rem 1rem 0} figure img{max-width:34rem;bor
 """
 
 
-def build_report(root: str | Path, out: str | Path | None = None) -> Path:
-    """Write the site for every results.json at or below `root` into `out` (default root/report)."""
+def build_report(root: str | Path, out: str | Path | None = None,
+                 study_tables: Callable[[dict], list[Table]] | None = None) -> Path:
+    """Write the site for every results.json at or below `root` into `out` (default root/report).
+
+    `study_tables(results)` gives a study's own tables (Study.tables) for its page; the lab
+    passes it (blocklab.lab.report.build_report), as this package knows no study."""
     root = Path(root)
     root = root.parent if root.is_file() else root
     out = Path(out) if out is not None else root / "report"
@@ -48,7 +53,8 @@ def build_report(root: str | Path, out: str | Path | None = None) -> Path:
         taken.add(page)
         runs.append((page, path, load(path)))
     for page, path, results in runs:
-        atomic_write_text(out / page, _study_page(page, path, results, out))
+        tables = study_tables(results) if study_tables is not None else []
+        atomic_write_text(out / page, _study_page(page, path, results, out, tables))
     entries = ledger((page, results) for page, _, results in runs)
     return atomic_write_text(out / "index.html", _index(runs, entries))
 
@@ -141,7 +147,7 @@ def _status_counts(r: dict) -> dict[str, int]:
     return counts
 
 
-def _study_page(page: str, path: Path, r: dict, out: Path) -> str:
+def _study_page(page: str, path: Path, r: dict, out: Path, tables: list[Table]) -> str:
     cells = [c["name"] for c in r["cells"]]
     metrics = sorted({k for c in cells for k in r["aggregates"].get(c, {})})
     cell_params = [escape(", ".join(f"{k}={v}" for k, v in c["params"].items())) for c in r["cells"]]
@@ -168,21 +174,12 @@ def _study_page(page: str, path: Path, r: dict, out: Path) -> str:
         + "<h2>Config</h2>" + _table(["key", "value"], [[escape(k), escape(repr(v))] for k, v in r["config"].items()])
         + "<h2>Cells: mean [95% CI] over seeds</h2>" + agg_table
         + "<h2>Runs by seed</h2>" + _table(["cell", *(f"seed {s}" for s in r["seeds"])], seed_rows)
-        + "".join(_study_table(t) for t in _study_tables(r))
+        + "".join(_study_table(t) for t in tables)
         + "<h2>Claims measured</h2>" + (_table(["claim", "seed's figure", "measured", "verdict", "rule"], m_rows)
                                           if m_rows else "<p>This study measures no claim.</p>")
         + "<h2>Figures</h2>" + _figures(page, path.parent / "figures", r["figures"], out)
     )
     return _page(f"{r['study']} · blocklab", body)
-
-
-def _study_tables(r: dict) -> list[Table]:
-    """The study's own tables (Study.tables), computed from these results; none if it is no longer registered."""
-    from ..lab.registry import STUDIES, load_all  # the studies import the report package: import late
-
-    load_all()
-    study = STUDIES.get(r["study"])
-    return study().tables(r) if study is not None else []
 
 
 def _study_table(t: Table) -> str:

@@ -26,6 +26,7 @@ Non-finite floats (a diverged loss) are stored as null, so the file is strict JS
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -110,17 +111,25 @@ def finished_runs(results: dict, cell: str) -> list[dict]:
     return sorted(runs, key=lambda r: r["seed"])
 
 
-def seed_values(results: dict, cell: str, metric: str) -> list[float]:
-    """One float per finished seed of `cell` (NaN where the metric is missing or null).
+def per_seed(results: dict, cell: str, metric: str = "", numeric: bool = False) -> dict[int, Any]:
+    """{seed: value of `metric`} over the finished runs of `cell`, in seed order: the one reader
+    of a metric seed by seed, so that two cells pair up by seed.
 
-    `metric` may be a dotted path into nested dicts: "final.val_acc" reads a TrainResult's
-    final evaluation. This is what a study's `measure` usually passes to a Measurement.
+    `metric` is a dotted path into nested dicts ("final.val_acc" reads a TrainResult's final
+    evaluation), a key that itself holds a dot, or "" for the whole metrics dict. A run without
+    it gives None; with `numeric`, values are floats and None becomes NaN (a null in
+    results.json is a non-finite number, such as a diverged loss).
     """
-    out = []
+    out = {}
     for run in finished_runs(results, cell):
-        value = _lookup(run["metrics"], metric)
-        out.append(float("nan") if value is None else float(value))
+        value = _lookup(run["metrics"], metric) if metric else run["metrics"]
+        out[run["seed"]] = (math.nan if value is None else float(value)) if numeric else value
     return out
+
+
+def seed_values(results: dict, cell: str, metric: str) -> list[float]:
+    """per_seed's floats as a list in seed order: what a study's `measure` passes to a Measurement."""
+    return list(per_seed(results, cell, metric, numeric=True).values())
 
 
 def aggregate(results: dict) -> dict:

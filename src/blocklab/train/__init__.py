@@ -15,11 +15,11 @@ from .metrics import accuracy, param_group
 from .optim import build_optimizer, build_scheduler, lr_factor
 from .quantize import Int8Linear, compare_int8, quantize_int8, state_bytes
 from .result import TrainResult, TrainState
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluating
 from .trainer import fit
 
 __all__ = [
     "Int8Linear", "TrainConfig", "TrainResult", "TrainState", "accuracy", "build_optimizer", "build_scheduler",
-    "compare_int8", "evaluate", "fit", "lr_factor", "param_group", "quantize_int8", "resolve_device",
+    "compare_int8", "evaluate", "evaluating", "fit", "lr_factor", "param_group", "quantize_int8", "resolve_device",
     "seed_everything", "state_bytes",
 ]

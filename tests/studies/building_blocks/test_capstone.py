@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
-from blocklab.studies.building_blocks.capstone import ABLATIONS, Capstone, drops, without
+from blocklab.studies.building_blocks.capstone import ABLATIONS, Capstone
+from blocklab.studies.common.components import drops, without
 
 from ..isolated import run_isolated
 

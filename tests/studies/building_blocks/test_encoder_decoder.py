@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from blocklab.nn import BlockConfig
-from blocklab.studies.building_blocks.encoder_decoder import AutoEncoder, EncoderDecoder, Snapshots, error_scores
+from blocklab.studies.building_blocks.encoder_decoder import AutoEncoder, EncoderDecoder, error_scores
+from blocklab.studies.common.snapshots import Snapshots
 from blocklab.tasks import signals
 
 from ..isolated import run_isolated

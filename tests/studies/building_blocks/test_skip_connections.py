@@ -7,7 +7,8 @@ import torch
 
 from blocklab.nn import BlockConfig
 from blocklab.studies.common.training import VectorNet
-from blocklab.studies.building_blocks.skip_connections.study import SkipConnections, per_block, signal_norms
+from blocklab.studies.building_blocks.skip_connections.study import SkipConnections, signal_norms
+from blocklab.studies.common.gradients import per_block
 
 from ..isolated import run_isolated
 

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 
 from blocklab.errors import BlocklabError, ConfigError
 from blocklab.studies.training_dynamics.study import DynamicsConfig, TrainingDynamics, dynamics_cells, train_config
-from blocklab.studies.training_dynamics.model import (
-    answer_loss, build_model, load_model, logits_for, model_config, save_model, train_model,
-)
+from blocklab.nn.models.operations import build_model, logits_for, model_config
+from blocklab.studies.training_dynamics.model import answer_loss, train_model
+from blocklab.train.saved_model import load_model, save_model
 from blocklab.studies.training_dynamics.record import (
     RecordPlan, Recorder, cluster_cosines, cosine_matrix, eta_squared, op_confusion, predict_logits, scores,
 )

@@ -10,7 +10,7 @@ A head is ablated on the model itself, never a copy:
         depends on the problem.
 Scores are greedy exact match, computed by one teacher-forced pass: a problem counts as
 solved when every answer digit is the argmax given the true prefix, which is exactly when
-greedy decoding writes the right answer (see addition_heads_model.py).
+greedy decoding writes the right answer (see model.py).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from torch import nn
 from blocklab.errors import BlocklabError
 from blocklab.nn.models.seq2seq import Seq2SeqTransformer
 from blocklab.tasks.addition import ANSWER_LEN
+from blocklab.train import evaluating
 
 from .model import answer_logits, percent, predict
 
@@ -48,10 +49,8 @@ def heads(model: Seq2SeqTransformer) -> dict[str, Head]:
 def head_means(model: Seq2SeqTransformer, split: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
     """Module path -> mean of hook_z over the split's problems, (T, H, Dh), teacher-forced."""
     names = [f"{path}.hook_z" for path in modules(model).values()]
-    was = model.training
-    model.eval()
-    _, cache = model.run_with_cache(split[0], split[2], names=names)
-    model.train(was)
+    with evaluating(model):
+        _, cache = model.run_with_cache(split[0], split[2], names=names)
     return {name.removesuffix(".hook_z"): z.mean(dim=0) for name, z in cache.items()}
 
 
@@ -152,10 +151,8 @@ def input_positions(col: int) -> list[int]:
 def patterns(model: Seq2SeqTransformer, src: torch.Tensor, dec_in: torch.Tensor) -> dict[str, torch.Tensor]:
     """Seed-style module label -> attention weights (B, H, T, S), teacher-forced."""
     labels = modules(model)
-    was = model.training
-    model.eval()
-    _, cache = model.run_with_cache(src, dec_in, names=[f"{p}.hook_pattern" for p in labels.values()])
-    model.train(was)
+    with evaluating(model):
+        _, cache = model.run_with_cache(src, dec_in, names=[f"{p}.hook_pattern" for p in labels.values()])
     return {label: cache[f"{path}.hook_pattern"] for label, path in labels.items()}
 
 

@@ -1,4 +1,4 @@
-"""What the addition-heads study (addition_heads.py) makes of its results: ablation_results.json,
+"""What the addition-heads study (study.py) makes of its results: ablation_results.json,
 the figures and the measured claims. Everything here reads only the results dict, so
 `blocklab plot` and a rerun redraw it without training."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 
 from blocklab.io import atomic_write_text
 from blocklab.report import plots
-from blocklab.report.results import dumps, finished_runs
+from blocklab.report.results import dumps, per_seed
 from blocklab.report.stats import mean_ci
 from blocklab.report.verdicts import Measurement, around, at_least, at_most, ill_posed
 from blocklab.tasks.addition import ANSWER_LEN
@@ -19,13 +19,9 @@ PRUNABLE = 0.99  # the seed's criterion: a head is prunable if accuracy stays ab
 
 
 # ---------------------------------------------------------------------------- reading results
-def runs(results: dict, cell: str) -> list[dict]:
-    return [r["metrics"] for r in finished_runs(results, cell)]
-
-
 def head_cells(results: dict) -> list[str]:
     """The encoder-decoder cells with head ablations."""
-    return [c["name"] for c in results["cells"] if runs(results, c["name"]) and "heads" in runs(results, c["name"])[0]]
+    return [c["name"] for c in results["cells"] if list(per_seed(results, c["name"]).values()) and "heads" in list(per_seed(results, c["name"]).values())[0]]
 
 
 def claims_cell(results: dict) -> str | None:
@@ -101,7 +97,7 @@ def write_ablation_json(results: dict, path: Path) -> None:
            "prunable_rule": f"accuracy with the head ablated >= {PRUNABLE} x baseline (the seed's criterion)",
            "decoding": {}, "heads": {}}
     for c in results["cells"]:
-        ms = runs(results, c["name"])
+        ms = list(per_seed(results, c["name"]).values())
         if not ms:
             continue
         t = [m["test"] for m in ms]
@@ -116,7 +112,7 @@ def write_ablation_json(results: dict, path: Path) -> None:
             "by_carries": {k: ci(x["by_carries"][k]["greedy_em"] for x in t) for k in t[0]["by_carries"]},
             "mistakes": t[0]["mistakes"]}
     for cell in head_cells(results):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         names = ms[0]["heads"]["names"]
         entry = {"baseline_em": ci(m["heads"]["baseline"]["em"] for m in ms), "per_head": {},
                  "prunable": {meth: [prunable(m, meth) for m in ms] for meth in ("zero", "mean")},
@@ -148,14 +144,14 @@ def draw_all(results: dict, fig_dir: Path) -> list[str]:
 
 
 def trained_cells(results: dict) -> list[str]:
-    return [c["name"] for c in results["cells"] if runs(results, c["name"])]
+    return [c["name"] for c in results["cells"] if list(per_seed(results, c["name"]).values())]
 
 
 def decodings(results: dict, fig_dir: Path) -> str:
     cells = trained_cells(results)
     fig, axes = plots.figure(1, len(cells), width=4.2, height=3.8)
     for ax, cell in zip(np.atleast_1d(axes), cells):
-        t = [m["test"] for m in runs(results, cell)]
+        t = [m["test"] for m in list(per_seed(results, cell).values())]
         labels = ["TF token", "TF exact", "greedy exact", *(f"beam {k} exact" for k in t[0]["beam_em"])]
         values = [[x["tf_token_acc"] for x in t], [x["tf_em"] for x in t], [x["greedy_em"] for x in t],
                   *([x["beam_em"][k] for x in t] for k in t[0]["beam_em"])]
@@ -171,7 +167,7 @@ def decodings(results: dict, fig_dir: Path) -> str:
 def training(results: dict, fig_dir: Path) -> str:
     fig, ax = plots.figure(width=7, height=4.2)
     for cell in trained_cells(results):
-        hist = [m["history"] for m in runs(results, cell)]
+        hist = [m["history"] for m in list(per_seed(results, cell).values())]
         plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_greedy_em"] for h in s] for s in hist],
                              label=cell)
     ax.axhline(99, color="grey", linestyle="--", linewidth=1, label="99%")
@@ -216,7 +212,7 @@ def cascade_figure(results: dict, fig_dir: Path) -> str:
     fig, axes = plots.figure(1, 3, width=5, height=4)
     width = 0.8 / len(cells)
     for i, cell in enumerate(cells):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         t = [m["test"] for m in ms]
         (line,) = axes[0].plot(range(1, 5), np.mean([x["greedy_acc_by_position"] for x in t], axis=0), marker="o",
                                label=f"{cell} greedy")
@@ -246,7 +242,7 @@ def cascade_figure(results: dict, fig_dir: Path) -> str:
 def by_carries(results: dict, fig_dir: Path) -> str:
     fig, ax = plots.figure(width=6.5, height=4)
     for cell in trained_cells(results):
-        t = [m["test"] for m in runs(results, cell)]
+        t = [m["test"] for m in list(per_seed(results, cell).values())]
         curves = [[x["by_carries"][str(c)]["greedy_em"] for c in range(4)] for x in t]
         plots.line_with_band(ax, range(4), curves, label=cell)
     ax.set(xlabel="number of carries in the problem", ylabel="greedy exact match (%)", xticks=range(4),
@@ -259,7 +255,7 @@ def head_importance(results: dict, fig_dir: Path) -> str:
     cells = head_cells(results)
     fig, axes = plots.figure(len(cells), 1, width=12, height=3.8)
     for ax, cell in zip(np.atleast_1d(axes), cells):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         names = ms[0]["heads"]["names"]
         xs = np.arange(len(names))
         for k, (meth, color) in enumerate((("zero", "C3"), ("mean", "C0"))):
@@ -281,7 +277,7 @@ def head_importance(results: dict, fig_dir: Path) -> str:
 def pruning(results: dict, fig_dir: Path) -> str:
     fig, ax = plots.figure(width=7, height=4.2)
     for cell in head_cells(results):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         plots.line_with_band(ax, range(len(ms[0]["heads"]["pruning"])),
                              [[s["em"] for s in m["heads"]["pruning"]] for m in ms], label=f"{cell} (jointly pruned)")
     ax.axvspan(0.2 * 24, 0.4 * 24, color="grey", alpha=0.12, label="Michel et al. 2019: 20-40% prunable")
@@ -295,7 +291,7 @@ def alignment_figure(results: dict, fig_dir: Path) -> str:
     cells = head_cells(results)
     fig, axes = plots.figure(1, len(cells), width=5.5, height=3.8)
     for ax, cell in zip(np.atleast_1d(axes), cells):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         labels = list(ms[0]["heads"]["alignment"])
         matrix = [np.mean([m["heads"]["alignment"][lab] for m in ms], axis=0) for lab in labels]
         chance = ms[0]["heads"]["alignment_chance"]
@@ -308,7 +304,7 @@ def alignment_figure(results: dict, fig_dir: Path) -> str:
 def attention_probes(results: dict, fig_dir: Path) -> list[str]:
     """One figure per probe sum: every head's attention (seed 0 of the claims cell)."""
     cell = claims_cell(results) or head_cells(results)[0]
-    m = runs(results, cell)[0]
+    m = list(per_seed(results, cell).values())[0]
     names = []
     for probe, entry in m["heads"]["probes"].items():
         labels = list(entry["attention"])
@@ -337,7 +333,7 @@ def measure(results: dict) -> list[Measurement]:
     cell = claims_cell(results)
     if cell is None:
         return []
-    ms = runs(results, cell)
+    ms = list(per_seed(results, cell).values())
     t = [m["test"] for m in ms]
     tf, gr = [x["tf_token_acc"] for x in t], [x["greedy_em"] for x in t]
     disagree = sum(x["greedy_tf_disagree"] for x in t)

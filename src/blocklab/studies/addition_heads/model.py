@@ -27,6 +27,7 @@ from blocklab.nn import GPTConfig, Seq2SeqConfig
 from blocklab.nn.models.gpt import GPT
 from blocklab.nn.models.seq2seq import Seq2SeqTransformer
 from blocklab.tasks.addition import ANSWER_LEN, EQUALS, SRC_LEN, VOCAB, AdditionTaskData
+from blocklab.train import evaluating
 
 MODELS = ("seq2seq", "gpt")
 PROMPT_LEN = SRC_LEN + 1  # `a + b =`
@@ -102,11 +103,9 @@ def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Te
 @torch.no_grad()
 def predict(model: nn.Module, split: tuple[torch.Tensor, ...], fn, batch_size: int = 1000) -> torch.Tensor:
     """fn(model, batch) over a split in batches, in eval mode, concatenated."""
-    was = model.training
-    model.eval()
-    out = torch.cat([fn(model, tuple(t[i : i + batch_size] for t in split)) for i in range(0, len(split[0]), batch_size)])
-    model.train(was)
-    return out
+    with evaluating(model):
+        return torch.cat([fn(model, tuple(t[i : i + batch_size] for t in split))
+                          for i in range(0, len(split[0]), batch_size)])
 
 
 def percent(mask: torch.Tensor) -> float:

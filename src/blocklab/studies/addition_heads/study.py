@@ -8,7 +8,7 @@ held-out problems, and the decodings, the cascade and the heads are measured on 
 Task (tasks/addition.py): a + b for a, b in 0..999, the answer as 4 digits in natural or
 reversed order; 2,000 test pairs fixed by `test_seed` (the same for every run seed) and
 never in a training or validation set; each run seed draws its own training set.
-Models (addition_heads_model.py): the seed's Seq2SeqTransformer, 2 encoder + 2 decoder
+Models (model.py): the seed's Seq2SeqTransformer, 2 encoder + 2 decoder
 layers of 4 heads (24 heads: encoder self, decoder self, cross), width d_model; and a GPT
 with `gpt_layers` blocks of the same width for comparison. Cells: model x order.
 Training: weights drawn with std 1/sqrt(d_model) (`init_std`), AdamW at lr 5e-3, cosine
@@ -17,9 +17,9 @@ evaluation decodes the validation set greedily, so the history gives the step (a
 time) at which greedy exact match first reaches 99%.
 Evaluation: teacher-forced token accuracy, greedy and beam exact match side by side, by
 number of carries, by answer position, the cascade after a first wrong digit, first mistakes.
-Heads (addition_heads_ablation.py, encoder-decoder cells): each head alone by zero and by
+Heads (ablation.py, encoder-decoder cells): each head alone by zero and by
 mean ablation; cumulative greedy pruning; column alignment; attention on probe sums.
-Figures, ablation_results.json and the claims: addition_heads_report.py.
+Figures, ablation_results.json and the claims: analysis.py.
 """
 from __future__ import annotations
 

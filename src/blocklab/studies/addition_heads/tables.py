@@ -1,7 +1,7 @@
-"""The addition-heads study's tables on its report page (addition_heads.py): the decodings,
+"""The addition-heads study's tables on its report page (study.py): the decodings,
 accuracy by number of carries, the error cascade, the heads and the first mistakes.
 
-Like the figures (addition_heads_report.py) they read only the results dict. Numbers are the
+Like the figures (analysis.py) they read only the results dict. Numbers are the
 mean [95% t-interval] over the finished seeds of a cell; a cell with no finished run is left
 out, and a quantity some runs lack (a run that never reached 99%) says how many lack it
 instead of counting them as zero.
@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from blocklab.report.results import finished_runs
+from blocklab.report.results import finished_runs, per_seed
 from blocklab.report.stats import mean_ci
 from blocklab.report.tables import Table
 from blocklab.tasks.addition import ANSWER_LEN
 
 from .analysis import (
-    PRUNABLE, UNDER_TRAINED, checkpoint_state, cpu_to_99, drops, final_state, head_cells, prunable, runs, trained_cells, under_trained, wrong_again,
+    PRUNABLE,
+    UNDER_TRAINED,
+    checkpoint_state,
+    cpu_to_99,
+    drops,
+    final_state,
+    head_cells,
+    prunable,
+    trained_cells,
+    under_trained,
+    wrong_again,
 )
 
 METHODS = ("zero", "mean")
@@ -67,7 +77,7 @@ def cpu_to_99_text(ms: list[dict]) -> str:
 
 def decodings(results: dict) -> Table:
     cells = trained_cells(results)
-    ms = {c: runs(results, c) for c in cells}
+    ms = {c: list(per_seed(results, c).values()) for c in cells}
     tests = {c: [m["test"] for m in ms[c]] for c in cells}
     beams = list(dict.fromkeys(k for t in tests.values() for k in t[0]["beam_em"]))
 
@@ -103,7 +113,7 @@ def decodings(results: dict) -> Table:
 
 def by_carries(results: dict) -> Table:
     cells = trained_cells(results)
-    tests = {c: [m["test"] for m in runs(results, c)] for c in cells}
+    tests = {c: [m["test"] for m in list(per_seed(results, c).values())] for c in cells}
     rows = []
     for k in map(str, range(4)):
         counts = {x["by_carries"][k]["n"] for t in tests.values() for x in t}
@@ -132,7 +142,7 @@ def cascade_row(cell: str, label: str, states: list[dict]) -> list:
 def cascade(results: dict) -> Table:
     rows, disagree = [], 0
     for cell in trained_cells(results):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         disagree += sum(m["test"]["greedy_tf_disagree"] for m in ms)
         rows.append(cascade_row(cell, "final model, held-out", [final_state(m["test"]) for m in ms]))
         points = [under_trained(m) for m in ms]
@@ -162,7 +172,7 @@ def cascade(results: dict) -> Table:
 def heads_alone(results: dict) -> Table:
     rows = []
     for cell in head_cells(results):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         per_method = {meth: [drops(m, meth) for m in ms] for meth in METHODS}
         for i, name in enumerate(ms[0]["heads"]["names"]):
             rows.append([cell, name, *(part for meth in METHODS for part in (
@@ -187,7 +197,7 @@ def jointly_prunable(m: dict) -> tuple[int, float]:
 def heads_removable(results: dict) -> Table:
     rows = []
     for cell in head_cells(results):
-        ms = runs(results, cell)
+        ms = list(per_seed(results, cell).values())
         joint = [jointly_prunable(m) for m in ms]
         rows.append([cell, len(ms[0]["heads"]["names"]), summary(m["heads"]["baseline"]["em"] for m in ms),
                      *(f"{summary(prunable(m, meth) for m in ms)} ({listed(prunable(m, meth) for m in ms)})"

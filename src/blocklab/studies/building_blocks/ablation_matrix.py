@@ -4,7 +4,7 @@ Task: tasks.first_equals_last, x_1..x_8 over 10 symbols -> 1 if x_1 == x_8 (bala
 Without positions the model sees a bag of tokens, which says almost nothing about the two ends.
 Model: EncoderClassifier read out by a CLS token, 2 pre-norm layers, d_model 32, 4 heads,
 sinusoidal positions, token embeddings times sqrt(d_model) (as in the capstone, which says why);
-a component is removed by the capstone's config change (s50 COMPONENTS).
+a component is removed by the capstone's config change (studies.common.components.COMPONENTS).
 
 Importance of a component: the accuracy lost when it alone is removed, paired by seed.
 Interaction of a pair: drop(both) - drop(a) - drop(b); positive means the pair hurts more than
@@ -23,11 +23,10 @@ from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.report import plots
 from blocklab.report.results import seed_values
 from blocklab.report.verdicts import Measurement, around, at_least
+from blocklab.studies.common.components import COMPONENTS, drops, without
 from blocklab.studies.common.training import accuracy_and_mistakes, classify
 from blocklab.tasks import first_equals_last
 from blocklab.train import TrainConfig, fit
-
-from .capstone import COMPONENTS, drops, without
 
 NAMES = tuple(COMPONENTS)  # skip, norm, attention, PE
 SEED_ROWS = {(): ("full", 90), ("skip",): ("no skip", 70), ("norm",): ("no norm", 50),

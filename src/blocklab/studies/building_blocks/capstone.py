@@ -26,37 +26,10 @@ from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
 from blocklab.report import plots
 from blocklab.report.results import finished_runs, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least
+from blocklab.studies.common.components import drops, without
 from blocklab.studies.common.training import accuracy_and_mistakes, classify
 from blocklab.tasks import lookup
 from blocklab.train import TrainConfig, fit
-
-# Component -> the config change that removes it. Shared with the ablation matrix (study 51).
-COMPONENTS = {
-    "skip": {"residual": False},
-    "norm": {"norm": "none"},
-    "attention": {"mixer": "mean"},
-    "PE": {"pos_encoding": "none"},
-}
-
-
-def without(cfg: ClassifierConfig, removed: tuple[str, ...]) -> ClassifierConfig:
-    """`cfg` with the named components of COMPONENTS switched off."""
-    changes: dict = {}
-    for name in removed:
-        changes.update(COMPONENTS[name])
-    return cfg.replace(**changes)
-
-
-def paired(results: dict, cell: str, metric: str) -> dict[int, float]:
-    """seed -> value of `metric` in `cell`, so that differences between cells pair up by seed."""
-    values = seed_values(results, cell, metric)
-    return {r["seed"]: v for r, v in zip(finished_runs(results, cell), values)}
-
-
-def drops(results: dict, base: str, cell: str, metric: str = "test_acc") -> dict[int, float]:
-    """seed -> metric(base) - metric(cell), over the seeds both finished."""
-    a, b = paired(results, base, metric), paired(results, cell, metric)
-    return {s: a[s] - b[s] for s in sorted(a.keys() & b.keys())}
 
 
 @dataclass

@@ -11,7 +11,7 @@ and a decoder VectorNet (k -> D, blocks, -> 32), all blocklab blocks. skip=True 
 encoder's last hidden state to the decoder's first: the U-Net skip around the bottleneck.
 Cells: bottlenecks 2..24; the skip at k = 8; two failure modes, k = 32 (no compression)
 and a deep wide encoder feeding a one-block narrow decoder; and a Seq2SeqTransformer on
-tasks.reverse for the sequence view (trained by study 47's `train_reverse`).
+tasks.reverse for the sequence view (trained by studies.common.reverse.train_reverse, as in study 47).
 
 Spike preservation, which the seed does not define, is the reconstruction MSE at spike
 positions only (lower is better: the seed's values fall with the skip, as an error does).
@@ -29,9 +29,10 @@ from torch import nn
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import BlockConfig, Context, add_residual
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between, ill_posed
-from blocklab.studies.building_blocks.attention.study import Snapshots, by_seed, per_seed, train_reverse
+from blocklab.studies.common.reverse import train_reverse
+from blocklab.studies.common.snapshots import Snapshots
 from blocklab.studies.common.training import VectorNet, regress
 from blocklab.tasks import TaskData, signals
 from blocklab.train import TrainConfig, fit
@@ -42,12 +43,12 @@ PROBE_SEED, N_PROBE = 10_000, 3  # the same probe signals for every run seed, so
 
 def _across(results: dict, cells: list[str], key: str) -> list[list[float]]:
     """One curve per seed: the metric across cells (NaN where a seed lacks a cell)."""
-    return [[by_seed(results, c, key).get(s, np.nan) for c in cells] for s in results["seeds"]]
+    return [[per_seed(results, c, key, numeric=True).get(s, np.nan) for c in cells] for s in results["seeds"]]
 
 
 def _history(ax, results: dict, cell: str, key: str, label: str) -> None:
     """An evaluation-record metric against training step, mean and 95% CI over seeds."""
-    hist = per_seed(results, cell, "history")
+    hist = list(per_seed(results, cell, "history").values())
     plots.line_with_band(ax, [h["step"] for h in hist[0]], [[h[key] for h in s] for s in hist], label=label)
     ax.set_xlabel("training step")
 
@@ -194,7 +195,7 @@ class EncoderDecoder(Study):
             _history(axes[0], results, "seq2seq-reverse", key, key.replace("_", " "))
         axes[0].set(yscale="log", ylabel="cross-entropy (nats)", title="Seq2Seq reversing 6 tokens: loss")
         axes[0].legend()
-        cross = np.mean([p["cross"] for p in per_seed(results, "seq2seq-reverse", "patterns")], axis=0)
+        cross = np.mean([p["cross"] for p in list(per_seed(results, "seq2seq-reverse", "patterns").values())], axis=0)
         plots.heatmap(axes[1], cross, [f"out {i + 1}" for i in range(len(cross))], [f"in {j + 1}" for j in range(len(cross))],
                       fmt="{:.2f}")
         axes[1].set(title="Cross-attention (mean over test set and seeds)", xlabel="source position",
@@ -219,15 +220,15 @@ class EncoderDecoder(Study):
 
     def _probe_lines(self, ax, results, cells: dict[str, str], i: int) -> None:
         """Probe signal i: target and each cell's final reconstruction (mean and band over seeds)."""
-        target = per_seed(results, next(iter(cells.values())), "probe_target")[0][i]
+        target = list(per_seed(results, next(iter(cells.values())), "probe_target").values())[0][i]
         ax.plot(target, color="black", linewidth=2.2, alpha=0.5, label="target")
         for label, cell in cells.items():
-            plots.line_with_band(ax, None, [s["values"][-1][i] for s in per_seed(results, cell, "snapshots")], label=label)
+            plots.line_with_band(ax, None, [s["values"][-1][i] for s in list(per_seed(results, cell, "snapshots").values())], label=label)
         ax.set(xlabel="sample", ylabel="value", title=f"Probe signal {i + 1}, after training")
         ax.legend(fontsize=8)
 
     def _evolution(self, results, cell, fig_dir) -> str:
-        snaps, target = per_seed(results, cell, "snapshots"), per_seed(results, cell, "probe_target")[0]
+        snaps, target = list(per_seed(results, cell, "snapshots").values()), list(per_seed(results, cell, "probe_target").values())[0]
         steps = snaps[0]["steps"]
         picks = sorted({0, 1, len(steps) // 3, len(steps) - 1})
         fig, axes = plots.figure(len(target), len(picks), width=3.2, height=2.2)  # (signals, steps)
@@ -244,12 +245,12 @@ class EncoderDecoder(Study):
         shown = sorted({sweep[0], sweep[len(sweep) // 2], sweep[-1]})
         fig, axes = plots.figure(1, 3, width=4.6)
         first = f"bottleneck-{sweep[0]}"
-        axes[0].plot(per_seed(results, first, "probe_input")[0][0], label="noisy input", color="C7")
-        axes[0].plot(per_seed(results, first, "probe_target")[0][0], label="target", color="black")
+        axes[0].plot(list(per_seed(results, first, "probe_input").values())[0][0], label="noisy input", color="C7")
+        axes[0].plot(list(per_seed(results, first, "probe_target").values())[0][0], label="target", color="black")
         axes[0].set(xlabel="sample", ylabel="value", title="Encoder input: 32 numbers")
         axes[0].legend(fontsize=8)
         for j, b in enumerate(shown):
-            code = per_seed(results, f"bottleneck-{b}", "probe_code")[0][0]
+            code = list(per_seed(results, f"bottleneck-{b}", "probe_code").values())[0][0]
             axes[1].bar(np.arange(b) + j / (len(shown) + 1), code, width=1 / (len(shown) + 1), label=f"k = {b}")
         axes[1].set(xlabel="code unit", ylabel="activation", title="The code: all that passes the bottleneck (seed 0)")
         axes[1].legend(fontsize=8)
@@ -272,9 +273,9 @@ class EncoderDecoder(Study):
             for split, value in (("train", train), ("test", test)):
                 out.append(Measurement("C000-08", f"{value}", seed_values(results, cell, f"{split}.mse"), "MSE",
                                        around(value, value / 2), part=f"bottleneck {b}, {split} MSE", note=note))
-        base = by_seed(results, "bottleneck-2", "test.mse")
+        base = per_seed(results, "bottleneck-2", "test.mse", numeric=True)
         for b, (_, test) in SEED_LOSSES.items():
-            other = by_seed(results, f"bottleneck-{b}", "test.mse")
+            other = per_seed(results, f"bottleneck-{b}", "test.mse", numeric=True)
             if b == 2 or not other or not base:
                 continue
             ratio = test / SEED_LOSSES[2][1]
@@ -284,7 +285,7 @@ class EncoderDecoder(Study):
                 note="scale-free: confirmed within a factor of 2 of the seed's ratio"))
         k = results["config"]["unet_bottleneck"]
         for key, label, (a, b) in (("test.mse", "MSE", (6.75, 6.56)), ("test.spike_mse", "spike preservation", (5.03, 4.89))):
-            plain, unet = by_seed(results, f"bottleneck-{k}", key), by_seed(results, f"unet-{k}", key)
+            plain, unet = per_seed(results, f"bottleneck-{k}", key, numeric=True), per_seed(results, f"unet-{k}", key, numeric=True)
             change = 100 * (b - a) / a
             out.append(Measurement(
                 "C000-09", f"{a} -> {b} ({change:+.1f}%)",

@@ -4,8 +4,7 @@ from __future__ import annotations
 import textwrap
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs
-from blocklab.studies.common.drawing import values_at
+from blocklab.report.results import finished_runs, per_seed
 
 NANOGPT_VAL_LOSS = 1.88  # nanoGPT README, the CPU run of shakespeare_char after 2000 iterations
 
@@ -16,7 +15,7 @@ def char_lm_figures(results: dict, fig_dir) -> list[str]:
         return []
     fig, axes = plots.figure(1, len(cells))
     for ax, cell in zip([axes] if len(cells) == 1 else axes, cells):
-        hist = values_at(results, cell, "history")
+        hist = list(per_seed(results, cell, "history").values())
         steps = [h["step"] for h in hist[0]]
         plots.line_with_band(ax, steps, [[h["train_loss"] for h in s] for s in hist], label="train (since last eval)")
         plots.line_with_band(ax, steps, [[h["val_loss"] for h in s] for s in hist], label="validation")

@@ -1,4 +1,4 @@
-"""Small figure helpers the studies share: nested metric lookup, log scales, seed bands.
+"""Small figure helpers the studies share: log scales, seed bands, grids.
 
 They read only a study's results dict, so `blocklab plot` can redraw without retraining.
 """
@@ -9,18 +9,7 @@ import math
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, seed_values
-
-
-def values_at(results: dict, cell: str, key: str) -> list:
-    """The metric `key` (dotted into dicts; lists allowed; "" for all) of each finished seed of `cell`."""
-    out = []
-    for run in finished_runs(results, cell):
-        value = run["metrics"]
-        for part in filter(None, key.split(".")):
-            value = value.get(part) if isinstance(value, dict) else None
-        out.append(value)
-    return out
+from blocklab.report.results import seed_values
 
 
 def log10(values) -> list:

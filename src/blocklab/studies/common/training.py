@@ -8,7 +8,7 @@ from torch import nn
 
 from blocklab.nn import BlockConfig, Context, Stack
 from blocklab.tasks import TaskData
-from blocklab.train import accuracy
+from blocklab.train import accuracy, evaluating
 
 
 def classify(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
@@ -58,12 +58,9 @@ class VectorNet(nn.Module):
 @torch.no_grad()
 def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Argmax class for each row of x, in eval mode (mode restored afterwards)."""
-    was = model.training
-    model.eval()
     device = next(model.parameters()).device
-    out = torch.cat([model(x[i : i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)])
-    model.train(was)
-    return out
+    with evaluating(model):
+        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)])
 
 
 def accuracy_and_mistakes(model: nn.Module, task: TaskData, split: str = "test", limit: int = 5) -> dict:
@@ -71,3 +68,14 @@ def accuracy_and_mistakes(model: nn.Module, task: TaskData, split: str = "test",
     x, y = task.splits[split][:2]
     pred = predictions(model, x)
     return {"acc": 100.0 * (pred == y).float().mean().item(), "mistakes": task.mistakes(split, pred, limit)}
+
+
+@torch.no_grad()
+def eval_cache(model, inputs, names, fwd_hooks=()):
+    """Logits and cached activations (on the CPU) of one eval-mode pass; inputs is a tensor or a
+    tuple of them; the model's mode is restored."""
+    device = next(model.parameters()).device
+    inputs = [t.to(device) for t in (inputs if isinstance(inputs, tuple) else (inputs,))]
+    with evaluating(model), model.hooks(fwd_hooks):
+        logits, cache = model.run_with_cache(*inputs, names=names)
+    return logits.cpu(), {k: v.cpu() for k, v in cache.items()}

@@ -1,6 +1,6 @@
-"""What the length-extrapolation study (pe_extrapolation.py) makes of its results: the
+"""What the length-extrapolation study (study.py) makes of its results: the
 helpers that read them, the extrapolation_results.json summary and the measured claims
-(the figures are in pe_extrapolation_figures.py). Everything here reads only the results
+(the figures are in figures.py). Everything here reads only the results
 dict, so a rerun of a finished study remeasures without training."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from blocklab.io import atomic_write_text
-from blocklab.report.results import dumps, finished_runs, seed_values
+from blocklab.report.results import dumps, finished_runs, per_seed, seed_values
 from blocklab.report.stats import mean_ci
 from blocklab.report.verdicts import Measurement, around, at_least, at_most
 
@@ -55,10 +55,6 @@ def cell_named(results: dict, task: str, encoding: str, arch: str = "gpt") -> st
     return None
 
 
-def first_metric(results: dict, cell: str, key: str):
-    return finished_runs(results, cell)[0]["metrics"][key]
-
-
 # ---------------------------------------------------------------------------- the JSON summary
 def write_extrapolation_json(results: dict, path: Path) -> None:
     """Accuracy by length per task and cell (mean, 95% CI, per seed), from results only."""
@@ -71,14 +67,14 @@ def write_extrapolation_json(results: dict, path: Path) -> None:
         entries = {}
         for c in task_cells(results, task):
             name, p = c["name"], c["params"]
-            entry = {"label": label(p), **p, "chance": first_metric(results, name, "chance"),
+            entry = {"label": label(p), **p, "chance": list(per_seed(results, name, "chance").values())[0],
                      "in_distribution": mean_ci(seed_values(results, name, "in_dist_acc")).to_dict(),
                      "accuracy_by_length": {}}
             for n in lengths(results, name):
                 values = seed_values(results, name, f"acc.{n}")
                 entry["accuracy_by_length"][str(n)] = {**mean_ci(values).to_dict(), "per_seed": values}
             if p["encoding"] == "learned":
-                policy = first_metric(results, name, "error_policy")
+                policy = list(per_seed(results, name, "error_policy").values())[0]
                 entry["error_policy"] = {n: (msg.split(";")[0] if msg else "ok") for n, msg in policy.items()}
             entries[name] = entry
         summary["tasks"][task] = entries
@@ -112,7 +108,7 @@ def measure(results: dict) -> list[Measurement]:
 
 def _context(results: dict, cell: str) -> str:
     """Which model, trained on what, and how well it learned: the start of every note."""
-    arch = first_metric(results, cell, "arch")
+    arch = list(per_seed(results, cell, "arch").values())[0]
     train = results["config"]["train_lengths"]
     fit_ = mean_ci(seed_values(results, cell, "in_dist_acc"))
     model = "causal GPT, answer read after the last token" if arch == "gpt" else "encoder, no mask, mean pooling"
@@ -131,7 +127,7 @@ def _seed_002(results: dict, task: str) -> list[Measurement]:
         cell = cell_named(results, task, enc, arch)
         if cell is None:
             continue
-        chance, long = first_metric(results, cell, "chance"), beyond(results, cell)
+        chance, long = list(per_seed(results, cell, "chance").values())[0], beyond(results, cell)
         part = f"{task}, {label(_params(results, cell))}"
         note = f"{_context(results, cell)}; mean accuracy over lengths {min(long)}-{max(long)}. {ANCHORS}"
         past = mean_over(results, cell, long)
@@ -141,7 +137,7 @@ def _seed_002(results: dict, task: str) -> list[Measurement]:
             out.append(Measurement("C002-06", "extrapolates: high accuracy at 32-256", past, "%", at_least(90),
                                    part, note))
         elif enc == "learned":
-            raised = [n for n, msg in first_metric(results, cell, "error_policy").items() if msg]
+            raised = [n for n, msg in list(per_seed(results, cell, "error_policy").values())[0].items() if msg]
             out.append(Measurement("C002-06", "fails past the training length (~chance)", past, "%",
                                    at_most(chance + 10), part,
                                    f"{note} Clamp policy; the error policy on the same weights raised BlocklabError "
@@ -171,7 +167,7 @@ def _seed_000(results: dict, task: str, far: int) -> list[Measurement]:
         cell = cell_named(results, task, enc)
         if cell is None:
             continue
-        rule = at_least(90) if works else at_most(first_metric(results, cell, "chance") + 10)
+        rule = at_least(90) if works else at_most(list(per_seed(results, cell, "chance").values())[0] + 10)
         out.append(Measurement(
             "C000-11", "works at 1000" if works else "fails", seed_values(results, cell, f"acc.{far}"), "%", rule,
             f"{task}, {label(_params(results, cell))}, length {far}",

@@ -1,4 +1,4 @@
-"""The figures of the length-extrapolation study (pe_extrapolation.py), drawn from the
+"""The figures of the length-extrapolation study (study.py), drawn from the
 results dict only, so `blocklab plot` redraws them without training."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import finished_runs, per_seed, seed_values
 from blocklab.report.stats import mean_ci
 
-from .claims import beyond, first_metric, label, lengths, task_cells, tasks
+from .claims import beyond, label, lengths, task_cells, tasks
 
 SEED_FIGURES = ("extrapolation_curves.png", "learned_position_embeddings.png", "position_similarity.png",
                 "first_layer_attention.png", "pe_failure_modes.png")
@@ -40,12 +40,12 @@ def extrapolation_curves(results: dict, fig_dir: Path) -> str:
             ax.errorbar(xs * shift, mean, yerr=np.clip(err, 0, None), marker="o", markersize=3, capsize=2,
                         linewidth=1.4, label=label(c["params"]))
             if c["params"]["encoding"] == "learned":
-                past = [n for n, msg in first_metric(results, c["name"], "error_policy").items() if msg]
+                past = [n for n, msg in list(per_seed(results, c["name"], "error_policy").values())[0].items() if msg]
                 if past:
                     ax.annotate(f"learned (error policy): raises at {min(map(int, past))}+", (0.02, 0.03),
                                 xycoords="axes fraction", fontsize=7)
         ax.axvspan(min(train), max(train), color="grey", alpha=0.15, label="training lengths")
-        ax.axhline(first_metric(results, task_cells(results, task)[0]["name"], "chance"), color="black",
+        ax.axhline(list(per_seed(results, task_cells(results, task)[0]["name"], "chance").values())[0], color="black",
                    linestyle=":", linewidth=1, label="chance")
         ax.set_xscale("log", base=2)
         ticks = lengths(results, cells[0]["name"])
@@ -66,7 +66,7 @@ def learned_tables(results: dict, fig_dir: Path) -> str:
     axes = np.atleast_2d(axes)
     for row, c in zip(axes, cells):
         for ax, key in zip(row, ("init", "trained")):
-            table = np.asarray(first_metric(results, c["name"], f"table_{key}"))  # (positions, D)
+            table = np.asarray(list(per_seed(results, c["name"], f"table_{key}").values())[0])  # (positions, D)
             score = mean_ci(seed_values(results, c["name"], f"structure_{key}"))
             image = ax.imshow(table, cmap="RdBu_r", aspect="auto", vmin=-np.abs(table).max(), vmax=np.abs(table).max())
             fig.colorbar(image, ax=ax)
@@ -88,7 +88,7 @@ def matrices(results: dict, fig_dir: Path, key: str, name: str, title: str) -> s
     for ax in axes[len(cells):]:
         ax.set_axis_off()
     for ax, c in zip(axes, cells):
-        image = ax.imshow(np.asarray(first_metric(results, c["name"], key)), cmap="viridis")
+        image = ax.imshow(np.asarray(list(per_seed(results, c["name"], key).values())[0]), cmap="viridis")
         fig.colorbar(image, ax=ax, shrink=0.8)
         for edge in (ax.axhline, ax.axvline):
             edge(longest - 0.5, color="white", linestyle="--", linewidth=0.8)

@@ -1,4 +1,4 @@
-"""The pieces of the length-extrapolation study (pe_extrapolation.py): the two tasks at
+"""The pieces of the length-extrapolation study (study.py): the two tasks at
 mixed lengths, the models that read them, randomized positions, and the probes run on a
 trained model (accuracy by length, permutation gap, position tables and kernels).
 

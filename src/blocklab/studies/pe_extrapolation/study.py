@@ -10,7 +10,7 @@ Tasks (both train on lengths 8-16, tokens 0..n_values-1):
                  permutations (half one adjacent swap), so the bag of tokens says nothing.
   first-vs-last  tasks/sequences.py at mixed lengths: [Q] x_1..x_L -> x_1 or x_L; a second
                  task, so that a ranking of encodings is not an artefact of one task.
-Model (pe_extrapolation_parts.py): a causal blocklab GPT, 2 layers, width 32, 4 heads, read
+Model (parts.py): a causal blocklab GPT, 2 layers, width 32, 4 heads, read
 out after the last real token; one config per encoding (sinusoidal, learned, none, alibi,
 rope). `randomized` adds cells whose positions are a random sorted sample of
 0..random_span-1 (Ruoss et al. 2023). The learned table has max_len = the longest training
@@ -20,7 +20,7 @@ sorted iff every token is >= the largest token before it, which causal attention
 without positions), so every GPT cell is held to >= 99% in distribution. Control: an encoder
 with no positions and no mask, which sees a bag of tokens and so cannot tell a sorted row
 from its permutations; the study measures its logit change under shuffling (permutation_gap).
-Figures: pe_extrapolation_figures.py; summary JSON and claims: pe_extrapolation_report.py.
+Figures: figures.py; summary JSON and claims: claims.py.
 Training (tuned for the in-distribution goal only): AdamW at 1e-3, cosine over at most 4000
 steps, stopped when validation accuracy on lengths 8-16 stops improving; in-distribution
 accuracy is then measured on another held-out split.

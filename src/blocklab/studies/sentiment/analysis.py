@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, at_least
-from blocklab.studies.common.drawing import values_at
 
 CELLS = ("bow-logreg", "transformer", "transformer-unscaled")
 RMS_CELLS = ("transformer", "transformer-unscaled")
@@ -21,7 +20,7 @@ def sentiment_figures(results: dict, fig_dir) -> list[str]:
     names = []
     fig, (acc, q) = plots.figure(1, 2)
     plots.bars_with_ci(acc, cells, [seed_values(results, c, "test_acc") for c in cells])
-    majority = values_at(results, cells[0], "data.majority_test_acc")[0]
+    majority = list(per_seed(results, cells[0], "data.majority_test_acc").values())[0]
     acc.axhline(majority, color="gray", linestyle="--", linewidth=1, label=f"majority class {majority:.1f}%")
     acc.set_ylim(50, 90)
     acc.set_ylabel("test accuracy (%)")
@@ -35,7 +34,7 @@ def sentiment_figures(results: dict, fig_dir) -> list[str]:
 
     fig, ax = plots.figure()
     for c in cells:
-        hist = values_at(results, c, "history")
+        hist = list(per_seed(results, c, "history").values())
         plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_acc"] for h in s] for s in hist], label=c)
     ax.set_xlabel("training step")
     ax.set_ylabel("validation accuracy (%)")

@@ -36,7 +36,7 @@ from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.studies.common.training import accuracy_and_mistakes
 from blocklab.tasks import TaskData
-from blocklab.train import TrainConfig, accuracy, compare_int8, fit
+from blocklab.train import TrainConfig, accuracy, compare_int8, evaluating, fit
 
 from .analysis import sentiment_figures, sentiment_measurements
 
@@ -131,10 +131,8 @@ def embedding_rms(model: nn.Module, x: torch.Tensor) -> dict | None:
     (the hooks give tokens and tokens + positions); None for a model without an Embedder."""
     if not isinstance(model, EncoderClassifier):
         return None
-    was = model.training
-    model.eval()
-    _, cache = model.run_with_cache(x, names=["embed.hook_embed", "embed.hook_pos_embed"])
-    model.train(was)
+    with evaluating(model):
+        _, cache = model.run_with_cache(x, names=["embed.hook_embed", "embed.hook_pos_embed"])
     keep = x != PAD_ID  # (N, T)
     tok, both = cache["embed.hook_embed"][keep], cache["embed.hook_pos_embed"][keep]  # (n, D)
     token, position = tok.pow(2).mean().sqrt().item(), (both - tok).pow(2).mean().sqrt().item()

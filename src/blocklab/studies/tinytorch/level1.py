@@ -20,11 +20,11 @@ import numpy as np
 
 from blocklab.autograd import GPT, no_grad
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
-from blocklab.autograd.runtime import set_blas_threads
+from blocklab.runtime import set_blas_threads
 from blocklab.autograd.train import Examples, fit
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between
 from blocklab.tasks import patterns
 from blocklab.train import TrainConfig
@@ -104,7 +104,7 @@ class TinyTorchLevel1(Study):
         }
 
     def figures(self, results, fig_dir):
-        runs = [r["metrics"] for r in finished_runs(results, "level1")]
+        runs = list(per_seed(results, "level1").values())
         if not runs:
             return []
         return [_training_figure(runs, fig_dir), _patterns_figure(runs, fig_dir), _speed_figure(runs, fig_dir)]
@@ -113,7 +113,7 @@ class TinyTorchLevel1(Study):
         def v(metric):
             return seed_values(results, "level1", metric)
 
-        bench = [r["metrics"]["bench"] for r in finished_runs(results, "level1")]
+        bench = list(per_seed(results, "level1", "bench").values())
         steps = results["config"]["steps"]
         return [
             Measurement("C004-01", "3.81", v("loss_initial"), "nats", around(3.81, 0.1), part="initial loss",

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most, between
+from blocklab.studies.common.drawing import log10
 from blocklab.tasks.operations import OPS
 
 CLAIMS = tuple(f"C001-{i:02d}" for i in range(1, 16) if i != 14)  # C001-14 is generalization's
@@ -33,15 +34,10 @@ SEED_PARAMS = 102016
 BASE = "baseline-seed"
 
 
-def records(results: dict, cell: str) -> list[dict]:
-    """The per-epoch record of every finished seed of a cell."""
-    return [r["metrics"]["record"] for r in finished_runs(results, cell)]
-
-
 def curve_at(results: dict, cell: str, key: str, epoch: int, pick=lambda v: v) -> list[float]:
     """One value per seed of curves[key] at `epoch` (NaN where that epoch was not run)."""
     out = []
-    for rec in records(results, cell):
+    for rec in list(per_seed(results, cell, "record").values()):
         epochs = rec["curves"]["epoch"]
         value = rec["curves"][key][epochs.index(epoch)] if epoch in epochs and key in rec["curves"] else None
         value = None if value is None else pick(value)
@@ -52,7 +48,7 @@ def curve_at(results: dict, cell: str, key: str, epoch: int, pick=lambda v: v) -
 def snapshot_at(results: dict, cell: str, epoch: int, fn) -> list[float]:
     """fn(snapshots, index of `epoch`) per seed; NaN where the epoch was not snapshotted."""
     out = []
-    for rec in records(results, cell):
+    for rec in list(per_seed(results, cell, "record").values()):
         snaps = rec.get("snapshots", {})
         out.append(float(fn(snaps, snaps["epoch"].index(epoch))) if epoch in snaps.get("epoch", []) else NAN)
     return out
@@ -64,10 +60,6 @@ def _diff(a: list[float], b: list[float]) -> list[float]:
 
 def _loss_rule(seed: float):
     return around(seed, max(0.05, 0.25 * seed))
-
-
-def _log10(values: list[float]) -> list[float]:
-    return [math.log10(v) if v > 0 else NAN for v in values]
 
 
 def final_epoch(results: dict) -> int:
@@ -140,7 +132,7 @@ def _ops_claims(results: dict) -> list[Measurement]:
 def _first_lead(results: dict) -> list[float]:
     """Per seed: epochs until First's test accuracy reaches 90% minus the least such epoch of the other ops."""
     out = []
-    for rec in records(results, BASE):
+    for rec in list(per_seed(results, BASE, "record").values()):
         curves = rec["curves"]
         reach = [next((e for e, v in zip(curves["epoch"], curves["test_acc_op"]) if v[k] >= 90), math.inf)
                  for k in range(len(OPS))]
@@ -187,10 +179,10 @@ def _internals_claims(results: dict) -> list[Measurement]:
             part=_at_end(f"FFN neurons (both blocks) with >= half their variance explained by {what}, epoch 50",
                          results)))
     for e, seed in zip(TABLE_EPOCHS[1:], GRAD[1:]):
-        out.append(Measurement("C001-09", f"{seed}", _log10(curve_at(results, BASE, "grad_abs", e, lambda g: g["all"])),
+        out.append(Measurement("C001-09", f"{seed}", log10(curve_at(results, BASE, "grad_abs", e, lambda g: g["all"])),
                                "log10", around(math.log10(seed), 0.3), part=f"epoch {e} mean |gradient|"))
     for e, seed in PARAM_CHANGE.items():
-        out.append(Measurement("C001-09", f"{seed}", _log10(curve_at(results, BASE, "param_change", e,
+        out.append(Measurement("C001-09", f"{seed}", log10(curve_at(results, BASE, "param_change", e,
                                                                      lambda g: g["all"])),
                                "log10", around(math.log10(seed), 0.3), part=f"epoch {e} mean |parameter change|",
                                note="the seed's 50->51 is measured as 49->50 (training stops at 50)" if e == 50 else ""))

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from blocklab.report import plots
+from blocklab.report.results import per_seed
 from blocklab.tasks.operations import OPS, VOCAB, encode
 
 from . import sweep_figures as sweeps
-from .claims import records
 from .record import PROBES
 
 SPLIT_CELLS = ("baseline-seed", "baseline-disjoint")
@@ -32,7 +32,7 @@ def _kind(token: str) -> str:
 
 def figures(results: dict, fig_dir: Path) -> list[str]:
     names = []
-    recs = {c: records(results, c) for c in SPLIT_CELLS}
+    recs = {c: list(per_seed(results, c, "record").values()) for c in SPLIT_CELLS}
     if any(recs.values()):
         names += [_curves(recs, fig_dir), _per_op(recs, fig_dir)]
     base = recs["baseline-seed"]

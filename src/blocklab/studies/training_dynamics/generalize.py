@@ -5,7 +5,7 @@ argument values" (Max(9,5,3) after training on Max(5,3,9); Max(1,6,3) after Max(
 asks what a never-trained "Middle" op would answer (question 54), whether 2, 4 or 8 arguments
 work after training on 3 (question 56), why Max(0,0,0) could come out as '3' (question 58), and
 what training longer does to the train/validation gap (PART 9, question 33). Each cell trains the
-study's model (training_dynamics_model: the seed's 2-block, 64-wide GPT) on one split and then
+study's model (nn.models.operations: the seed's 2-block, 64-wide GPT) on one split and then
 runs every probe of training_dynamics_probes on it:
 
   gen-seed-split          the seed's split: rows drawn i.i.d. from the 5000 inputs, so most test
@@ -24,7 +24,7 @@ runs every probe of training_dynamics_probes on it:
 Every model trains on 3 arguments only (the seed's setup); other lengths are tested, never trained.
 Probes on every model: edge cases (all-equal, ties, the seed's Max(0,0,0)), Middle zero-shot, lengths.
 
-Integration (the study `training-dynamics` in training_dynamics.py owns the registration):
+Integration (the study `training-dynamics` in study.py owns the registration):
   1. its Config inherits GeneralizationConfig (every field here starts with gen_, long_, held_ or
      test_/length_, so nothing collides); a Config.__post_init__ must call super().__post_init__();
   2. cells() returns its own cells + generalization_cells(cfg);
@@ -44,13 +44,15 @@ import torch.nn.functional as F
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, CellContext
 from blocklab.nn.config import POS_ENCODINGS
+from blocklab.nn.models.operations import build_model, model_config
 from blocklab.tasks import TaskData
 from blocklab.tasks.operations import OPS, operations
 from blocklab.train import TrainConfig
+from blocklab.train.saved_model import save_model
 
 from . import probes
 from .generalize_analysis import generalization_figures, generalization_measurements
-from .model import build_model, model_config, save_model, train_model
+from .model import train_model
 
 __all__ = ["GeneralizationConfig", "QUICK", "generalization_cells", "run_generalization_cell", "is_generalization",
            "generalization_figures", "generalization_measurements", "combinations_task"]

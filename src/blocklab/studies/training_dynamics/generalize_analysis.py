@@ -1,4 +1,4 @@
-"""What the generalization cells (training_dynamics_generalize.py) make of their results: figures
+"""What the generalization cells (generalize.py) make of their results: figures
 and the measurement of C001-14. Everything here reads only the results dict, so `blocklab plot`
 and a rerun redraw it without training. Cells that did not run (or not yet) are left out."""
 from __future__ import annotations

@@ -3,7 +3,7 @@ classify test inputs, and what a trained model answers on them.
 
 Every probe builds its inputs with tasks.operations' `encode` and its answers with `apply_op`,
 so the probes and the training data cannot disagree about the task. A model is read through
-training_dynamics_model.logits_for: the logits at the last position, `)`.
+nn.models.operations.logits_for: the logits at the last position, `)`.
 
 - ordering_groups: each test input is "seen" (the same token sequence is in train),
   "reordered" (not seen, but its op and argument multiset are: Max(9,5,3) after Max(5,3,9)),
@@ -22,9 +22,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from blocklab.nn.models.operations import logits_for
 from blocklab.tasks.operations import DIGIT0, OPS, VOCAB, apply_op, args_of, encode
-
-from .model import logits_for
+from blocklab.train import evaluating
 
 DIGITS = tuple(range(10))
 DIGIT_IDS = DIGIT0 + torch.arange(10)  # token id of each digit
@@ -70,13 +70,10 @@ def ordering_groups(train_x: torch.Tensor, test_x: torch.Tensor) -> list[str]:
 @torch.no_grad()
 def logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Answer logits (N, V) for rows x, in eval mode on the model's device (mode restored), on the CPU."""
-    was = model.training
-    model.eval()
     device = next(model.parameters()).device
-    out = torch.cat([logits_for(model, x[i:i + batch_size].to(device)).float().cpu()
-                     for i in range(0, len(x), batch_size)])
-    model.train(was)
-    return out
+    with evaluating(model):
+        return torch.cat([logits_for(model, x[i:i + batch_size].to(device)).float().cpu()
+                          for i in range(0, len(x), batch_size)])
 
 
 def predict(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from blocklab.nn.models.operations import logits_for
 from blocklab.tasks.base import TaskData
 from blocklab.tasks.operations import DIGIT0, OPS, TOKEN, apply_op, args_of, encode
+from blocklab.train import evaluating
 from blocklab.train.metrics import param_group
 from blocklab.train.result import TrainState
-
-from .model import logits_for
 
 PROBES = ("Max(5,3,9)", "Min(7,1,9)", "First(5,3,9)", "Last(5,3,9)")
 # The seed's single parameters: 'Max' (id 15) and '6' (id 8) embeddings, dim 0; Block 1's query
@@ -61,11 +61,8 @@ class RecordPlan:
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
     """(N, V) answer logits in eval mode; the model's mode is restored."""
-    was = model.training
-    model.eval()
-    out = torch.cat([logits_for(model, x[i:i + batch]) for i in range(0, len(x), batch)])
-    model.train(was)
-    return out
+    with evaluating(model):
+        return torch.cat([logits_for(model, x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
 def scores(logits: torch.Tensor, y: torch.Tensor, op: torch.Tensor) -> dict:
@@ -278,10 +275,8 @@ class Recorder:
 @torch.no_grad()
 def _cached(model: torch.nn.Module, x: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
     """Activations at hook points `names` for inputs x, in eval mode (mode restored)."""
-    was = model.training
-    model.eval()
-    _, cache = model.run_with_cache(x, names=names)
-    model.train(was)
+    with evaluating(model):
+        _, cache = model.run_with_cache(x, names=names)
     return cache
 
 

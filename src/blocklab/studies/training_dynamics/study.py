@@ -6,11 +6,11 @@ op. There are only 5,000 distinct inputs, so the seed's split repeats them and i
 overlaps training (~86% of test rows occur in training); every main cell runs on both the
 seed's split and a disjoint one (no input in two splits), and the report gives the difference.
 
-Model (training_dynamics_model.py): the seed's table, fixed: 2 blocks, d_model 64, 4 heads,
+Model (nn/models/operations.py): the seed's table, fixed: 2 blocks, d_model 64, 4 heads,
 FFN 256, dropout 0.1, sinusoidal positions, W_output + b_output.
 
 Cells (the seed's recipe is Adam, lr 1e-3, constant, batch 32, 50 epochs of 312 updates):
-  baseline-<split>       the seed's recipe, recorded every epoch (training_dynamics_record.py);
+  baseline-<split>       the seed's recipe, recorded every epoch (record.py);
                          baseline-seed saves its model to work/baseline-seed/seed<k>/model
   headline-<split>-r<j>  the fastest recipe found for the seed's architecture (training choices
                          only: batch, lr, schedule, epochs); `headline_replicas` runs per split
@@ -27,7 +27,7 @@ Cells (the seed's recipe is Adam, lr 1e-3, constant, batch 32, 50 epochs of 312 
                            `batch1_updates` updates (1 epoch) for time
       ablate-<part>        no-block2 (n_layers 1), no-attention (mixer "mean": the seed's
                            average pooling), no-ffn, no-residual, no-layernorm, no-pe
-  gen-*                  generalization (training_dynamics_generalize.py): unseen inputs, orderings,
+  gen-*                  generalization (generalize.py): unseen inputs, orderings,
                          held-out digits, lengths, Middle zero-shot, longer training
   The reference for every sweep is baseline-seed at epoch `sweep_epochs`: with a constant lr
   that is the same training run (same seed, data and sampler), so it is not run twice.
@@ -46,16 +46,24 @@ import torch
 
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, CellContext, Study, register
+from blocklab.nn.models.operations import build_model, model_config
 from blocklab.tasks.operations import operations
 from blocklab.train import TrainConfig
+from blocklab.train.saved_model import save_model
 
 from . import claims
 from . import figures as report
-from . import tables as training_dynamics_tables
+from .tables import tables as page_tables
 from .generalize import (
-    QUICK, GeneralizationConfig, generalization_cells, generalization_figures, generalization_measurements, is_generalization, run_generalization_cell,
+    QUICK,
+    GeneralizationConfig,
+    generalization_cells,
+    generalization_figures,
+    generalization_measurements,
+    is_generalization,
+    run_generalization_cell,
 )
-from .model import build_model, model_config, save_model, train_model
+from .model import train_model
 from .record import Recorder, RecordPlan
 
 SPLITS = ("seed", "disjoint")
@@ -223,4 +231,4 @@ class TrainingDynamics(Study):
         return claims.measure(results) + generalization_measurements(results)
 
     def tables(self, results: dict) -> list:
-        return training_dynamics_tables.tables(results)
+        return page_tables(results)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import finished_runs, per_seed, seed_values
 
-from .claims import BASE, curve_at, records
+from .claims import BASE, curve_at
 
 
 def _cells(results: dict, prefix: str) -> list[str]:
@@ -43,7 +43,7 @@ def _sweep_curves(results: dict, prefix: str, title: str, fig_dir: Path) -> str:
     """Validation accuracy against examples seen, one line per setting, the baseline as reference."""
     fig, ax = plots.figure(width=6.5)
     budget = results["config"]["sweep_epochs"]
-    base = records(results, BASE)
+    base = list(per_seed(results, BASE, "record").values())
     if base:
         steps = [s for s in base[0]["checks"]["step"]]
         keep = [i for i, s in enumerate(steps) if s <= budget * base[0]["curves"]["step"][1]] if len(

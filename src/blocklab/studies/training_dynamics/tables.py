@@ -2,7 +2,7 @@
 
 Every row gives the seed's figure, blocklab's mean [95% CI] over the finished seeds (Student's t,
 report/stats.py) and how many seeds (or runs) it pools. The seed's figures are those the claims
-module tests (training_dynamics_claims), so the page and the verdicts cannot disagree about what
+module tests (claims.py), so the page and the verdicts cannot disagree about what
 the seed says. A cell a run did not hold (a --quick run, --set parts=...) gives no row, and a
 table left without rows is not drawn; an epoch past the end of a run reads "not reached".
 Everything is read from the results dict, like the figures.
@@ -12,13 +12,26 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import finished_runs, per_seed, seed_values
 from blocklab.report.stats import mean_ci
 from blocklab.report.tables import Table
 from blocklab.tasks.operations import OPS
 
 from .claims import (
-    ABLATIONS, ACCURACY, BASE, GRAD, OP_ACC_50, OP_CURVES, PARAM_CHANGE, SEED_PARAMS, SIZES, TABLE_EPOCHS, TRAIN_LOSS, VAL_LOSS, curve_at, final_epoch,
+    ABLATIONS,
+    ACCURACY,
+    BASE,
+    GRAD,
+    OP_ACC_50,
+    OP_CURVES,
+    PARAM_CHANGE,
+    SEED_PARAMS,
+    SIZES,
+    TABLE_EPOCHS,
+    TRAIN_LOSS,
+    VAL_LOSS,
+    curve_at,
+    final_epoch,
 )
 
 ACC, LOSS, GRAD_FMT, SECONDS = ".1f", ".3f", ".2g", ",.1f"
@@ -55,15 +68,11 @@ def _has(results: dict, cell: str) -> bool:
     return bool(finished_runs(results, cell))
 
 
-def _by_seed(results: dict, cell: str, key: str) -> dict[int, float]:
-    return dict(zip((r["seed"] for r in finished_runs(results, cell)), seed_values(results, cell, key)))
-
-
 def _paired_difference(results: dict, pairs: list[tuple[str, str]], key: str) -> list[float]:
     """a - b per seed that both cells of a pair finished, over all pairs."""
     out = []
     for a, b in pairs:
-        va, vb = _by_seed(results, a, key), _by_seed(results, b, key)
+        va, vb = per_seed(results, a, key, numeric=True), per_seed(results, b, key, numeric=True)
         out += [va[s] - vb[s] for s in sorted(va.keys() & vb.keys())]
     return out
 
@@ -245,7 +254,7 @@ def setup(results: dict) -> Table | None:
     return Table("The seed's hyperparameters and this run's", ["parameter", "seed", "this run"], rows,
                  f"This run's values from {BASE}'s stored training config (seed {runs[0]['seed']}). The architecture rows "
                  "of the seed's table (2 blocks, d_model 64, 4 heads, FFN 256, dropout 0.1, vocabulary 20, max length "
-                 "50) are fixed in training_dynamics_model.SEED_MODEL; the parameter count checks them.")
+                 "50) are fixed in nn.models.operations.SEED_MODEL; the parameter count checks them.")
 
 
 def _mean_over_ops(results: dict, cell: str, path: str) -> list[float]:
@@ -293,7 +302,7 @@ def generalization(results: dict) -> Table | None:
     if not rows:
         return None
     return Table("Generalization: accuracy on inputs training never showed", ["cell", "test", "seed", "blocklab", "seeds"],
-                 rows, "From the gen-* cells (training_dynamics_generalize.py): each trains the seed's model on one split "
+                 rows, "From the gen-* cells (generalize.py): each trains the seed's model on one split "
                  f"for {cfg.get('gen_epochs')} epochs (the gen-long-* cells for {cfg.get('long_epochs')}) and runs every "
                  "probe on it. The seed gives examples, not rates, for its generalization claims (C001-14). Mean [95% CI] "
                  "over seeds.")

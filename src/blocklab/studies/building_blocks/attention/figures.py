@@ -6,9 +6,9 @@ import math
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import finished_runs, per_seed, seed_values
 
-from .study import SATURATION_DIM, per_seed
+from .config import SATURATION_DIM
 
 
 def heatmap_row(axes, matrices, titles, labels, what: str = "") -> None:
@@ -23,12 +23,12 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     names = []
 
     fig, axes = plots.figure(1, 2)
-    snaps = per_seed(results, "copy", "snapshots")
+    snaps = list(per_seed(results, "copy", "snapshots").values())
     for j, key in enumerate(keys):
         plots.line_with_band(axes[0], snaps[0]["steps"], [[v[0][j] for v in s["values"]] for s in snaps], label=key)
     axes[0].set(xlabel="training step", ylabel="CLS query's attention weight", title="Where the CLS query looks")
     axes[0].legend(ncol=2, fontsize=8)
-    hist = per_seed(results, "copy", "history")
+    hist = list(per_seed(results, "copy", "history").values())
     plots.line_with_band(axes[1], [0] + [h["step"] for h in hist[0]],
                          [[a] + [100 * h["val_acc"] for h in s] for a, s in zip(seed_values(results, "copy", "init_acc"), hist)])
     axes[1].axhline(100 / 5, color="gray", linestyle="--", label="chance (20%)")
@@ -37,7 +37,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     fig.suptitle("Attention learns to focus (one head, mean and 95% CI over seeds)")
     names.append(plots.save(fig, fig_dir, "47_attention_learned.png"))
 
-    mech = per_seed(results, "copy", "mechanism")
+    mech = list(per_seed(results, "copy", "mechanism").values())
     labels = ["CLS"] + [f"x{i + 1}={t}" for i, t in enumerate(mech[0]["tokens"])]
     fig, axes = plots.figure(1, 3, width=4.6)
     plots.heatmap(axes[0], mech[0]["scores"][0], labels, labels, fmt="{:.1f}", cmap="coolwarm")
@@ -50,7 +50,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     names.append(plots.save(fig, fig_dir, "47_attention_mechanism.png"))
 
     heads = f"copy-heads{cfg['multi_heads']}"
-    patterns = per_seed(results, heads, "pattern")
+    patterns = list(per_seed(results, heads, "pattern").values())
     fig, axes = plots.figure(1, len(patterns[0]) + 1, width=3.6)
     heatmap_row(axes, patterns[0], [f"head {h + 1} (seed 0)" for h in range(len(patterns[0]))], keys)
     ranked = [sorted((p[0][1] for p in seeds), reverse=True) for seeds in patterns]
@@ -61,8 +61,8 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     panels = [("at init", "copy", "init_pattern"), ("trained", "copy", "pattern"),
               ("no 1/√d", "copy-noscale", "pattern")]
     panels += [(f"temperature {t:g}", f"copy-temp{t:g}", "pattern") for t in cfg["temperatures"]]
-    matrices = [np.mean([p[0] for p in per_seed(results, cell, key)], axis=0) for _, cell, key in panels]
-    matrices.append(np.mean([s["pattern"][0] for s in per_seed(results, "copy", "same_qk")], axis=0))
+    matrices = [np.mean([p[0] for p in list(per_seed(results, cell, key).values())], axis=0) for _, cell, key in panels]
+    matrices.append(np.mean([s["pattern"][0] for s in list(per_seed(results, "copy", "same_qk").values())], axis=0))
     fig, axes = plots.figure(1, len(panels) + 1, width=3.4)
     heatmap_row(axes, matrices, [title for title, _, _ in panels] + ["trained, identical Q and K"], keys)
     fig.suptitle("Attention patterns on the probe batch (rows: queries; mean over probe inputs and seeds)")
@@ -84,7 +84,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
 
     kinds = {"encoder_self": "encoder self-attention", "decoder_self": "decoder self-attention (causal)",
              "cross": "cross-attention (decoder -> encoder)"}
-    matrices = [np.mean([p[k] for p in per_seed(results, "self-cross", "patterns")], axis=0) for k in kinds]
+    matrices = [np.mean([p[k] for p in list(per_seed(results, "self-cross", "patterns").values())], axis=0) for k in kinds]
     fig, axes = plots.figure(1, 3, width=4.4)
     heatmap_row(axes, matrices, list(kinds.values()), [str(i + 1) for i in range(len(matrices[0]))], "position")
     acc = seed_values(results, "self-cross", "seq_acc")
@@ -114,7 +114,7 @@ def failures(results: dict, fig_dir) -> str:
         ax.set(yscale="log", xticks=lens, xticklabels=[str(int(t)) for t in lens], xlabel="sequence length T",
                ylabel=ylabel, title=f"Too long: {ylabel.split(' (')[0]} of one forward")
         ax.legend()
-    same = per_seed(results, "copy", "same_qk")
+    same = list(per_seed(results, "copy", "same_qk").values())
     plots.bars_with_ci(axes[1, 1], ["learned Q, K", "identical Q, K"],
                        [[e / math.log(6) for e in seed_values(results, "copy", "cls_entropy")],
                         [s["entropy_ratio"] for s in same]])

@@ -18,133 +18,39 @@ torch.profiler(profile_memory=True): every allocation and free inside the call, 
 order, and the maximum of their running sum. A Seq2SeqTransformer trained on
 tasks.reverse gives encoder-self, decoder-self (causal) and cross-attention patterns.
 
-Study 48 borrows Snapshots, by_seed, per_seed and train_reverse from here (importing them
-the other way would register 48 before 47 and put the group out of seed order).
+Snapshots, train_reverse and eval_cache live in studies/common, as study 48 uses them too.
 """
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from blocklab.bench.timing import peak_memory
-from blocklab.io import atomic_write_text, jsonable
 from blocklab.lab.registry import Cell, Study, register
-from blocklab.nn import (
-    ClassifierConfig, EncoderClassifier, HookPoint, Seq2SeqConfig, Seq2SeqTransformer, scaled_dot_product_attention,
-)
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.nn import ClassifierConfig, EncoderClassifier, HookPoint, scaled_dot_product_attention
+from blocklab.report.results import finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most
-from blocklab.studies.common.training import accuracy_and_mistakes, classify
-from blocklab.tasks import copy_first, reverse
-from blocklab.train import TrainConfig, accuracy, fit
+from blocklab.studies.common.reverse import train_reverse
+from blocklab.studies.common.snapshots import Snapshots
+from blocklab.studies.common.training import accuracy_and_mistakes, classify, eval_cache
+from blocklab.tasks import copy_first
+from blocklab.train import TrainConfig, fit
 
-PROBE_SEED = 20_000
-PATTERN, SCORES = "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_attn_scores"
-SATURATION_DIM = 64  # the head dim the saturation claims are measured at: GPT-2's and BERT's
-REVERSE_PATTERNS = {"encoder_self": "encoder.blocks.0.attn.hook_pattern",
-                    "decoder_self": "decoder.blocks.0.attn.hook_pattern",
-                    "cross": "decoder.blocks.0.cross_attn.hook_pattern"}
-
-
-# ---------------------------------------------------------------------- shared with study 48
-class Snapshots:
-    """A fit callback that records take(model) at every evaluation, in eval mode.
-
-    The values live in a JSON file in the pair's work folder: fit runs no callbacks when it
-    finds its run already finished, so the file is what remembers them across reruns.
-    """
-
-    def __init__(self, path: Path, take: Callable[[nn.Module], Any]) -> None:
-        self.path, self.take = path, take
-        self.by_step: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-
-    @torch.no_grad()
-    def record(self, step: int, model: nn.Module) -> None:
-        was = model.training
-        model.eval()
-        try:
-            self.by_step[str(step)] = jsonable(self.take(model))
-        finally:
-            model.train(was)
-        atomic_write_text(self.path, json.dumps(self.by_step))
-
-    def __call__(self, event: str, state) -> None:
-        if event == "eval":
-            self.record(state.step, state.model)
-
-    def as_dict(self) -> dict:
-        steps = sorted(self.by_step, key=int)
-        return {"steps": [int(s) for s in steps], "values": [self.by_step[s] for s in steps]}
-
-
-def by_seed(results: dict, cell: str, key: str) -> dict[int, float]:
-    """{seed: value} of one metric, so that two cells can be compared seed by seed."""
-    return {r["seed"]: v for r, v in zip(finished_runs(results, cell), seed_values(results, cell, key))}
-
-
-def per_seed(results: dict, cell: str, key: str) -> list:
-    """The raw (list or dict) metric of every finished seed of a cell."""
-    return [r["metrics"][key] for r in finished_runs(results, cell) if key in r["metrics"]]
-
-
-def teacher_forced(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
-    """Cross-entropy of each target token given the source and the target before it; for fit()."""
-    src, tgt, dec_in = batch[:3]
-    logits = model(src, dec_in)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), tgt.flatten()), {"acc": accuracy(logits, tgt)}
-
-
-def train_reverse(ctx, seed: int, steps: int, lr: float, eval_every: int) -> dict:
-    """A 1+1-layer Seq2SeqTransformer trained on tasks.reverse: its history, exact-sequence
-    accuracy under greedy decoding, first mistakes, and each attention pattern (L, L) averaged
-    over the test split and the heads."""
-    task = reverse(2000, 200, 500, seed)
-    model = Seq2SeqTransformer(Seq2SeqConfig(
-        vocab_size=task.vocab_size, d_model=32, n_heads=2, d_ff=64, n_encoder_layers=1, n_decoder_layers=1,
-        max_len=16, scale_embeddings=True))  # scaled as in the paper: the sinusoids would drown 0.02-std tokens
-    train = TrainConfig(steps=steps, lr=lr, batch_size=64, eval_every=eval_every, log_every=None, seed=seed,
-                        device=ctx.device)
-    result = fit(model, task.splits, teacher_forced, train, run_dir=ctx.work_dir, progress=ctx.progress)
-    src, tgt, dec_in = task.splits["test"]
-    _, cache = _cache(model, (src, dec_in), list(REVERSE_PATTERNS.values()))
-    device = next(model.parameters()).device
-    pred = model.greedy_decode(src.to(device), bos_id=task.vocab_size - 1, max_len=tgt.shape[1]).cpu()  # BOS: last id
-    return {"seq_acc": 100.0 * (pred == tgt).all(1).float().mean().item(), "mistakes": task.mistakes("test", pred),
-            "patterns": {k: cache[name].mean((0, 1)) for k, name in REVERSE_PATTERNS.items()}, **result.to_dict()}
+from .config import PATTERN, PROBE_SEED, SATURATION_DIM, SCORES, AttentionConfig
+from .figures import draw_all
 
 
 # ---------------------------------------------------------------------- attention probes
-@torch.no_grad()
-def _cache(model, inputs, names, fwd_hooks=()):
-    """Logits and cached activations (on the CPU) of one eval-mode pass; inputs is a tensor or a
-    tuple of them; the model's mode is restored."""
-    device, was = next(model.parameters()).device, model.training
-    inputs = [t.to(device) for t in (inputs if isinstance(inputs, tuple) else (inputs,))]
-    model.eval()
-    try:
-        with model.hooks(fwd_hooks):
-            logits, cache = model.run_with_cache(*inputs, names=names)
-    finally:
-        model.train(was)
-    return logits.cpu(), {k: v.cpu() for k, v in cache.items()}
-
-
 def _entropy(p: torch.Tensor) -> torch.Tensor:
     return -(p * p.clamp_min(1e-30).log()).sum(-1)  # nats, over the last axis
 
 
 def mean_pattern(model, x) -> torch.Tensor:
     """(H, S, S) attention weights averaged over the batch x."""
-    return _cache(model, x, [PATTERN])[1][PATTERN].mean(0)
+    return eval_cache(model, x, [PATTERN])[1][PATTERN].mean(0)
 
 
 def same_qk(model, task, probe) -> dict:
@@ -154,12 +60,12 @@ def same_qk(model, task, probe) -> dict:
 
     hooks = [("blocks.0.attn.hook_q", flatten), ("blocks.0.attn.hook_k", flatten)]
     x, y = task.splits["test"][:2]
-    logits, cache = _cache(model, x, [PATTERN], hooks)
+    logits, cache = eval_cache(model, x, [PATTERN], hooks)
     cls = cache[PATTERN][:, :, 0]  # (B, H, S)
     return {"acc": 100 * (logits.argmax(-1) == y).float().mean().item(),
             "entropy_ratio": (_entropy(cls).mean() / math.log(cls.shape[-1])).item(),
             "max_weight": cls.max(-1).values.mean().item(),
-            "pattern": _cache(model, probe, [PATTERN], hooks)[1][PATTERN].mean(0)}
+            "pattern": eval_cache(model, probe, [PATTERN], hooks)[1][PATTERN].mean(0)}
 
 
 def softmax_scaling(head_dims, n_queries: int, n_keys: int) -> dict:
@@ -203,26 +109,6 @@ def attention_cost(seq_lens, head_dim: int = 64, repeats: int = 5) -> dict:
     return out
 
 
-@dataclass
-class AttentionConfig:
-    steps: int = 600
-    lr: float = 1e-3
-    batch_size: int = 64
-    eval_every: int = 50  # also when the CLS attention is recorded
-    n_train: int = 2000
-    n_test: int = 2000
-    n_probe: int = 256
-    d_model: int = 32
-    temperatures: tuple[float, ...] = (0.05, 20.0)
-    multi_heads: int = 4
-    head_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512)
-    n_queries: int = 1024
-    n_keys: int = 16
-    seq_lens: tuple[int, ...] = (128, 256, 512, 1024, 2048, 4096)
-    seq2seq_steps: int = 300
-    seq2seq_lr: float = 3e-3
-
-
 @register
 class Attention(Study):
     name = "attention"
@@ -260,9 +146,9 @@ class Attention(Study):
         train = TrainConfig(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, eval_every=cfg.eval_every,
                             log_every=None, seed=seed, device=ctx.device)
         result = fit(model, task.splits, classify, train, run_dir=ctx.work_dir, callbacks=[snaps], progress=ctx.progress)
-        logits, cache = _cache(model, probe[:1], [SCORES, PATTERN])
+        logits, cache = eval_cache(model, probe[:1], [SCORES, PATTERN])
         tokens = init_pattern.mean(0)[0, 1:]  # the CLS row over x_1..x_5, renormalised: uniform is 0.2 each
-        _, probe_cache = _cache(model, probe, [PATTERN])
+        _, probe_cache = eval_cache(model, probe, [PATTERN])
         return {"init_acc": init_acc, **accuracy_and_mistakes(model, task), "chance": 100 / task.n_classes,
                 "init_uniform_dev": 100 * (tokens / tokens.sum() - 0.2).abs().max().item(),
                 "weight_x1": 100 * probe_cache[PATTERN][:, :, 0, 1].mean().item(),
@@ -274,9 +160,7 @@ class Attention(Study):
                 "snapshots": snaps.as_dict(), **result.to_dict()}
 
     def figures(self, results, fig_dir):
-        from . import figures as s47_figures  # the drawing code reads only `results`; it lives beside the study
-
-        return s47_figures.draw_all(results, fig_dir)
+        return draw_all(results, fig_dir)
 
     # ------------------------------------------------------------------ claims
     def measure(self, results):
@@ -306,10 +190,10 @@ class Attention(Study):
             out.append(Measurement("C003-05", "gradients become tiny", grad_ratio, "%", at_most(10),
                                    part="no scaling: gradient at the scores, % of the scaled one",
                                    note=f"{where}; random upstream gradient; tiny = under 10% of the scaled case"))
-        base = by_seed(results, "copy", "cls_entropy")
+        base = per_seed(results, "copy", "cls_entropy", numeric=True)
         for t, rule, word in ((min(cfg["temperatures"]), at_most(0), "sharpens"),
                               (max(cfg["temperatures"]), at_least(0), "flattens")):
-            other = by_seed(results, f"copy-temp{t:g}", "cls_entropy")
+            other = per_seed(results, f"copy-temp{t:g}", "cls_entropy", numeric=True)
             out.append(Measurement(
                 "C000-16", f"temperature too {'low' if word == 'sharpens' else 'high'} {word}",
                 [other[s] - base[s] for s in sorted(base.keys() & other.keys())], "nats", rule,

@@ -7,10 +7,10 @@ import textwrap
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import seed_values
-from blocklab.studies.common.drawing import band, grid, log10, mean_log10, tag, values_at
+from blocklab.report.results import per_seed, seed_values
+from blocklab.studies.common.drawing import band, grid, log10, mean_log10, tag
 
-from .study import LABEL, MAIN_BATCH
+from .config import LABEL, MAIN_BATCH
 
 
 def draw_all(results: dict, fig_dir) -> list[str]:
@@ -22,7 +22,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
 
 def curves(results: dict, cell: str, y: str, x: str) -> tuple[list, list]:
     """The longest x axis among a cell's seeds, and every seed's y curve."""
-    return max(values_at(results, cell, x) or [[]], key=len), values_at(results, cell, y)
+    return max(list(per_seed(results, cell, x).values()) or [[]], key=len), list(per_seed(results, cell, y).values())
 
 
 def mean_text(values: list[float], fmt: str) -> str:
@@ -84,7 +84,7 @@ def fig_distributions(results, cfg, fig_dir):
     fig, axes = grid(len(cfg["norms"]), 2, width=4.5, height=2.8)
     for row, norm in zip(axes, cfg["norms"]):
         for ax, when in zip(row, ("init", "final")):
-            runs = [r for r in values_at(results, f"{norm}-b{MAIN_BATCH}", f"dist_{when}") if r]
+            runs = [r for r in list(per_seed(results, f"{norm}-b{MAIN_BATCH}", f"dist_{when}").values()) if r]
             for k, layer in enumerate(runs[0] if runs else []):
                 stds = [run[k]["std"] for run in runs]
                 ax.stairs(layer["density"], layer["edges"], color=f"C{k}",
@@ -102,8 +102,8 @@ def fig_comparison(results, cfg, fig_dir):
     cells = {"pre": f"layer-b{MAIN_BATCH}", "post": f"layer-post-b{MAIN_BATCH}"}
     blocks = np.arange(1, cfg["n_layers"] + 1)
     for i, (pos, cell) in enumerate(cells.items()):
-        band(axes[0], blocks, log10(values_at(results, cell, "grad_init")), f"{pos}-norm", f"C{i}")
-        during = [mean_log10(g) if g else [] for g in values_at(results, cell, "grad_train")]
+        band(axes[0], blocks, log10(list(per_seed(results, cell, "grad_init").values())), f"{pos}-norm", f"C{i}")
+        during = [mean_log10(g) if g else [] for g in list(per_seed(results, cell, "grad_train").values())]
         band(axes[1], blocks, during, f"{pos}-norm", f"C{i}")
     labels = [f"{pos} {when}" for when in ("init", "train") for pos in cells]
     plots.bars_with_ci(axes[2], labels, [seed_values(results, cells[lab.split()[0]], f"flow_{lab.split()[1]}")
@@ -149,7 +149,7 @@ def fig_failures(results, cfg, fig_dir):
     plots.bars_with_ci(axes[1], [f"{LABEL[n]}\n{mode} mode" for n, mode in pairs],
                        [seed_values(results, f"{n}-b{MAIN_BATCH}", f"batchmates_{mode}") for n, mode in pairs], color="C4")
     axes[1].set(title="Wrong axis: one sequence's logits vs its batch-mates", ylabel="% change of the logits")
-    message = next((m for m in values_at(results, "probes", "bn1_message") if m), "(not run)")
+    message = next((m for m in list(per_seed(results, "probes", "bn1_message").values()) if m), "(not run)")
     trained = seed_values(results, "batch-b1", "test_acc")
     lines = textwrap.wrap("batch 1 x time 1 -> " + message, 46) + ["", "batch 1 x time 9 (statistics over 9",
              f"positions) trains: test acc {mean_text(trained, '.1f')}%", f"(batch {MAIN_BATCH}: "

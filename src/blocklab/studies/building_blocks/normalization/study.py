@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,27 +35,13 @@ from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.report.results import seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, between
-from blocklab.studies.building_blocks.skip_connections.study import gradient_norms, per_block
+from blocklab.studies.common.gradients import gradient_norms, per_block
 from blocklab.studies.common.training import accuracy_and_mistakes, classify
 from blocklab.tasks import lookup
 from blocklab.train import TrainConfig, fit
 
-MAIN_BATCH = 32
-LABEL = {"none": "no norm", "batch": "BatchNorm", "layer": "LayerNorm", "rms": "RMSNorm"}
-
-
-@dataclass
-class NormConfig:
-    steps: int = 800
-    lr: float = 1e-3
-    high_lr: float = 1e-2  # the learning-rate sweep's second point, for none and layer
-    d_model: int = 32
-    n_heads: int = 2
-    n_layers: int = 3
-    n_train: int = 5000
-    norms: tuple[str, ...] = ("none", "batch", "layer", "rms")
-    batch_sizes: tuple[int, ...] = (1, 4, 32, 128)  # BatchNorm at each; LayerNorm at each but 1
-    log_every: int = 10
+from .config import MAIN_BATCH, NormConfig
+from .figures import draw_all
 
 
 def model_config(cfg: NormConfig, vocab: int, classes: int, **changes) -> ClassifierConfig:
@@ -160,9 +145,7 @@ class Normalization(Study):
         }
 
     def figures(self, results, fig_dir):
-        from . import figures as s46_figures  # the drawing code reads only `results`; it lives beside the study
-
-        return s46_figures.draw_all(results, fig_dir)
+        return draw_all(results, fig_dir)
 
     def measure(self, results):
         cfg, b = results["config"], MAIN_BATCH

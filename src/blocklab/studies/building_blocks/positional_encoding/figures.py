@@ -8,7 +8,7 @@ import numpy as np
 from blocklab.report import plots
 from blocklab.report.results import finished_runs, seed_values
 
-from .study import EXTRAP_PES, TASK_PES
+from .config import EXTRAP_PES, TASK_PES
 
 
 def draw_all(results: dict, fig_dir) -> list[str]:

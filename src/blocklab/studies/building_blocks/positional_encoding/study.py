@@ -10,11 +10,9 @@ Cells:
   exactly the training positions (max_len = L + 2 with CLS and Q): with learned_overflow
   'error' the outcome is the error; with 'clamp' (the same weights) it is an accuracy.
 - extrap-base=<b>: sinusoidal with a wrong frequency base, trained at L = 100.
-Figures are drawn by s49_figures.py from the metrics stored here.
+Figures are drawn by figures.py from the metrics stored here; config.py holds the knobs.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 
@@ -27,32 +25,8 @@ from blocklab.studies.common.training import classify, predictions
 from blocklab.tasks import first_vs_last
 from blocklab.train import TrainConfig, fit
 
-TASK_PES = ("none", "sinusoidal", "learned", "alibi", "rope")
-EXTRAP_PES = ("sinusoidal", "learned", "alibi", "rope")
-
-
-@dataclass
-class PositionalConfig:
-    length: int = 5
-    n_symbols: int = 10
-    n_train: int = 4000
-    n_val: int = 200
-    n_test: int = 500
-    d_model: int = 32
-    n_heads: int = 4
-    d_ff: int = 64
-    n_layers: int = 2
-    lr: float = 3e-3
-    batch_size: int = 64
-    steps: int = 500
-    eval_every: int = 100
-    extrap_length: int = 100
-    extrap_test_lengths: tuple[int, ...] = (200, 500, 1000)
-    extrap_steps: int = 1000  # batches of 32 at length 100: what the models need to learn, and most of the time
-    extrap_batch_size: int = 32
-    extrap_n_test: int = 100  # examples per test length
-    eval_batch_size: int = 10  # a batch at length 1000 holds 10 x 4 heads x 1002^2 attention weights
-    bad_bases: tuple[float, ...] = (1.5, 1e8)
+from .config import EXTRAP_PES, TASK_PES, PositionalConfig
+from .figures import draw_all
 
 
 @torch.no_grad()
@@ -203,9 +177,7 @@ class PositionalEncoding(Study):
         return out
 
     def figures(self, results, fig_dir):
-        from . import figures as s49_figures  # the drawing code is as long as the study; it reads only `results`
-
-        return s49_figures.draw_all(results, fig_dir)
+        return draw_all(results, fig_dir)
 
     def measure(self, results):
         def acc(cell: str) -> list[float]:

@@ -7,10 +7,10 @@ import textwrap
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import seed_values
-from blocklab.studies.common.drawing import band, grid, log10, mean_log10, tag, values_at
+from blocklab.report.results import per_seed, seed_values
+from blocklab.studies.common.drawing import band, grid, log10, mean_log10, tag
 
-from .study import INIT_LABEL, TURNS
+from .config import INIT_LABEL, TURNS
 
 
 def draw_all(results: dict, fig_dir) -> list[str]:
@@ -25,8 +25,8 @@ def fig_training(results, cfg, fig_dir):
         for i, d in enumerate(cfg["depths"]):
             for kind in ("plain", "residual"):
                 cell = f"{kind}-{d}-{init}"
-                steps = max(values_at(results, cell, "curve.step") or [[]], key=len)
-                band(ax, steps, values_at(results, cell, "curve.val_acc"), tag(results, cell, f"{kind}, {d} layers"), f"C{i}",
+                steps = max(list(per_seed(results, cell, "curve.step").values()) or [[]], key=len)
+                band(ax, steps, list(per_seed(results, cell, "curve.val_acc").values()), tag(results, cell, f"{kind}, {d} layers"), f"C{i}",
                      kind == "plain")
         ax.set(title=f"init {INIT_LABEL[init]}", xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 102))
         ax.legend(fontsize=7)
@@ -40,8 +40,8 @@ def fig_gradients(results, cfg, fig_dir):
         for i, d in enumerate(cfg["depths"]):
             for kind in ("plain", "residual"):
                 cell = f"{kind}-{d}-{init}"
-                at_init = log10(values_at(results, cell, "grad_init"))
-                during = [mean_log10(g) if g else [] for g in values_at(results, cell, "grad_train")]
+                at_init = log10(list(per_seed(results, cell, "grad_init").values()))
+                during = [mean_log10(g) if g else [] for g in list(per_seed(results, cell, "grad_train").values())]
                 for ax, curves in zip(row, (at_init, during)):
                     band(ax, np.arange(1, d // 2 + 1), curves, tag(results, cell, f"{kind}, {d} layers"), f"C{i}",
                          kind == "plain")
@@ -58,7 +58,7 @@ def fig_highway(results, cfg, fig_dir):
     for i, init in enumerate(cfg["inits"]):
         for kind in ("plain", "residual"):
             curves = [[log10(run["probe"][f"{kind}-{d}-{init}"]["first_grad"]) for d in cfg["probe_depths"]]
-                      for run in values_at(results, "init-gradients", "") if run]
+                      for run in list(per_seed(results, "init-gradients", "").values()) if run]
             band(ax, cfg["probe_depths"], curves, f"{kind}, {INIT_LABEL[init]}", f"C{i}", kind == "plain")
     ax.set(title="Gradient reaching the first block at init\n(a line ends where it underflows to 0)",
            xlabel="layers (2 per block)",
@@ -74,7 +74,7 @@ def fig_dense(results, cfg, fig_dir):
     for row, init in zip(axes, cfg["inits"]):
         for ax, kind in zip(row, ("plain", "residual")):
             cell = f"{kind}-{d0}-{init}"
-            grids = [g for g in values_at(results, cell, "boundary") if g]
+            grids = [g for g in list(per_seed(results, cell, "boundary").values()) if g]
             if grids:
                 ax.imshow(np.mean(grids, axis=0), origin="lower", extent=(-1.2, 1.2, -1.2, 1.2), cmap="coolwarm",
                           vmin=0, vmax=1)
@@ -92,14 +92,14 @@ def fig_dense(results, cfg, fig_dir):
 def fig_concept(results, cfg, fig_dir):
     deep, d0 = cfg["probe_depths"][-1], cfg["depths"][0]
     fig, axes = plots.figure(1, 2)
-    probes = [run for run in values_at(results, "init-gradients", "") if run]
+    probes = [run for run in list(per_seed(results, "init-gradients", "").values()) if run]
     for i, init in enumerate(cfg["inits"]):
         for kind in ("plain", "residual"):
             curves = [log10(run["probe"][f"{kind}-{deep}-{init}"]["stream"]) for run in probes]
             band(axes[0], np.arange(1, max(1, deep // 2) + 1), curves, f"{kind}, {INIT_LABEL[init]}", f"C{i}",
                  kind == "plain")
         for when in ("init", "final"):
-            ratios = log10([v for v in values_at(results, f"residual-{d0}-{init}", f"skip_ratio_{when}") if v])
+            ratios = log10([v for v in list(per_seed(results, f"residual-{d0}-{init}", f"skip_ratio_{when}").values()) if v])
             band(axes[1], np.arange(1, d0 // 2 + 1), ratios, f"{'trained' if when == 'final' else 'at init'}, "
                  f"{INIT_LABEL[init]}", f"C{i}", when == "init")
     axes[0].set(title=f"Forward signal at init, {deep} layers\n(a line ends where it underflows to 0)", xlabel="block",
@@ -135,7 +135,7 @@ def fig_failures(results, cfg, fig_dir):
     plots.bars_with_ci(axes[1], acc_labels, accs, color="C0")
     axes[1].axhline(50, color="gray", linestyle=":", linewidth=0.8)
     axes[1].set(title="Test accuracy (chance 50%)", ylabel="%", ylim=(0, 102))
-    outcome = next((f"{m['error_type'] or 'no error'}: {m['message']}" for m in values_at(results, "mismatch", "")
+    outcome = next((f"{m['error_type'] or 'no error'}: {m['message']}" for m in list(per_seed(results, "mismatch", "").values())
                     if m), "(not run)")
     lines = textwrap.wrap(outcome, 46) + ["", "Diverged (a diverged run keeps the weights", "of its last good step):"]
     axes[2].axis("off")

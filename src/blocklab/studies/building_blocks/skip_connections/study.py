@@ -24,10 +24,7 @@ with mismatched widths and records the error.
 """
 from __future__ import annotations
 
-import copy
 import math
-from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import torch
 from torch import nn
@@ -37,54 +34,17 @@ from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import BlockConfig, add_residual
 from blocklab.report.results import seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most, between
+from blocklab.studies.common.gradients import gradient_norms, per_block
 from blocklab.studies.common.training import VectorNet, accuracy_and_mistakes, classify
 from blocklab.tasks import spirals
 from blocklab.train import TrainConfig, fit
-from blocklab.train.metrics import LayerGroups
 
-PREFIX = "stack.blocks."  # VectorNet's block parameters: stack.blocks.<k>.mlp.*
-TURNS = 2.0  # spiral turns of the task, also drawn in the decision-boundary figure
-INIT_LABEL = {"default": "normal(0, 0.02)", "he": "He, sqrt(2/d)"}
-
-
-@dataclass
-class SkipConfig:
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 1e-3
-    d_model: int = 32
-    depths: tuple[int, ...] = (10, 50)  # layers (2 per block) of the trained networks
-    probe_depths: tuple[int, ...] = (4, 10, 20, 50, 100)  # layers at which the init gradient is measured
-    inits: tuple[str, ...] = ("default", "he")
-    failure_scales: tuple[float, ...] = (0.01, 100.0)  # residual_scale at the first depth
-    n_train: int = 2000
-    eval_every: int = 200
-    grad_logs: int = 10  # per-block gradient norms logged this many times during training
-    grid: int = 41  # decision-boundary points per axis
+from .config import INIT_LABEL, PREFIX, TURNS, SkipConfig
+from .figures import draw_all
 
 
 def init_std(init: str, d_model: int) -> float:
     return 0.02 if init == "default" else math.sqrt(2 / d_model)
-
-
-def gradient_norms(model: nn.Module, loss_fn: Callable, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-    """Gradient norm of each parameter group (as fit logs them) after one backward pass on
-    `batch`, taken on a copy so that the model (and any BatchNorm running statistics) is untouched."""
-    probe = copy.deepcopy(model)
-    loss, _ = loss_fn(probe, batch)
-    loss.backward()
-    groups = LayerGroups(probe)
-    return groups.by_group(groups.grad_norms())
-
-
-def per_block(norms: Mapping[str, float], n_blocks: int, prefix: str, key: str = "") -> list[float]:
-    """Group norms -> one norm per block (root of the summed squares of its groups).
-    `key` is the prefix of the record's names: "grad_norm/" for fit's step logs."""
-    out = []
-    for k in range(n_blocks):
-        head = f"{key}{prefix}{k}."
-        out.append(math.sqrt(sum(v * v for name, v in norms.items() if name.startswith(head))))
-    return out
 
 
 @torch.no_grad()
@@ -179,9 +139,7 @@ class SkipConnections(Study):
         return out
 
     def figures(self, results, fig_dir):
-        from . import figures as s45_figures  # the drawing code reads only `results`; it lives beside the study
-
-        return s45_figures.draw_all(results, fig_dir)
+        return draw_all(results, fig_dir)
 
     def measure(self, results):
         d0 = results["config"]["depths"][0]

@@ -1,10 +1,10 @@
-"""The Copilot study's claims and figures, read from results.json only (see tinytorch_copilot.py)."""
+"""The Copilot study's claims and figures, read from results.json only (see study.py)."""
 from __future__ import annotations
 
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs
+from blocklab.report.results import per_seed
 from blocklab.report.verdicts import Measurement, around, at_least, at_most, between, ill_posed
 from blocklab.tasks.python_code import DEMOS
 
@@ -12,16 +12,12 @@ SEED_STEPS = 75  # the seed's run: 180 s at its 2.4 s per step
 SEED_STEP_MS = 2400
 
 
-def _runs(results: dict) -> list[dict]:
-    return [r["metrics"] for r in finished_runs(results, "copilot")]
-
-
 def _at(m: dict, step: int) -> dict | None:
     return next((c for c in m["checkpoints"] if c["step"] == step), None)
 
 
 def copilot_measurements(results: dict) -> list[Measurement]:
-    runs = _runs(results)
+    runs = list(per_seed(results, "copilot").values())
     bench = [m["bench"] for m in runs]
     out = [
         Measurement("C004-02", "4.61", [m["loss_initial"] for m in runs], "nats", around(4.61, 0.1), part="initial loss",
@@ -70,7 +66,7 @@ def copilot_measurements(results: dict) -> list[Measurement]:
 
 
 def copilot_figures(results: dict, fig_dir) -> list[str]:
-    runs = _runs(results)
+    runs = list(per_seed(results, "copilot").values())
     if not runs:
         return []
     return [_loss(runs, fig_dir), _decoding(runs, fig_dir), _failure_modes(runs, fig_dir), _samples(runs, fig_dir),

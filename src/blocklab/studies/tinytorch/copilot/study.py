@@ -25,7 +25,7 @@ import torch
 from blocklab.autograd import GPT
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
 from blocklab.autograd.checkpoint import save_checkpoint
-from blocklab.autograd.runtime import set_blas_threads
+from blocklab.runtime import set_blas_threads
 from blocklab.autograd.train import TokenWindows, evaluate, fit
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register

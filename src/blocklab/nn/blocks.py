@@ -124,18 +124,32 @@ class Block(nn.Module):
         return self.hook_resid_post(x)
 
 
+class Blocks(nn.ModuleList):
+    """Blocks applied in order, each reading the same Context. A ModuleList, so that a model
+    holding it as `blocks` names its layers blocks.0, blocks.1, ... (parameters and hooks)."""
+
+    def forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
+        for block in self:
+            x = block(x, ctx)
+        return x
+
+
+def final_norm(cfg: BlockConfig) -> nn.Module:
+    """The norm after the last block (pre-norm stacks need one); Identity where there is none."""
+    return build_norm(cfg) if cfg.use_final_norm else nn.Identity()
+
+
 class Stack(nn.Module):
-    """N blocks and, for pre-norm stacks, a final norm."""
+    """N blocks and, for pre-norm stacks, a final norm. GPT and EncoderClassifier hold the same
+    two parts as `blocks` and `norm_f`, the names their checkpoints and hook paths use."""
 
     def __init__(self, cfg: BlockConfig, n_layers: int, cross: bool = False) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(Block(cfg, i, cross) for i in range(n_layers))
-        self.norm = build_norm(cfg) if cfg.use_final_norm else nn.Identity()
+        self.blocks = Blocks(Block(cfg, i, cross) for i in range(n_layers))
+        self.norm = final_norm(cfg)
 
     def forward(self, x: torch.Tensor, ctx: Context) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x, ctx)
-        return self.norm(x)
+        return self.norm(self.blocks(x, ctx))
 
 
 def set_grad_checkpointing(model: nn.Module, enabled: bool) -> bool:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..blocks import Block
+from ..blocks import Block, Blocks, final_norm
 from ..config import ClassifierConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookPoint, HookedModule
-from ..norms import build_norm
 
 
 class EncoderClassifier(HookedModule):
@@ -19,8 +18,8 @@ class EncoderClassifier(HookedModule):
         self.cfg = cfg
         self.embed = Embedder(cfg, cfg.vocab_size)
         self.cls = nn.Parameter(torch.zeros(1, 1, cfg.d_model)) if cfg.pooling == "cls" else None
-        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
-        self.norm_f = build_norm(cfg) if cfg.use_final_norm else nn.Identity()
+        self.blocks = Blocks(Block(cfg, i) for i in range(cfg.n_layers))
+        self.norm_f = final_norm(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
         self.hook_pooled = HookPoint()  # (B, D)
         init_weights(self, cfg.init_std)
@@ -39,9 +38,7 @@ class EncoderClassifier(HookedModule):
         if self.cls is not None and key_padding_mask is not None:
             key_padding_mask = torch.cat([key_padding_mask.new_zeros(B, 1), key_padding_mask], dim=1)
         ctx = self.embed.context(pos, key_padding_mask=key_padding_mask)
-        for block in self.blocks:
-            x = block(x, ctx)
-        x = self.norm_f(x)
+        x = self.norm_f(self.blocks(x, ctx))  # (B, extra + T, D)
         if self.cls is not None:
             pooled = x[:, 0]
         elif key_padding_mask is None:

@@ -6,11 +6,10 @@ from torch import nn
 
 from ...errors import BlocklabError, ConfigError
 from ..attention import KVCache
-from ..blocks import Block
+from ..blocks import Block, Blocks, final_norm
 from ..config import GPTConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
-from ..norms import build_norm
 from .sampling import beam_search, sample_next
 
 
@@ -21,8 +20,8 @@ class GPT(HookedModule):
         super().__init__()
         self.cfg = cfg
         self.embed = Embedder(cfg, cfg.vocab_size)
-        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
-        self.norm_f = build_norm(cfg) if cfg.use_final_norm else nn.Identity()
+        self.blocks = Blocks(Block(cfg, i) for i in range(cfg.n_layers))
+        self.norm_f = final_norm(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         init_weights(self, cfg.init_std)
         if cfg.tie_weights:
@@ -46,8 +45,7 @@ class GPT(HookedModule):
             pos, torch.arange(start + T, device=idx.device), is_causal=True,
             key_padding_mask=key_padding_mask, cache=cache,
         )
-        for block in self.blocks:
-            x = block(x, ctx)
+        x = self.blocks(x, ctx)  # (B, T, D)
         if cache is not None:
             cache.length += T
         return self.lm_head(self.norm_f(x))  # (B, T, V)

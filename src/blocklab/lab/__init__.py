@@ -1,1 +1,2 @@
-"""The lab: the registry studies declare themselves in, the runner and its backends."""
+"""The lab: the registry studies declare themselves in (registry.py), the runner and its
+backends (runner.py, backends.py), and the report site with each study's own tables (report.py)."""

@@ -239,7 +239,8 @@ def _base_words(hint: Any, plural: bool) -> str:
     if origin in (tuple, list):
         if origin is tuple and args and args[-1] is not Ellipsis:
             kinds = {_words(a, True) for a in args}
-            items = f"{len(args)} {kinds.pop()}" if len(kinds) == 1 else f"({', '.join(_words(a, False) for a in args)})"
+            each = ", ".join(_words(a, False) for a in args)
+            items = f"{len(args)} {kinds.pop()}" if len(kinds) == 1 else f"({each})"
             return f"{'lists' if plural else 'a list'} of {items}"
         return f"{'lists' if plural else 'a list'} of {_words(args[0], True) if args else 'values'}"
     if hint in _NOUNS:

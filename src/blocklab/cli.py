@@ -12,24 +12,10 @@ from pathlib import Path
 
 import click
 
+from .config import parse_assignments
 from .errors import BlocklabError
 
 MODEL_KINDS = ("gpt", "seq2seq", "classifier")
-
-
-def parse_assignments(pairs: tuple[str, ...]) -> dict[str, object]:
-    """`key=value` strings -> dict; values parse as JSON when they can (numbers, true, null), else strings."""
-    out: dict[str, object] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise BlocklabError(f"--set {pair!r} is not of the form key=value")
-        key, raw = pair.split("=", 1)
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out[key.strip()] = value
-    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,7 +1,7 @@
 """The study declaration: config overrides checked against the Config, and registration checks."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pytest
@@ -9,6 +9,7 @@ import pytest
 from blocklab.errors import BlocklabError
 from blocklab.lab import registry
 from blocklab.lab.registry import build_config
+from blocklab.train import TrainConfig
 
 from .tiny_study import TinyStudy
 
@@ -56,7 +57,30 @@ def test_unknown_key_names_the_key_the_value_and_the_valid_keys():
 def test_bad_values_are_rejected_with_the_expected_type(key, value):
     with pytest.raises(BlocklabError) as e:
         build_config(KnobStudy, overrides={key: value})
-    assert f"{key}={value!r}" in str(e.value) and "expected" in str(e.value)
+    assert f"{key}={value!r}" in str(e.value) and "must be" in str(e.value)
+
+
+@dataclass
+class NestedKnobs:
+    depths: tuple[int, ...] = (2, 4)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, lr=3e-3))
+
+
+class NestedStudy(registry.Study):
+    name = "nested"
+    description = "a study whose config nests the trainer's"
+    Config = NestedKnobs
+    quick = {"train.steps": 20}
+
+
+def test_set_reaches_the_nested_trainer_config():
+    cfg = build_config(NestedStudy, quick=True, overrides={"train.lr": 1e-2, "train.checkpoint_every": 5})
+    assert cfg.train == TrainConfig(steps=20, lr=1e-2, checkpoint_every=5)
+    assert build_config(NestedStudy).train == TrainConfig(steps=300, lr=3e-3)
+    with pytest.raises(BlocklabError, match="nested: --set lr=0.1 names no config field; did you mean 'train.lr'"):
+        build_config(NestedStudy, overrides={"lr": 0.1})
+    with pytest.raises(BlocklabError, match="nested: --set train.checkpoint_every=0 is not valid"):
+        build_config(NestedStudy, overrides={"train.checkpoint_every": 0})
 
 
 def test_register_rejects_a_bad_declaration(tiny):

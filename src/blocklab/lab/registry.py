@@ -72,8 +72,9 @@ Rules of the game:
   retraining, and rerunning a finished study recomputes figures and measurements in seconds.
   Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
   which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.
-- `--set key=value` is checked against the Config fields and their types; a Config that
-  validates itself in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
+- `--set key=value` is checked against the Config fields and their types (blocklab.config);
+  a dotted key reaches a nested config (`--set train.lr=3e-3`). A Config that validates itself
+  in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
 """
 from __future__ import annotations
 
@@ -81,12 +82,11 @@ import dataclasses
 import importlib
 import logging
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
+from ..config import build
 from ..errors import BlocklabError
 from ..report.claims import claim_ids
 
@@ -204,68 +204,7 @@ def get_study(name: str) -> Study:
 def build_config(study: type[Study] | Study, quick: bool = False, overrides: Mapping[str, Any] | None = None) -> Any:
     """The study's Config with the --quick overrides (if asked) and then --set ones applied.
 
-    Every key must be a Config field and every value must fit its annotated type; ints are
-    accepted for floats, lists for tuples. Errors name the key, the value and the valid keys.
+    Keys may be dotted to reach a nested config (`train.lr`); each value must fit its field's
+    annotation (blocklab.config.build). Errors name the key, the value and the valid keys.
     """
-    config_cls = study.Config
-    hints = typing.get_type_hints(config_cls)
-    valid = [f.name for f in dataclasses.fields(config_cls)]
-    values: dict[str, Any] = {}
-    sources = [("quick", dict(study.quick) if quick else {}), ("--set", dict(overrides or {}))]
-    for source, changes in sources:
-        for key, value in changes.items():
-            if key not in valid:
-                raise BlocklabError(
-                    f"{study.name}: {source} {key}={value!r} names no config field; valid keys: {', '.join(valid)}"
-                )
-            try:
-                values[key] = _coerce(value, hints[key])
-            except (TypeError, ValueError):
-                raise BlocklabError(
-                    f"{study.name}: {source} {key}={value!r} has the wrong type; expected {_type_name(hints[key])} "
-                    f"(valid keys: {', '.join(valid)})"
-                ) from None
-    return config_cls(**values)
-
-
-def _coerce(value: Any, hint: Any) -> Any:
-    """`value` converted to the annotated type `hint`, or TypeError."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg)
-            except (TypeError, ValueError):
-                continue
-        raise TypeError
-    if origin is typing.Literal:
-        if value not in args:
-            raise TypeError
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise TypeError
-        item = args[0] if args else Any
-        items = [_coerce(v, item) for v in value]
-        return tuple(items) if origin is tuple else items
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise TypeError
-        return value
-    if hint is int or hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError
-        if hint is int and value != int(value):
-            raise TypeError
-        return hint(value)
-    if hint is str:
-        if isinstance(value, (list, dict)) or value is None:
-            raise TypeError
-        return value if isinstance(value, str) else str(value)  # --set tag=2 parses as a number
-    return value  # Any, dicts and other annotations are taken as given
-
-
-def _type_name(hint: Any) -> str:
-    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+    return build(study.Config, overrides, quick=study.quick if quick else None, owner=study.name)

@@ -10,11 +10,11 @@ every ablation in the seeds is a config value: `pos_encoding="none"`, `mixer="me
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
-from typing import Any, Mapping, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from ..errors import ConfigError, choice_error
+from ..config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, ProperFraction, Range
+from ..errors import ConfigError
 
 POS_ENCODINGS = ("sinusoidal", "learned", "alibi", "rope", "none")
 LEARNED_OVERFLOW = ("error", "clamp")
@@ -24,40 +24,38 @@ ACTIVATIONS = ("relu", "gelu", "swiglu")
 MIXERS = ("attention", "mean", "none")
 POOLINGS = ("mean", "cls")
 
-C = TypeVar("C", bound="BlockConfig")
-
 
 @dataclass
-class BlockConfig:
+class BlockConfig(Config):
     """Fields shared by every Transformer block and embedding."""
 
-    vocab_size: int = 64
-    d_model: int = 64
-    n_heads: int = 4
-    n_kv_heads: int | None = None  # None: one K/V head per query head; 1: multi-query; else grouped-query
-    d_ff: int = 256
-    max_len: int = 512  # size of the learned/sinusoidal position table
-    dropout: float = 0.0  # on embeddings, sublayer outputs and FFN hidden units
-    attn_dropout: float | None = None  # on attention weights; None: same as dropout
+    vocab_size: PositiveInt = 64
+    d_model: PositiveInt = 64
+    n_heads: PositiveInt = 4
+    n_kv_heads: PositiveInt | None = None  # None: one K/V head per query head; 1: multi-query; else grouped-query
+    d_ff: PositiveInt = 256
+    max_len: PositiveInt = 512  # size of the learned/sinusoidal position table
+    dropout: ProperFraction = 0.0  # on embeddings, sublayer outputs and FFN hidden units
+    attn_dropout: ProperFraction | None = None  # on attention weights; None: same as dropout
     bias: bool = True  # biases in every Linear
 
     # Positions: "sinusoidal" and "learned" add to the embeddings, "alibi" biases the
     # attention scores, "rope" rotates queries and keys, "none" gives no position at all.
-    pos_encoding: str = "sinusoidal"
-    pos_base: float = 10000.0  # frequency base of sinusoidal and RoPE encodings
-    learned_overflow: str = "error"  # learned table past max_len: raise, or reuse the last row
+    pos_encoding: Literal[POS_ENCODINGS] = "sinusoidal"
+    pos_base: Annotated[float, Range(gt=1)] = 10000.0  # frequency base of sinusoidal and RoPE encodings
+    learned_overflow: Literal[LEARNED_OVERFLOW] = "error"  # learned table past max_len: raise, or reuse the last row
 
     # Attention
     attn_scale: bool = True  # divide scores by sqrt(head_dim); False shows softmax saturation
-    attn_temperature: float = 1.0  # scores are divided by this as well
-    mixer: str = "attention"  # "mean": uniform average over visible positions; "none": no mixing sublayer
+    attn_temperature: PositiveFloat = 1.0  # scores are divided by this as well
+    mixer: Literal[MIXERS] = "attention"  # "mean": uniform average over visible positions; "none": no mixing sublayer
 
     # Sublayers
     ffn: bool = True  # False removes the feed-forward sublayer
-    activation: str = "gelu"
-    norm: str = "layer"
-    norm_eps: float = 1e-5
-    norm_position: str = "pre"
+    activation: Literal[ACTIVATIONS] = "gelu"
+    norm: Literal[NORMS] = "layer"
+    norm_eps: NonNegativeFloat = 1e-5
+    norm_position: Literal[NORM_POSITIONS] = "pre"
     final_norm: bool | None = None  # None: a final norm for pre-norm stacks only
     residual: bool = True
     residual_scale: float = 1.0  # y = scale * x + sublayer(x); the seed's 0.01 / 100 failure modes
@@ -65,7 +63,7 @@ class BlockConfig:
     # Embeddings and output
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(d_model), as in the paper
     tie_weights: bool = True  # output projection shares the token embedding matrix
-    init_std: float = 0.02
+    init_std: PositiveFloat = 0.02
 
     # ------------------------------------------------------------------ derived
     @property
@@ -89,55 +87,17 @@ class BlockConfig:
         """Incremental decoding needs keys and values to cache (attention) and per-token norms (not batch)."""
         return self.norm != "batch" and self.mixer == "attention"
 
-    # ------------------------------------------------------------------ building
-    def __post_init__(self) -> None:
-        self.validate()
-
-    @classmethod
-    def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
-        """Build from a mapping, rejecting keys this config does not have."""
-        _check_keys(cls, values)
-        return cls(**dict(values))
-
-    def replace(self: C, **changes: Any) -> C:
-        """A copy with some fields changed (validated, unknown keys rejected)."""
-        _check_keys(type(self), changes)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
+        """Each field against its annotation (blocklab.config), then the rules that tie fields together."""
         name = type(self).__name__
-        self._check_types()
         if isinstance(self.pos_encoding, str) and any(sep in self.pos_encoding for sep in "+,"):
             raise ConfigError(
                 f"{name}.pos_encoding={self.pos_encoding!r} combines encodings; a model has exactly one "
                 f"(ALiBi already encodes position in the scores, so adding learned or sinusoidal "
                 f"positions would give it two); choose one of: {', '.join(map(repr, POS_ENCODINGS))}"
             )
-        _choice(name, "pos_encoding", self.pos_encoding, POS_ENCODINGS)
-        _choice(name, "learned_overflow", self.learned_overflow, LEARNED_OVERFLOW)
-        _choice(name, "norm", self.norm, NORMS)
-        _choice(name, "norm_position", self.norm_position, NORM_POSITIONS)
-        _choice(name, "activation", self.activation, ACTIVATIONS)
-        _choice(name, "mixer", self.mixer, MIXERS)
-        for f in ("vocab_size", "d_model", "n_heads", "d_ff", "max_len"):
-            _positive(name, f, getattr(self, f))
-        for f in ("dropout", "attention_dropout"):
-            p = getattr(self, f)
-            if not 0.0 <= p < 1.0:
-                field = "attn_dropout" if f == "attention_dropout" else f
-                raise ConfigError(f"{name}.{field}={p!r} is not valid; it must be in [0, 1)")
-        if self.norm_eps < 0:
-            raise ConfigError(f"{name}.norm_eps={self.norm_eps!r} is not valid; it must be >= 0")
-        if self.attn_temperature <= 0:
-            raise ConfigError(f"{name}.attn_temperature={self.attn_temperature!r} is not valid; it must be > 0")
-        if self.pos_base <= 1:
-            raise ConfigError(f"{name}.pos_base={self.pos_base!r} is not valid; it must be > 1")
-        if self.init_std <= 0:
-            raise ConfigError(f"{name}.init_std={self.init_std!r} is not valid; it must be > 0")
+        super().validate()
         if self.d_model % self.n_heads:
             divisors = [h for h in range(1, self.d_model + 1) if self.d_model % h == 0]
             raise ConfigError(
@@ -145,7 +105,6 @@ class BlockConfig:
                 f"valid n_heads for this d_model: {divisors}"
             )
         if self.n_kv_heads is not None:
-            _positive(name, "n_kv_heads", self.n_kv_heads)
             if self.n_heads % self.n_kv_heads:
                 valid = [k for k in range(1, self.n_heads + 1) if self.n_heads % k == 0]
                 raise ConfigError(
@@ -170,64 +129,33 @@ class BlockConfig:
         if self.norm == "none" and self.final_norm:
             raise ConfigError(f"{name}.final_norm=True needs a norm, but norm='none'")
 
-    def _check_types(self) -> None:
-        name = type(self).__name__
-        for f in fields(self):
-            value = getattr(self, f.name)
-            expected = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            if "bool" in expected and "int" not in expected:
-                ok = isinstance(value, bool) or (value is None and "None" in expected)
-            elif expected.startswith("int"):
-                ok = (isinstance(value, int) and not isinstance(value, bool)) or (value is None and "None" in expected)
-            elif expected.startswith("float"):
-                ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
-                    value is None and "None" in expected
-                )
-            elif expected.startswith("str"):
-                ok = isinstance(value, str)
-            else:
-                ok = True
-            if not ok:
-                raise ConfigError(f"{name}.{f.name}={value!r} has the wrong type; expected {expected}")
-
 
 @dataclass
 class GPTConfig(BlockConfig):
     """Decoder-only language model: causal self-attention blocks."""
 
-    n_layers: int = 2
-
-    def validate(self) -> None:
-        super().validate()
-        _positive(type(self).__name__, "n_layers", self.n_layers)
+    n_layers: PositiveInt = 2
 
 
 @dataclass
 class ClassifierConfig(BlockConfig):
     """Encoder stack with a pooled classification head."""
 
-    n_layers: int = 2
-    n_classes: int = 2
-    pooling: str = "mean"  # "cls" prepends a learned token and reads it out
-    pad_id: int | None = None  # positions holding this token are ignored as keys and in pooling
-
-    def validate(self) -> None:
-        super().validate()
-        name = type(self).__name__
-        _positive(name, "n_layers", self.n_layers)
-        _positive(name, "n_classes", self.n_classes)
-        _choice(name, "pooling", self.pooling, POOLINGS)
+    n_layers: PositiveInt = 2
+    n_classes: PositiveInt = 2
+    pooling: Literal[POOLINGS] = "mean"  # "cls" prepends a learned token and reads it out
+    pad_id: NonNegativeInt | None = None  # positions holding this token are ignored as keys and in pooling
 
 
 @dataclass
 class Seq2SeqConfig(BlockConfig):
     """Encoder-decoder: the paper's Transformer."""
 
-    n_encoder_layers: int = 2
-    n_decoder_layers: int = 2
-    tgt_vocab_size: int | None = None  # None: one vocabulary shared by source and target
+    n_encoder_layers: PositiveInt = 2
+    n_decoder_layers: PositiveInt = 2
+    tgt_vocab_size: PositiveInt | None = None  # None: one vocabulary shared by source and target
     share_embeddings: bool = True  # source and target embeddings are one matrix (needs a shared vocabulary)
-    pad_id: int | None = None
+    pad_id: NonNegativeInt | None = None
 
     @property
     def target_vocab(self) -> int:
@@ -236,27 +164,8 @@ class Seq2SeqConfig(BlockConfig):
     def validate(self) -> None:
         super().validate()
         name = type(self).__name__
-        _positive(name, "n_encoder_layers", self.n_encoder_layers)
-        _positive(name, "n_decoder_layers", self.n_decoder_layers)
         if self.share_embeddings and self.target_vocab != self.vocab_size:
             raise ConfigError(
                 f"{name}.share_embeddings=True needs one vocabulary, but vocab_size={self.vocab_size} "
                 f"and tgt_vocab_size={self.tgt_vocab_size}; set share_embeddings=False"
             )
-
-
-def _check_keys(cls: type, values: Mapping[str, Any]) -> None:
-    valid = [f.name for f in fields(cls)]
-    for key in values:
-        if key not in valid:
-            raise ConfigError(f"{cls.__name__} has no field {key!r}; valid fields: {', '.join(valid)}")
-
-
-def _choice(owner: str, field: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise choice_error(owner, field, value, choices)
-
-
-def _positive(owner: str, field: str, value: int) -> None:
-    if value <= 0:
-        raise ConfigError(f"{owner}.{field}={value!r} is not valid; it must be a positive integer")

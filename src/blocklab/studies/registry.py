@@ -73,6 +73,8 @@ Rules of the game:
   which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.
 - `--set key=value` is checked against the Config fields and their types; a Config that
   validates itself in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
+- Name the study in catalogue.py as well: `blocklab list` reads it there without importing
+  any study, and a test checks that the two agree.
 """
 from __future__ import annotations
 
@@ -89,11 +91,8 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from ..errors import BlocklabError
 from ..report.claims import claim_ids
+from .catalogue import ALL, GROUPS
 
-# Named groups of studies; a study joins one by setting `group`. "all" runs every study.
-GROUPS = {"building-blocks": "studies 45-51 of seed 000: skip connections, normalization, attention, "
-          "encoder-decoder, positional encoding, the capstone and its ablation matrix"}
-ALL = "all"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]*$")
 

@@ -93,3 +93,17 @@ def test_help_list_and_completion_import_neither_torch_nor_a_study():
     assert "plain,building-blocks" in lines  # completion answered from the catalogue
     assert any(line.startswith("skip-connections ") for line in lines)  # `list` printed the studies
     assert lines[-1] == "heavy: []"
+
+
+@pytest.mark.parametrize("argv", [["run", "--sed", "3", "attention"], ["run"], ["run", "attention", "--seeds", "x"],
+                                  ["bench", "gpt", "--threads", "0"], ["nosuchverb"]])
+def test_a_usage_error_is_one_line_and_exit_2(argv, capsys):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and err.strip().endswith("--help)")
+
+
+@pytest.mark.parametrize("argv", [[], ["data"], ["bench"]])
+def test_a_group_alone_shows_its_help(argv, capsys):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and err.startswith("Usage: blocklab") and "Commands:" in err

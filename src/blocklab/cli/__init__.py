@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.UsageError as e:
-        where = e.ctx.command_path if e.ctx else "blocklab"
-        click.echo(f"error: {e.format_message()} (see {where} --help)", err=True)
-        sys.exit(e.exit_code)
     except click.ClickException as e:
-        e.show()
+        if isinstance(e, click.UsageError) and not isinstance(e, click.exceptions.NoArgsIsHelpError):
+            where = e.ctx.command_path if e.ctx else "blocklab"
+            click.echo(f"error: {e.format_message()} (see {where} --help)", err=True)
+        else:  # `blocklab` or `blocklab data` alone shows the help; click's other errors are one line
+            e.show()
         sys.exit(e.exit_code)
     except BlocklabError as e:
         click.echo(f"error: {e}", err=True)

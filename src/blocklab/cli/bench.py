@@ -168,8 +168,8 @@ def generate_cmd(threads, repeats, quick, device, out) -> None:
               help="Threads for torch and for numpy's BLAS alike.")
 @click.option("--out", default="runs/bench/engine.json", show_default=True, type=click.Path(dir_okay=False))
 def engine_cmd(repeats: int, threads: int, out: str) -> None:
-    """One training step and one forward pass of source document 004's Level 1 and Copilot GPTs: the numpy
-    engine against blocklab.nn's GPT in PyTorch (written-out LayerNorm, and fused), timed
+    """One training step and one forward pass of source document 004's Level 1 and Copilot GPTs:
+    the numpy engine against blocklab.nn's GPT in PyTorch (written-out LayerNorm, and fused), timed
     alternately in one process; medians with quartiles, and the numpy engine's time as a multiple."""
     run_engine(threads, repeats, False, out)
 

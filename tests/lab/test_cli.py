@@ -7,18 +7,35 @@ import sys
 
 from blocklab.report import results as res
 from blocklab.lab import registry
+from blocklab.studies import catalogue
 
 from .tiny_study import FIGURES, TinyStudy, run_cli
 
 
-def test_list_shows_each_study_with_its_description(tiny, capsys):
+def test_the_catalogue_names_what_the_studies_register():
+    """`blocklab list` reads the catalogue, not the studies; it must say what importing them registers,
+    in the order a group runs them (registration order depends on which test imported a study first)."""
+    registry.load_all()
+    registered = {(s.name, s.description, s.group, s.__module__) for s in registry.STUDIES.values()}
+    catalogued = [(e.name, e.description, e.group, e.module) for e in catalogue.CATALOGUE]
+    assert set(catalogued) == registered, "name every study in src/blocklab/studies/catalogue.py as its class does"
+    assert len(catalogued) == len(registered)
+    assert [catalogue.members(g, catalogue.CATALOGUE) for g in [*catalogue.GROUPS, catalogue.ALL]] == \
+        [registry.group_members(g) for g in [*registry.GROUPS, registry.ALL]]
+
+
+def test_list_shows_each_study_with_its_description(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
-    assert "tiny" in out and TinyStudy.description in out
+    lines = out.splitlines()
+    for entry in catalogue.CATALOGUE:
+        assert any(line.split()[:1] == [entry.name] and line.endswith(entry.description) for line in lines)
+    groups = lines[lines.index("groups (each runs its studies into subfolders):") + 1:]
+    assert groups[-1].startswith("all ") and groups[-1].endswith(f"[{', '.join(e.name for e in catalogue.CATALOGUE)}]")
 
 
-def test_list_says_so_when_nothing_is_registered(tiny, capsys, monkeypatch):
-    monkeypatch.setattr(registry, "STUDIES", {})
+def test_list_says_so_when_nothing_is_registered(capsys, monkeypatch):
+    monkeypatch.setattr(catalogue, "CATALOGUE", ())
     code, out, _ = run_cli(capsys, "list")
     assert code == 0 and "no studies are registered yet" in out
 

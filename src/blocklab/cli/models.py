@@ -1,0 +1,113 @@
+"""`blocklab demo`, `blocklab generate` and `blocklab predict`: train a tiny model, or use a saved one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import BlocklabError
+from . import _studies
+
+
+@click.command()
+@click.option("--seconds", default=8.0, show_default=True, help="Training time budget.")
+@click.option("--seed", default=0, show_default=True)
+def demo(seconds: float, seed: int) -> None:
+    """Train a tiny GPT on a repeating pattern for a few seconds and print its loss falling.
+
+    \b
+    Example:
+      blocklab demo --seconds 3
+    """
+    from ..demo import run_demo
+
+    run_demo(seconds=seconds, seed=seed, echo=click.echo)
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("prompt")
+@click.option("--engine", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
+              help="numpy: blocklab.autograd's GPT; torch: the same weights in blocklab.nn's GPT.")
+@click.option("--max-new-tokens", default=80, show_default=True, type=click.IntRange(min=1))
+@click.option("--temperature", default=0.0, show_default=True, help="0 is greedy decoding.")
+@click.option("--top-k", type=int, help="Sample among the k most likely characters.")
+@click.option("--top-p", type=float, help="Sample among the most likely characters holding this much probability.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the sampler.")
+@click.option("--strict", is_flag=True, help="Refuse a prompt with characters outside the vocabulary "
+              "(default: they become <unk>, with a note).")
+def generate(checkpoint: str, prompt: str, engine: str, max_new_tokens: int, temperature: float, top_k: int | None,
+             top_p: float | None, seed: int, strict: bool) -> None:
+    """Continue PROMPT with a character GPT saved in CHECKPOINT (a folder the tinytorch-copilot study
+    writes: model.safetensors, config.json, tokenizer.json) and print prompt and continuation.
+
+    \b
+    Example (after `blocklab run tinytorch-copilot`):
+      blocklab generate runs/tinytorch-copilot/work/copilot/seed0/step2000 "def " --engine numpy
+    """
+    import torch
+
+    from ..autograd.checkpoint import load_checkpoint
+    from ..autograd.convert import to_torch
+    from ..autograd.tokenizer import UNK_ID
+
+    model, tok = load_checkpoint(checkpoint)
+    if not prompt:
+        raise BlocklabError("the prompt is empty; give at least one character to continue")
+    ids = tok.encode(prompt, errors="strict" if strict else "replace")
+    unknown = sorted({c for c, i in zip(prompt, ids) if i == UNK_ID})
+    if unknown:
+        click.echo(f"note: {', '.join(map(repr, unknown))} not in the vocabulary; encoded as <unk> "
+                   "(--strict refuses instead)", err=True)
+    options = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
+               "generator": torch.Generator().manual_seed(seed)}
+    if engine == "numpy":
+        out = model.generate(ids[None], max_new_tokens, **options)[0]
+    else:
+        with torch.no_grad():
+            out = to_torch(model).eval().generate(torch.from_numpy(ids)[None], max_new_tokens, **options)[0].numpy()
+    click.echo(prompt + tok.decode(out[len(ids):]))
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("prompt")
+@click.option("--top", "top", default=1, show_default=True, type=click.IntRange(1, 20),
+              help="Also list the K most likely tokens with their probabilities.")
+def predict(checkpoint: str, prompt: str, top: int) -> None:
+    """Print the answer of the model saved in CHECKPOINT to PROMPT, and its probability.
+
+    CHECKPOINT is a model folder (config.json + model.safetensors) that the training-dynamics
+    study saves for each seed of its baseline-seed cell, RUN/work/baseline-seed/seed0/model, and
+    of each generalization cell, RUN/work/gen-seed-split/seed0/model and so on, where RUN is the
+    study's run folder (runs/training-dynamics by default). PROMPT is an op and digits, e.g.
+    "Max(5,3,9)": ops First, Second, Last, Max, Min (and Middle, which no model was trained on),
+    arguments single digits 0-9. The probability is the softmax of the model's logits at the last
+    position over its whole 20-token vocabulary.
+
+    \b
+    Example (after `blocklab run training-dynamics`):
+      blocklab predict runs/training-dynamics/work/baseline-seed/seed0/model "Max(5,3,9)" --top 3
+    """
+    import torch
+
+    from ..nn.models.operations import logits_for
+    from ..tasks.operations import VOCAB, encode, render
+    from ..train.saved_model import load_model
+
+    if not Path(checkpoint).exists():
+        raise BlocklabError(f"checkpoint {checkpoint!r} does not exist; give a saved model folder, "
+                            "e.g. runs/training-dynamics/work/baseline-seed/seed0/model")
+    ids = encode(prompt)  # a malformed prompt raises a BlocklabError naming the problem
+    model = load_model(checkpoint)
+    if model.cfg.vocab_size != len(VOCAB):
+        raise BlocklabError(f"{checkpoint} holds a model over {model.cfg.vocab_size} tokens, not the operations "
+                            f"task's {len(VOCAB)}: it is not a training-dynamics model")
+    with torch.no_grad():
+        probs = torch.softmax(logits_for(model, torch.tensor([ids])).double(), dim=-1)[0]  # (V,)
+    p, tokens = probs.topk(top)
+    click.echo(f"{render(ids)} = {VOCAB[int(tokens[0])]}  (probability {float(p[0]):.4f})")
+    if top > 1:
+        click.echo(f"top {top}: " + ", ".join(f"{VOCAB[int(t)]} {float(q):.4f}" for t, q in zip(tokens, p)))
+    if VOCAB[ids[0]] == "Middle":
+        click.echo("note: no model is trained on Middle; this answer is zero-shot", err=True)

@@ -1,0 +1,120 @@
+"""`blocklab list`, `blocklab run` and `blocklab tour`: name the studies, run them, run the main job."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import BlocklabError
+from . import _studies
+from ._options import parse_assignments
+
+
+def _complete_study(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of STUDY from the catalogue, so that pressing Tab imports no study."""
+    return [name for name in _studies.names() if name.startswith(incomplete)]
+
+
+@click.command(name="list")
+def list_studies() -> None:
+    """List the registered studies and groups, each with its one-line description."""
+    cat = _studies.catalogue()
+    if not cat.CATALOGUE:
+        click.echo("no studies are registered yet (add one to src/blocklab/studies/catalogue.py; see blocklab/lab/registry.py)")
+        return
+    width = max(len(n) for n in [*(e.name for e in cat.CATALOGUE), *cat.GROUPS, cat.ALL])
+    for entry in cat.CATALOGUE:
+        click.echo(f"{entry.name:<{width}}  {entry.description}")
+    click.echo("groups (each runs its studies into subfolders):")
+    for name, description in {**cat.GROUPS, cat.ALL: "every registered study"}.items():
+        members = cat.members(name, cat.CATALOGUE)
+        if members:
+            click.echo(f"{name:<{width}}  {description} [{', '.join(members)}]")
+
+
+@click.command()
+@click.argument("study", shell_complete=_complete_study)
+@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
+@click.option("--quick", is_flag=True, help="The study's fast variant (fewer steps, smaller grid).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/STUDY[-quick]).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a study config field; repeatable.")
+@click.option("--backend", type=click.Choice(["sequential", "ray"]), default="sequential", show_default=True,
+              help="Run the (cell, seed) pairs one after another here, or as Ray tasks (pip install 'blocklab[ray]').")
+@click.option("--address", help="With --backend ray: the cluster to join ('auto', 'ray://host:10001'); "
+              "default RAY_ADDRESS, else a local Ray for this run.")
+def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...], backend: str,
+        address: str | None) -> None:
+    """Run a study (or a group): every cell on every seed, then its figures and claim verdicts.
+
+    Rerunning into the same folder skips finished runs and resumes interrupted ones.
+    Ends with a table of each study's status, wall time and pairs.
+    Exits with 1 if a run failed or a study stopped with an error (kept in results.json and log.txt);
+    in a group the other studies still run. `blocklab list` names the studies and groups.
+
+    \b
+    Examples:
+      blocklab run skip-connections --quick
+      blocklab run skip-connections --quick --set 'depths=[20]' --seeds 1
+      blocklab run building-blocks --quick --out runs/blocks
+    """
+    if address is not None and backend != "ray":
+        raise BlocklabError(f"--address {address!r} names a Ray cluster; add --backend ray")
+    runner = _studies.runner()
+    start = time.perf_counter()
+    folder = runner.run_study(study, seeds=seeds, quick=quick, device=device, out=out,
+                              overrides=parse_assignments(sets), backend=backend, address=address)
+    _summarize(folder)
+    table, failed = runner.time_table(folder, time.perf_counter() - start)
+    click.echo(table)
+    click.echo(f"results in {folder}; build the report with: blocklab report {folder}")
+    if failed:
+        sys.exit(1)
+
+
+# The main job: studies whose --quick variant still trains to a meaningful result in seconds.
+# (positional-encoding, capstone and ablation-matrix need their full step counts to learn.)
+TOUR = ("paper-spec", "attention", "skip-connections", "encoder-decoder")
+
+
+@click.command()
+@click.option("--out", default="runs/tour", show_default=True, type=click.Path(file_okay=False))
+@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
+def tour(out: str, seeds: int) -> None:
+    """The lab's main job: a few studies at --quick, then the HTML report with the claims ledger.
+
+    Takes about three minutes on 2 CPU cores; rerunning reuses what is finished.
+    """
+    from ..report.html import build_report
+
+    runner = _studies.runner()
+    start = time.perf_counter()
+    failed = 0
+    for name in TOUR:
+        began = time.perf_counter()
+        failed += _summarize(runner.run_study(name, seeds=seeds, quick=True, out=Path(out) / name))
+        click.echo(f"  ({time.perf_counter() - began:.0f} s)")
+    click.echo(f"tour finished in {time.perf_counter() - start:.0f} s; report: {build_report(out)}")
+    if failed:
+        sys.exit(1)
+
+
+def _summarize(folder: Path) -> int:
+    """Print one line per results.json under folder (statuses and verdicts); return the failed count."""
+    from ..report.results import find_results, load
+    from ..report.verdicts import combine
+
+    failed = 0
+    for path in find_results(folder):
+        results = load(path)
+        counts = {s: sum(r["status"] == s for r in results["runs"]) for s in ("done", "diverged", "failed")}
+        failed += counts["failed"]
+        parts: dict[str, list[str]] = {}
+        for m in results["measurements"]:
+            parts.setdefault(m["claim_id"], []).append(m["verdict"])
+        verdicts = ", ".join(f"{claim} {combine(v)}" + (f" ({len(v)} parts)" if len(v) > 1 else "")
+                             for claim, v in parts.items()) or "no claims"
+        click.echo(f"{results['study']}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {verdicts}")
+    return failed

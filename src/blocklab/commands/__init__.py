@@ -1,1 +1,0 @@
-"""CLI command groups that live beside cli.py, each registered there with cli.add_command."""

@@ -16,7 +16,9 @@ from typing import Any, Mapping, TypeVar
 
 from ..errors import ConfigError, choice_error
 
-POS_ENCODINGS = ("sinusoidal", "learned", "alibi", "rope", "none")
+POS_ENCODINGS = ("sinusoidal", "learned", "alibi", "rope", "t5", "kerple", "fire", "abacus", "coupling", "none")
+ATTENTION_POSITIONS = ("alibi", "rope", "t5", "kerple", "fire")  # act inside attention: need mixer='attention'
+TASK_POSITIONS = ("abacus", "coupling")  # positions supplied by the task: model(tokens, positions=...)
 LEARNED_OVERFLOW = ("error", "clamp")
 NORMS = ("layer", "batch", "rms", "none")
 NORM_POSITIONS = ("pre", "post")
@@ -41,11 +43,20 @@ class BlockConfig:
     attn_dropout: float | None = None  # on attention weights; None: same as dropout
     bias: bool = True  # biases in every Linear
 
-    # Positions: "sinusoidal" and "learned" add to the embeddings, "alibi" biases the
-    # attention scores, "rope" rotates queries and keys, "none" gives no position at all.
+    # Positions: "sinusoidal" and "learned" add to the embeddings; "alibi" (fixed), "t5" (bucketed,
+    # learned), "kerple" (-r1 log(1 + r2 |i-j|)) and "fire" (a learned function of normalized
+    # distance) bias the attention scores; "rope" rotates queries and keys; "abacus" and "coupling"
+    # add learned rows indexed by the task's digit places; "none" is NoPE: no position at all, so a
+    # causal decoder knows order only through its mask. nn/positional.py and nn/relative_bias.py cite
+    # the papers.
     pos_encoding: str = "sinusoidal"
     pos_base: float = 10000.0  # frequency base of sinusoidal and RoPE encodings
     learned_overflow: str = "error"  # learned table past max_len: raise, or reuse the last row
+    t5_buckets: int = 32  # T5 bias: distance buckets (half exact, half log-spaced up to t5_max_distance)
+    t5_max_distance: int = 128
+    fire_width: int = 32  # hidden units of FIRE's MLP
+    pos_offset_max: int = 0  # abacus/coupling: training adds one random offset in [0, k] per sequence
+    pos_randomize_max: int | None = None  # training positions: a sorted random subset of range(this)
 
     # Attention
     attn_scale: bool = True  # divide scores by sqrt(head_dim); False shows softmax saturation
@@ -161,14 +172,41 @@ class BlockConfig:
                 f"{self.d_model}/{self.n_heads} = {self.head_dim}; n_heads with an even head_dim for this "
                 f"d_model: {valid or 'none (d_model is odd)'}"
             )
-        if self.pos_encoding in ("alibi", "rope") and self.mixer != "attention":
+        if self.pos_encoding in ATTENTION_POSITIONS and self.mixer != "attention":
+            others = [p for p in POS_ENCODINGS if p not in ATTENTION_POSITIONS]
             raise ConfigError(
                 f"{name}.pos_encoding={self.pos_encoding!r} acts inside attention, so it needs "
                 f"mixer='attention' (got mixer={self.mixer!r}); with other mixers choose one of: "
-                "'sinusoidal', 'learned', 'none'"
+                f"{', '.join(map(repr, others))}"
             )
+        self._validate_position_options(name)
         if self.norm == "none" and self.final_norm:
             raise ConfigError(f"{name}.final_norm=True needs a norm, but norm='none'")
+
+    def _validate_position_options(self, name: str) -> None:
+        for f in ("t5_buckets", "t5_max_distance", "fire_width"):
+            _positive(name, f, getattr(self, f))
+        if self.t5_buckets < 4 or self.t5_buckets % 2:
+            raise ConfigError(f"{name}.t5_buckets={self.t5_buckets!r} is not valid; it must be even and >= 4 "
+                              "(an encoder splits the buckets between the two directions, each half exact)")
+        if self.t5_max_distance <= self.t5_buckets // 2:
+            raise ConfigError(f"{name}.t5_max_distance={self.t5_max_distance!r} is not valid; it must exceed "
+                              f"t5_buckets // 2 = {self.t5_buckets // 2}, the distances given exact buckets")
+        if self.pos_offset_max < 0 or (self.pos_offset_max and self.pos_encoding not in TASK_POSITIONS):
+            raise ConfigError(f"{name}.pos_offset_max={self.pos_offset_max!r} is not valid with "
+                              f"pos_encoding={self.pos_encoding!r}; it must be >= 0, and > 0 only for "
+                              f"{', '.join(map(repr, TASK_POSITIONS))}")
+        k = self.pos_randomize_max
+        if k is not None:
+            _positive(name, "pos_randomize_max", k)
+            if self.pos_encoding in TASK_POSITIONS + ("none",):
+                valid = [p for p in POS_ENCODINGS if p not in TASK_POSITIONS + ("none",)]
+                raise ConfigError(f"{name}.pos_randomize_max={k} randomizes positions, which "
+                                  f"pos_encoding={self.pos_encoding!r} does not read from the sequence; "
+                                  f"use it with one of: {', '.join(map(repr, valid))}")
+            if self.pos_encoding == "learned" and k > self.max_len:
+                raise ConfigError(f"{name}.pos_randomize_max={k} draws positions past the learned table "
+                                  f"(max_len={self.max_len}); use pos_randomize_max <= {self.max_len}")
 
     def _check_types(self) -> None:
         name = type(self).__name__
@@ -217,6 +255,7 @@ class ClassifierConfig(BlockConfig):
         _positive(name, "n_layers", self.n_layers)
         _positive(name, "n_classes", self.n_classes)
         _choice(name, "pooling", self.pooling, POOLINGS)
+        _no_task_positions(name, self.pos_encoding)
 
 
 @dataclass
@@ -238,6 +277,7 @@ class Seq2SeqConfig(BlockConfig):
         name = type(self).__name__
         _positive(name, "n_encoder_layers", self.n_encoder_layers)
         _positive(name, "n_decoder_layers", self.n_decoder_layers)
+        _no_task_positions(name, self.pos_encoding)
         if self.share_embeddings and self.target_vocab != self.vocab_size:
             raise ConfigError(
                 f"{name}.share_embeddings=True needs one vocabulary, but vocab_size={self.vocab_size} "
@@ -255,6 +295,13 @@ def _check_keys(cls: type, values: Mapping[str, Any]) -> None:
 def _choice(owner: str, field: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise choice_error(owner, field, value, choices)
+
+
+def _no_task_positions(owner: str, pos_encoding: str) -> None:
+    if pos_encoding in TASK_POSITIONS:
+        valid = [p for p in POS_ENCODINGS if p not in TASK_POSITIONS]
+        raise ConfigError(f"{owner}.pos_encoding={pos_encoding!r} reads per-token positions from the task, which "
+                          f"only GPT takes (GPT(tokens, positions=...)); choose one of: {', '.join(map(repr, valid))}")
 
 
 def _positive(owner: str, field: str, value: int) -> None:

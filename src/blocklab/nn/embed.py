@@ -56,7 +56,7 @@ class Embedder(nn.Module):
     def __init__(self, cfg: BlockConfig, vocab_size: int, causal: bool = False) -> None:
         super().__init__()
         self.tok = nn.Embedding(vocab_size, cfg.d_model)
-        self.pos = build_positional(cfg, causal)
+        self.kind, self.pos = cfg.pos_encoding, build_positional(cfg, causal)
         self.randomize_max = cfg.pos_randomize_max
         self.scale = math.sqrt(cfg.d_model) if cfg.scale_embeddings else 1.0
         self.drop = nn.Dropout(cfg.dropout)
@@ -86,8 +86,9 @@ class Embedder(nn.Module):
         before the tokens (a classifier's CLS), and pos covers both."""
         if pos.dim() == 2 and not self.pos.per_token:
             raise BlocklabError(
-                f"{type(self.pos).__name__} positions come from the sequence, so per-token positions would be "
-                "ignored; pass positions only with pos_encoding 'learned', 'sinusoidal', 'abacus' or 'coupling'"
+                f"pos_encoding={self.kind!r} takes its positions from the token order, so per-token positions "
+                "would be ignored; pass positions only with pos_encoding 'learned', 'sinusoidal', 'abacus' "
+                "or 'coupling'"
             )
         x = self.hook_embed(self.tok(idx) * self.scale)  # (B, T, D)
         if prefix is not None:

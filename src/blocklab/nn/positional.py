@@ -114,12 +114,12 @@ class DigitPlaces(Learned):
 
     def __init__(self, d_model: int, max_len: int, overflow: str, max_offset: int, name: str) -> None:
         super().__init__(d_model, max_len, overflow)
-        self.max_offset, self.name = max_offset, name
+        self.max_offset, self.kind = max_offset, name
 
     def embed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         if pos.dim() != 2:
             raise BlocklabError(
-                f"pos_encoding={self.name!r} needs one position per token from the task: call "
+                f"pos_encoding={self.kind!r} needs one position per token from the task: call "
                 "model(tokens, positions=...) with positions (B, T) from blocklab.tasks.digit_positions"
             )
         if self.training and self.max_offset > 0:

@@ -266,8 +266,13 @@ def compile_case(pe: str) -> tuple[dict, dict]:
     return {}, {}
 
 
-@pytest.mark.parametrize("pe", POS_ENCODINGS)
-@pytest.mark.parametrize("fused", [False, True])
+# Every encoding on the fused path; the explicit path once per place an encoding acts (embedding,
+# bias, rotation, nothing): the bias and embedding variants differ only before attention (~1 s each).
+COMPILE_CASES = [(pe, True) for pe in POS_ENCODINGS] + [(pe, False) for pe in ("learned", "sinusoidal", "alibi",
+                                                                              "fire", "rope", "none")]
+
+
+@pytest.mark.parametrize("pe, fused", COMPILE_CASES)
 def test_every_encoding_traces_as_one_compiled_graph(pe, fused):
     """torch.compile(fullgraph=True) fails on a graph break, such as a branch on a tensor's value."""
     changes, kwargs = compile_case(pe)

@@ -36,6 +36,38 @@ BAD = {
                                                                          "[1, 2, 3, 6]"]),
     "rope with a mean mixer": (
         lambda: GPTConfig(pos_encoding="rope", mixer="mean"), ["pos_encoding='rope'", "mixer='mean'", "'learned'"]),
+    "unknown encoding lists the new ones": (
+        lambda: GPTConfig(pos_encoding="nope"), ["pos_encoding='nope'", "'t5'", "'kerple'", "'fire'", "'abacus'",
+                                                 "'coupling'", "'none'"]),
+    "learned bias with a mean mixer": (
+        lambda: GPTConfig(pos_encoding="fire", mixer="mean"), ["pos_encoding='fire'", "mixer='mean'", "'abacus'"]),
+    "odd T5 bucket count": (
+        lambda: GPTConfig(pos_encoding="t5", t5_buckets=7), ["t5_buckets=7", "even and >= 4"]),
+    "T5 max distance inside the exact buckets": (
+        lambda: GPTConfig(pos_encoding="t5", t5_buckets=32, t5_max_distance=16), ["t5_max_distance=16", "16"]),
+    "zero FIRE width": (
+        lambda: GPTConfig(pos_encoding="fire", fire_width=0), ["fire_width=0", "positive integer"]),
+    "Abacus offset on another encoding": (
+        lambda: GPTConfig(pos_encoding="rope", pos_offset_max=10), ["pos_offset_max=10", "pos_encoding='rope'",
+                                                                    "'abacus'", "'coupling'"]),
+    "negative Abacus offset": (
+        lambda: GPTConfig(pos_encoding="abacus", pos_offset_max=-1), ["pos_offset_max=-1", "non-negative"]),
+    "randomized NoPE": (
+        lambda: GPTConfig(pos_encoding="none", pos_randomize_max=64), ["pos_randomize_max=64", "'none'", "'rope'"]),
+    "randomized digit places": (
+        lambda: GPTConfig(pos_encoding="abacus", pos_randomize_max=64), ["pos_randomize_max=64", "'abacus'",
+                                                                         "'learned'"]),
+    "randomized past the learned table": (
+        lambda: GPTConfig(pos_encoding="learned", max_len=32, pos_randomize_max=64), ["pos_randomize_max=64",
+                                                                                      "max_len=32", "<= 32"]),
+    "zero randomization range": (
+        lambda: GPTConfig(pos_randomize_max=0), ["pos_randomize_max=0", "positive integer"]),
+    "digit places in an encoder": (
+        lambda: ClassifierConfig(pos_encoding="coupling"), ["ClassifierConfig.pos_encoding='coupling'", "GPT",
+                                                            "'rope'"]),
+    "digit places in seq2seq": (
+        lambda: Seq2SeqConfig(pos_encoding="abacus"), ["Seq2SeqConfig.pos_encoding='abacus'", "positions=",
+                                                       "'t5'"]),
     "n_kv_heads not dividing n_heads": (
         lambda: GPTConfig(n_heads=4, n_kv_heads=3), ["n_kv_heads=3", "n_heads=4", "[1, 2, 4]"]),
     "negative norm_eps": (

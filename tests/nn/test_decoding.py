@@ -8,6 +8,8 @@ cross-attention keys recomputed) give plausible text and wrong numbers.
 """
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -20,9 +22,10 @@ V = 64
 # Untied, larger-than-tiny vocabularies and weights keep random models from repeating one
 # token forever, which would make any cache look right (see assert_varied).
 VARIED = {"vocab_size": V, "init_std": 0.3, "tie_weights": False}
-POSITIONS = ("sinusoidal", "learned", "alibi", "rope", "none")
+POSITIONS = ("sinusoidal", "learned", "alibi", "rope", "t5", "kerple", "fire", "none")
 CACHE_VARIANTS = {
     **{p: {"pos_encoding": p} for p in POSITIONS},
+    "t5-gqa-few-buckets": {"pos_encoding": "t5", "n_kv_heads": 2, "t5_buckets": 4, "t5_max_distance": 4},
     "rope-mqa": {"pos_encoding": "rope", "n_kv_heads": 1},
     "rope-gqa": {"pos_encoding": "rope", "n_kv_heads": 2},
     "alibi-gqa": {"pos_encoding": "alibi", "n_kv_heads": 2},
@@ -31,15 +34,51 @@ CACHE_VARIANTS = {
 DECODE_VARIANTS = {**CACHE_VARIANTS, "mean-mixer": {"mixer": "mean"}}
 
 
-@pytest.mark.parametrize("changes", CACHE_VARIANTS.values(), ids=CACHE_VARIANTS.keys())
-def test_gpt_cached_decoding_equals_full_forward(changes):
-    model = tiny_gpt(vocab_size=V, **changes)
+def cached_equals_full(model) -> None:
     idx = torch.randint(0, V, (2, 9))
     cache = model.new_cache()
     chunks = [idx[:, :3], idx[:, 3:4], idx[:, 4:6], idx[:, 6:7], idx[:, 7:]]  # a prompt, then 1 or 2 at a time
     incremental = torch.cat([model(chunk, cache=cache) for chunk in chunks], dim=1)
     assert cache.length == 9
     assert_close(incremental, model(idx), "logits through the cache")
+
+
+@pytest.mark.parametrize("changes", CACHE_VARIANTS.values(), ids=CACHE_VARIANTS.keys())
+def test_gpt_cached_decoding_equals_full_forward(changes):
+    cached_equals_full(tiny_gpt(vocab_size=V, **changes))
+
+
+def test_fire_cached_decoding_equals_full_forward_past_its_threshold():
+    """Past L, FIRE normalizes by the query's own position: a cached step must use its absolute one."""
+    model = tiny_gpt(vocab_size=V, pos_encoding="fire")
+    with torch.no_grad():
+        model.embed.pos.log_threshold.fill_(math.log(2.5))
+        torch.nn.init.normal_(model.embed.pos.mlp[0].weight)
+        torch.nn.init.normal_(model.embed.pos.mlp[2].weight)
+    cached_equals_full(model)
+
+
+@pytest.mark.parametrize("pe", ["abacus", "coupling"])
+def test_gpt_cached_decoding_with_per_token_positions_equals_full_forward(pe):
+    model = tiny_gpt(vocab_size=V, pos_encoding=pe, pos_offset_max=4)
+    idx = torch.randint(0, V, (2, 9))
+    positions = torch.tensor([[1, 2, 3, 0, 1, 2, 0, 1, 2], [1, 0, 1, 2, 3, 4, 0, 2, 1]])
+    cache = model.new_cache()
+    cuts = [(0, 3), (3, 4), (4, 6), (6, 7), (7, 9)]
+    incremental = torch.cat([model(idx[:, a:b], positions=positions[:, a:b], cache=cache) for a, b in cuts], dim=1)
+    assert_close(incremental, model(idx, positions=positions), "logits through the cache")
+
+
+@pytest.mark.parametrize("pe", ["rope", "t5"])
+def test_randomized_positions_are_off_when_decoding_through_a_cache(pe):
+    """A cache marks decoding: positions continue 0..T-1 even in training mode, as a full evaluation pass."""
+    model = tiny_gpt(vocab_size=V, pos_encoding=pe, pos_randomize_max=40)
+    idx = torch.randint(0, V, (2, 7))
+    expected = model(idx)  # evaluation
+    cache = model.new_cache()
+    model.train()
+    incremental = torch.cat([model(idx[:, :4], cache=cache), model(idx[:, 4:], cache=cache)], dim=1)
+    assert_close(incremental, expected, "training-mode logits through the cache")
 
 
 def test_gpt_refuses_key_padding_together_with_a_cache():

@@ -57,6 +57,23 @@ def test_run_with_cache_returns_exactly_the_names_asked_for_with_documented_shap
     assert_no_hooks_left(model)
 
 
+@pytest.mark.parametrize("pe", ["alibi", "t5", "kerple", "fire"])
+def test_position_bias_hook_reads_and_edits_the_bias_of_every_layer(pe):
+    """hook_pos_bias exists where an encoding adds a bias; zeroing it leaves attention without
+    positions, which for ALiBi (no parameters) is exactly the 'none' model with the same weights."""
+    model = tiny_gpt(pos_encoding=pe)
+    idx = tokens()
+    _, cache = model.run_with_cache(idx, names=["embed.hook_pos_bias"])
+    assert cache["embed.hook_pos_bias"].shape == (H, T, T)
+    zeroed = model.run_with_hooks(idx, fwd_hooks=[("embed.hook_pos_bias", lambda b, hook: torch.zeros_like(b))])
+    assert not torch.allclose(zeroed, model(idx)), "the bias matters"
+    if pe == "alibi":
+        plain = tiny_gpt(pos_encoding="none")
+        plain.load_state_dict(model.state_dict())
+        assert_close(zeroed, plain(idx), "ALiBi with its bias zeroed")
+    assert "embed.hook_pos_bias" not in tiny_gpt(pos_encoding="rope").hook_points, "no bias, no hook"
+
+
 def test_cached_scores_and_pattern_follow_from_cached_queries_and_keys():
     model = tiny_gpt(n_kv_heads=HKV, pos_encoding="learned")
     names = ["blocks.1.attn.hook_q", "blocks.1.attn.hook_k", "blocks.1.attn.hook_attn_scores",

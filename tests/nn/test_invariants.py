@@ -17,7 +17,7 @@ from .helpers import TINY, assert_close, tiny_classifier, tiny_gpt, tiny_seq2seq
 
 V, T = TINY["vocab_size"], 8
 CAUSAL_VARIANTS = {
-    **{p: {"pos_encoding": p} for p in ("sinusoidal", "learned", "alibi", "rope", "none")},
+    **{p: {"pos_encoding": p} for p in ("sinusoidal", "learned", "alibi", "rope", "t5", "kerple", "fire", "none")},
     "mean-mixer": {"mixer": "mean"},
     "mean-mixer-post-norm": {"mixer": "mean", "pos_encoding": "learned", "norm_position": "post"},
     "mqa-rms": {"pos_encoding": "rope", "n_kv_heads": 1, "norm": "rms"},
@@ -46,6 +46,40 @@ def test_seq2seq_decoder_has_no_causal_leakage(changes):
     model = tiny_seq2seq(**changes)
     src = torch.randint(0, V, (2, 6))
     assert_no_leakage(lambda tgt: model(src, tgt), torch.randint(0, V, (2, T)))
+
+
+@pytest.mark.parametrize("pe", ["rope", "t5", "fire"])
+def test_gpt_training_with_randomized_positions_has_no_causal_leakage(pe):
+    """Each pass draws positions afresh; the same seed before every pass makes the draws comparable."""
+    model = tiny_gpt(pos_encoding=pe, pos_randomize_max=50).train()
+
+    def logits_of(idx: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(11)
+        return model(idx)
+
+    assert_no_leakage(logits_of, torch.randint(0, V, (2, T)))
+
+
+@pytest.mark.parametrize("pe", ["abacus", "coupling"])
+def test_gpt_with_digit_places_has_no_causal_leakage(pe):
+    """Task positions are not in token order (coupling counts down within a number): the mask must
+    still follow the tokens."""
+    model = tiny_gpt(pos_encoding=pe)
+    positions = torch.tensor([[3, 2, 1, 0, 2, 1, 0, 4]]).expand(2, -1)
+    assert_no_leakage(lambda idx: model(idx, positions=positions), torch.randint(0, V, (2, T)))
+
+
+def test_nope_decoder_layer_sees_its_prefix_as_a_set():
+    """NoPE: with no positional information, one causal layer's output at the last position cannot
+    depend on the order of the tokens before it; only stacked causal masks can recover order."""
+    model = tiny_gpt(pos_encoding="none", n_layers=1, init_std=0.3)
+    idx = torch.randint(0, V, (3, T))
+    perm = torch.cat([torch.randperm(T - 1), torch.tensor([T - 1])])  # shuffle all but the last token
+    assert not torch.equal(idx[:, perm], idx)
+    assert_close(model(idx[:, perm])[:, -1], model(idx)[:, -1], "last logits after shuffling the prefix")
+    for pe in ("learned", "t5", "fire"):  # guards: any encoding breaks the symmetry
+        other = tiny_gpt(pos_encoding=pe, n_layers=1, init_std=0.3)
+        assert not torch.allclose(other(idx[:, perm])[:, -1], other(idx)[:, -1]), pe
 
 
 def permuted(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:

@@ -97,3 +97,22 @@ def test_every_combination_runs_forward_and_backward(pos_encoding, norm, norm_po
     out.backward(torch.randn_like(out))
     bad = [name for name, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not bad, f"missing or non-finite gradients: {bad}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("changes", [{"pos_encoding": "t5"}, {"pos_encoding": "kerple"}, {"pos_encoding": "fire"},
+                                     {"pos_encoding": "rope", "pos_randomize_max": 20}], ids=["t5", "kerple", "fire",
+                                                                                               "rope-randomized"])
+def test_every_model_trains_the_learned_position_biases(kind, changes):
+    """In the encoder, the decoder and the classifier, each bias parameter receives a finite, nonzero gradient."""
+    build, forward, shape = KINDS[kind]
+    model = build(**changes).train()
+    out = forward(model)
+    assert out.shape == shape
+    out.backward(torch.randn_like(out))
+    positional = {n: p for n, p in model.named_parameters() if ".pos." in f".{n}"}
+    bad = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not bad, f"missing or non-finite gradients: {bad}"
+    # FIRE's output bias shifts a whole row of scores, which softmax ignores: its gradient is zero.
+    dead = [n for n, p in positional.items() if not n.endswith("mlp.2.bias") and not p.grad.abs().sum() > 0]
+    assert not dead, f"position parameters that do not learn: {dead}"

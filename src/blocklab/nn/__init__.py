@@ -8,14 +8,15 @@ from .models.classifier import EncoderClassifier
 from .models.gpt import GPT
 from .models.seq2seq import Seq2SeqTransformer
 from .norms import BatchNorm, LayerNorm, RMSNorm
-from .positional import ALiBi, Learned, RoPE, Sinusoidal, alibi_slopes, apply_rotary
+from .positional import ALiBi, DigitPlaces, Learned, RoPE, Sinusoidal, alibi_slopes, apply_rotary
 from .presets import PRESETS, build_model, preset
+from .relative_bias import Fire, KerpleLog, T5Bias
 from .summary import parameter_summary
 
 __all__ = [
-    "ALiBi", "BatchNorm", "Block", "BlockConfig", "ClassifierConfig", "Context", "EncoderClassifier",
-    "FeedForward", "GPT", "GPTConfig", "HookPoint", "HookedModule", "KVCache", "LayerNorm", "Learned",
-    "MeanMixer", "MultiHeadAttention", "PRESETS", "RMSNorm", "Residual", "RoPE", "Seq2SeqConfig",
-    "Seq2SeqTransformer", "Sinusoidal", "Stack", "add_residual", "alibi_slopes", "apply_rotary", "build_model",
+    "ALiBi", "BatchNorm", "Block", "BlockConfig", "ClassifierConfig", "Context", "DigitPlaces", "EncoderClassifier",
+    "FeedForward", "Fire", "GPT", "GPTConfig", "HookPoint", "HookedModule", "KVCache", "KerpleLog", "LayerNorm",
+    "Learned", "MeanMixer", "MultiHeadAttention", "PRESETS", "RMSNorm", "Residual", "RoPE", "Seq2SeqConfig",
+    "Seq2SeqTransformer", "Sinusoidal", "Stack", "T5Bias", "add_residual", "alibi_slopes", "apply_rotary", "build_model",
     "parameter_summary", "preset", "scaled_dot_product_attention", "set_fused", "set_grad_checkpointing",
 ]

@@ -41,7 +41,7 @@ class Context:
     is_causal: bool = False
     attn_mask: torch.Tensor | None = None
     key_padding_mask: torch.Tensor | None = None  # (B, T) True = padding
-    bias: torch.Tensor | None = None  # (H, T, S) ALiBi
+    bias: torch.Tensor | None = None  # (H, T, S) position bias: ALiBi, T5, KERPLE, FIRE
     rope: tuple[torch.Tensor, torch.Tensor] | None = None  # cos, sin (T, Dh)
     cache: KVCache | None = None
     memory: torch.Tensor | None = None  # (B, S, D) encoder output, for cross-attention

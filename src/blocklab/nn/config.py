@@ -16,7 +16,9 @@ from typing import Annotated, Literal
 from ..config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, ProperFraction, Range
 from ..errors import ConfigError
 
-POS_ENCODINGS = ("sinusoidal", "learned", "alibi", "rope", "none")
+POS_ENCODINGS = ("sinusoidal", "learned", "alibi", "rope", "t5", "kerple", "fire", "abacus", "coupling", "none")
+ATTENTION_POSITIONS = ("alibi", "rope", "t5", "kerple", "fire")  # act inside attention: need mixer='attention'
+TASK_POSITIONS = ("abacus", "coupling")  # positions supplied by the task: model(tokens, positions=...)
 LEARNED_OVERFLOW = ("error", "clamp")
 NORMS = ("layer", "batch", "rms", "none")
 NORM_POSITIONS = ("pre", "post")
@@ -39,11 +41,20 @@ class BlockConfig(Config):
     attn_dropout: ProperFraction | None = None  # on attention weights; None: same as dropout
     bias: bool = True  # biases in every Linear
 
-    # Positions: "sinusoidal" and "learned" add to the embeddings, "alibi" biases the
-    # attention scores, "rope" rotates queries and keys, "none" gives no position at all.
+    # Positions: "sinusoidal" and "learned" add to the embeddings; "alibi" (fixed), "t5" (bucketed,
+    # learned), "kerple" (-r1 log(1 + r2 |i-j|)) and "fire" (a learned function of normalized
+    # distance) bias the attention scores; "rope" rotates queries and keys; "abacus" and "coupling"
+    # add learned rows indexed by the task's digit places; "none" is NoPE: no position at all, so a
+    # causal decoder knows order only through its mask. nn/positional.py and nn/relative_bias.py cite
+    # the papers.
     pos_encoding: Literal[POS_ENCODINGS] = "sinusoidal"
     pos_base: Annotated[float, Range(gt=1)] = 10000.0  # frequency base of sinusoidal and RoPE encodings
     learned_overflow: Literal[LEARNED_OVERFLOW] = "error"  # learned table past max_len: raise, or reuse the last row
+    t5_buckets: Annotated[int, Range(ge=4)] = 32  # T5 bias: distance buckets (half exact, half log-spaced)
+    t5_max_distance: PositiveInt = 128
+    fire_width: PositiveInt = 32  # hidden units of FIRE's MLP
+    pos_offset_max: NonNegativeInt = 0  # abacus/coupling: training adds one random offset in [0, k] per sequence
+    pos_randomize_max: PositiveInt | None = None  # training positions: a sorted random subset of range(this)
 
     # Attention
     attn_scale: bool = True  # divide scores by sqrt(head_dim); False shows softmax saturation
@@ -120,14 +131,38 @@ class BlockConfig(Config):
                 f"{self.d_model}/{self.n_heads} = {self.head_dim}; n_heads with an even head_dim for this "
                 f"d_model: {valid or 'none (d_model is odd)'}"
             )
-        if self.pos_encoding in ("alibi", "rope") and self.mixer != "attention":
+        if self.pos_encoding in ATTENTION_POSITIONS and self.mixer != "attention":
+            others = [p for p in POS_ENCODINGS if p not in ATTENTION_POSITIONS]
             raise ConfigError(
                 f"{name}.pos_encoding={self.pos_encoding!r} acts inside attention, so it needs "
                 f"mixer='attention' (got mixer={self.mixer!r}); with other mixers choose one of: "
-                "'sinusoidal', 'learned', 'none'"
+                f"{', '.join(map(repr, others))}"
             )
+        self._validate_position_options(name)
         if self.norm == "none" and self.final_norm:
             raise ConfigError(f"{name}.final_norm=True needs a norm, but norm='none'")
+
+    def _validate_position_options(self, name: str) -> None:
+        if self.t5_buckets % 2:
+            raise ConfigError(f"{name}.t5_buckets={self.t5_buckets!r} is not valid; it must be even and >= 4 "
+                              "(an encoder splits the buckets between the two directions, each half exact)")
+        if self.t5_max_distance <= self.t5_buckets // 2:
+            raise ConfigError(f"{name}.t5_max_distance={self.t5_max_distance!r} is not valid; it must exceed "
+                              f"t5_buckets // 2 = {self.t5_buckets // 2}, the distances given exact buckets")
+        if self.pos_offset_max and self.pos_encoding not in TASK_POSITIONS:
+            raise ConfigError(f"{name}.pos_offset_max={self.pos_offset_max!r} is not valid with "
+                              f"pos_encoding={self.pos_encoding!r}; it must be 0 unless pos_encoding is one of "
+                              f"{', '.join(map(repr, TASK_POSITIONS))}")
+        k = self.pos_randomize_max
+        if k is not None:
+            if self.pos_encoding in TASK_POSITIONS + ("none",):
+                valid = [p for p in POS_ENCODINGS if p not in TASK_POSITIONS + ("none",)]
+                raise ConfigError(f"{name}.pos_randomize_max={k} randomizes positions, which "
+                                  f"pos_encoding={self.pos_encoding!r} does not read from the sequence; "
+                                  f"use it with one of: {', '.join(map(repr, valid))}")
+            if self.pos_encoding == "learned" and k > self.max_len:
+                raise ConfigError(f"{name}.pos_randomize_max={k} draws positions past the learned table "
+                                  f"(max_len={self.max_len}); use pos_randomize_max <= {self.max_len}")
 
 
 @dataclass
@@ -145,6 +180,10 @@ class ClassifierConfig(BlockConfig):
     n_classes: PositiveInt = 2
     pooling: Literal[POOLINGS] = "mean"  # "cls" prepends a learned token and reads it out
     pad_id: NonNegativeInt | None = None  # positions holding this token are ignored as keys and in pooling
+
+    def validate(self) -> None:
+        super().validate()
+        _no_task_positions(type(self).__name__, self.pos_encoding)
 
 
 @dataclass
@@ -164,8 +203,16 @@ class Seq2SeqConfig(BlockConfig):
     def validate(self) -> None:
         super().validate()
         name = type(self).__name__
+        _no_task_positions(name, self.pos_encoding)
         if self.share_embeddings and self.target_vocab != self.vocab_size:
             raise ConfigError(
                 f"{name}.share_embeddings=True needs one vocabulary, but vocab_size={self.vocab_size} "
                 f"and tgt_vocab_size={self.tgt_vocab_size}; set share_embeddings=False"
             )
+
+
+def _no_task_positions(owner: str, pos_encoding: str) -> None:
+    if pos_encoding in TASK_POSITIONS:
+        valid = [p for p in POS_ENCODINGS if p not in TASK_POSITIONS]
+        raise ConfigError(f"{owner}.pos_encoding={pos_encoding!r} reads per-token positions from the task, which "
+                          f"only GPT takes (GPT(tokens, positions=...)); choose one of: {', '.join(map(repr, valid))}")

@@ -32,7 +32,7 @@ class EncoderClassifier(HookedModule):
             key_padding_mask = idx == self.cfg.pad_id
         B, T = idx.shape
         extra = 1 if self.cls is not None else 0
-        pos = torch.arange(T + extra, device=idx.device)
+        pos = self.embed.positions(0, T + extra, idx.device)
         prefix = None if self.cls is None else self.cls.expand(B, 1, -1)  # CLS takes position 0
         x = self.embed(idx, pos, prefix)  # (B, extra + T, D)
         if self.cls is not None and key_padding_mask is not None:

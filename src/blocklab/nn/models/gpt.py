@@ -14,12 +14,18 @@ from .sampling import beam_search, sample_next
 
 
 class GPT(HookedModule):
-    """tokens (B, T) -> next-token logits (B, T, V)."""
+    """tokens (B, T) -> next-token logits (B, T, V).
+
+    `positions` (B, T), optional: one position per token from the task, read by the additive
+    encodings ('learned', 'sinusoidal') instead of 0..T-1 and required by 'abacus' and
+    'coupling' (blocklab.tasks.digit_positions computes them). They feed the embedding only:
+    the causal mask and a KV cache still follow the order of the tokens.
+    """
 
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed = Embedder(cfg, cfg.vocab_size)
+        self.embed = Embedder(cfg, cfg.vocab_size, causal=True)
         self.blocks = Blocks(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm_f = final_norm(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
@@ -32,19 +38,21 @@ class GPT(HookedModule):
         self,
         idx: torch.Tensor,
         *,
+        positions: torch.Tensor | None = None,
         cache: KVCache | None = None,
         key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         B, T = idx.shape
         start = 0 if cache is None else cache.length
-        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
+        pos = self.embed.positions(start, T, idx.device, cached=cache is not None)  # (T,)
         if cache is not None and key_padding_mask is not None:
             raise BlocklabError("key_padding_mask is not supported together with a KV cache")
-        x = self.embed(idx, pos)  # (B, T, D)
-        ctx = self.embed.context(
-            pos, torch.arange(start + T, device=idx.device), is_causal=True,
-            key_padding_mask=key_padding_mask, cache=cache,
-        )
+        if positions is not None and positions.shape != idx.shape:
+            raise BlocklabError(f"positions must have the shape of the tokens, {tuple(idx.shape)}; "
+                                f"got {tuple(positions.shape)}")
+        x = self.embed(idx, pos if positions is None else positions)  # (B, T, D)
+        k_pos = pos if cache is None else torch.arange(start + T, device=idx.device)  # (S,)
+        ctx = self.embed.context(pos, k_pos, is_causal=True, key_padding_mask=key_padding_mask, cache=cache)
         x = self.blocks(x, ctx)  # (B, T, D)
         if cache is not None:
             cache.length += T

@@ -19,7 +19,7 @@ class Seq2SeqTransformer(HookedModule):
         super().__init__()
         self.cfg = cfg
         self.src_embed = Embedder(cfg, cfg.vocab_size)
-        self.tgt_embed = Embedder(cfg, cfg.target_vocab)
+        self.tgt_embed = Embedder(cfg, cfg.target_vocab, causal=True)
         self.encoder = Stack(cfg, cfg.n_encoder_layers)
         self.decoder = Stack(cfg, cfg.n_decoder_layers, cross=True)
         self.lm_head = nn.Linear(cfg.d_model, cfg.target_vocab, bias=False)
@@ -38,7 +38,7 @@ class Seq2SeqTransformer(HookedModule):
     def encode(self, src: torch.Tensor, src_key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """src (B, S) -> memory (B, S, D)."""
         pad = self._padding(src, src_key_padding_mask)
-        pos = torch.arange(src.shape[1], device=src.device)
+        pos = self.src_embed.positions(0, src.shape[1], src.device)
         ctx = self.src_embed.context(pos, key_padding_mask=pad)
         return self.encoder(self.src_embed(src, pos), ctx)
 
@@ -54,9 +54,10 @@ class Seq2SeqTransformer(HookedModule):
         """tgt (B, T), memory (B, S, D) -> logits (B, T, V_tgt)."""
         start = 0 if cache is None else cache.length
         T = tgt.shape[1]
-        pos = torch.arange(start, start + T, device=tgt.device)
+        pos = self.tgt_embed.positions(start, T, tgt.device, cached=cache is not None)  # (T,)
+        k_pos = pos if cache is None else torch.arange(start + T, device=tgt.device)  # (S,)
         ctx = self.tgt_embed.context(
-            pos, torch.arange(start + T, device=tgt.device), is_causal=True,
+            pos, k_pos, is_causal=True,
             key_padding_mask=None if cache is not None else self._padding(tgt, tgt_key_padding_mask),
             memory=memory, memory_key_padding_mask=memory_key_padding_mask, cache=cache,
         )

@@ -15,8 +15,11 @@ Schema (version 1), one JSON object:
                   status: "done", "diverged" (the study's metrics say diverged=true) or
                   "failed" (an exception; message holds it). Unfinished pairs are absent.
     aggregates    {cell: {metric: {"mean", "ci_low", "ci_high", "n"}}} over the seeds that
-                  finished (done or diverged), for every numeric metric (booleans count 0/1)
+                  finished (done or diverged), for every numeric metric (booleans count 0/1);
+                  the interval is stats.mean_ci's on the metric's scale (metric_scales)
     measurements  [Measurement.to_dict()] (see report/verdicts.py)
+    scales        optional: {pattern: {"unit", "low", "high"}}, the ranges the study declares
+                  for its metrics (see report/scales.py); undeclared metrics are inferred
     figures       file names under figures/
     timing        {"started", "updated" (ISO 8601, UTC), "seconds" (sum over runs)}
     complete      true when every (cell, seed) is done or diverged
@@ -32,6 +35,7 @@ from typing import Any
 
 from ..errors import BlocklabError
 from ..io import atomic_write_text, jsonable
+from .scales import Scale, scale_for
 from .stats import mean_ci
 
 SCHEMA = 1
@@ -124,13 +128,25 @@ def seed_values(results: dict, cell: str, metric: str) -> list[float]:
 
 
 def aggregate(results: dict) -> dict:
-    """Mean and 95% CI per cell per numeric metric (nested ones under dotted names), over finished seeds."""
+    """Mean and 95% interval per cell per numeric metric (nested ones under dotted names), over finished seeds."""
+    scales = metric_scales(results)
     out: dict[str, dict] = {}
     for cell in results["cells"]:
         runs = finished_runs(results, cell["name"])
         keys = sorted({k for r in runs for k in _numeric_paths(r["metrics"])})
-        out[cell["name"]] = {k: mean_ci(seed_values(results, cell["name"], k)).to_dict() for k in keys}
+        out[cell["name"]] = {k: mean_ci(seed_values(results, cell["name"], k), scales[k]).to_dict() for k in keys}
     return out
+
+
+def metric_scales(results: dict) -> dict[str, Scale]:
+    """The scale of every numeric metric: declared in results["scales"] or inferred (scales.py), over all cells' values."""
+    values: dict[str, list[float]] = {}
+    for cell in results["cells"]:
+        for run in finished_runs(results, cell["name"]):
+            for key in _numeric_paths(run["metrics"]):
+                value = _lookup(run["metrics"], key)
+                values.setdefault(key, []).append(float("nan") if value is None else float(value))
+    return {k: scale_for(k, v, results.get("scales")) for k, v in sorted(values.items())}
 
 
 def _numeric_paths(metrics: dict, prefix: str = "") -> list[str]:

@@ -120,8 +120,8 @@ def _ledger_row(e: dict) -> list[str]:
     def each(render) -> str:
         return "<br>".join((f"<i>{escape(p['part'])}:</i> " if p["part"] else "") + render(p) for p in e["parts"])
 
-    measured = each(lambda p: _interval(p, p["unit"]) + (f"<div class=small>{escape(p['note'])}</div>"
-                                                          if p["note"] else ""))
+    measured = each(lambda p: _interval(p, p["unit"]) + _detectable(p) + (f"<div class=small>{escape(p['note'])}</div>"
+                                                                          if p["note"] else ""))
     verdict = _verdict(e["verdict"])
     if e.get("provisional"):
         verdict += f"<div class=small>would be {escape(e['would_be'])}; {escape(e['provisional'])}</div>"
@@ -132,6 +132,16 @@ def _ledger_row(e: dict) -> list[str]:
                             for cmd, src, study in sources)
     return [f"<b>{e['id']}</b>", claim, each(lambda p: escape(p["seed_value"])), measured, verdict,
             each(lambda p: escape(p["rule"] or "—")), reproduce + also]
+
+
+def _detectable(part: dict) -> str:
+    """For an inconclusive part: the smallest effect its seeds could detect, and the seeds that would settle it."""
+    if part["verdict"] != "inconclusive" or part.get("detectable") is None:
+        return ""
+    more = (f"; about {part['seeds_needed']} seeds would settle it" if part.get("seeds_needed")
+            else "; more than 1,000 seeds would be needed to settle it" if part.get("seeds_needed", 0) is None else "")
+    return (f"<div class=small>{part['n']} seeds detect a mean {_fmt(part['detectable'])} {escape(part['unit'])} "
+            f"from the region's edge (80% power){more}</div>")
 
 
 def _holm(part: dict) -> str:

@@ -33,10 +33,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import BlocklabError
 from ..io import atomic_write_text, jsonable
 from .scales import Scale, scale_for
-from .stats import mean_ci
+from .stats import intervals
 
 SCHEMA = 1
 RESULTS_FILE = "results.json"
@@ -120,33 +122,39 @@ def seed_values(results: dict, cell: str, metric: str) -> list[float]:
     `metric` may be a dotted path into nested dicts: "final.val_acc" reads a TrainResult's
     final evaluation. This is what a study's `measure` usually passes to a Measurement.
     """
-    out = []
-    for run in finished_runs(results, cell):
-        value = _lookup(run["metrics"], metric)
-        out.append(float("nan") if value is None else float(value))
-    return out
+    return seed_matrix(results, cell, [metric])[:, 0].tolist()
+
+
+def seed_matrix(results: dict, cell: str, metrics: list[str]) -> np.ndarray:
+    """(finished seeds, metrics): seed_values of several metrics of one cell at once."""
+    rows = [[_lookup(run["metrics"], m) for m in metrics] for run in finished_runs(results, cell)]
+    return np.array([[np.nan if v is None else float(v) for v in row] for row in rows], dtype=float).reshape(len(rows),
+                                                                                                          len(metrics))
 
 
 def aggregate(results: dict) -> dict:
     """Mean and 95% interval per cell per numeric metric (nested ones under dotted names), over finished seeds."""
     scales = metric_scales(results)
     out: dict[str, dict] = {}
-    for cell in results["cells"]:
-        runs = finished_runs(results, cell["name"])
-        keys = sorted({k for r in runs for k in _numeric_paths(r["metrics"])})
-        out[cell["name"]] = {k: mean_ci(seed_values(results, cell["name"], k), scales[k]).to_dict() for k in keys}
+    for cell, keys in _cell_metrics(results).items():
+        cis = intervals(seed_matrix(results, cell, keys), [scales[k] for k in keys])
+        out[cell] = {k: ci.to_dict() for k, ci in zip(keys, cis)}
     return out
 
 
 def metric_scales(results: dict) -> dict[str, Scale]:
     """The scale of every numeric metric: declared in results["scales"] or inferred (scales.py), over all cells' values."""
     values: dict[str, list[float]] = {}
-    for cell in results["cells"]:
-        for run in finished_runs(results, cell["name"]):
-            for key in _numeric_paths(run["metrics"]):
-                value = _lookup(run["metrics"], key)
-                values.setdefault(key, []).append(float("nan") if value is None else float(value))
+    for cell, keys in _cell_metrics(results).items():
+        for k, column in zip(keys, seed_matrix(results, cell, keys).T):
+            values.setdefault(k, []).extend(column.tolist())
     return {k: scale_for(k, v, results.get("scales")) for k, v in sorted(values.items())}
+
+
+def _cell_metrics(results: dict) -> dict[str, list[str]]:
+    """Each cell's numeric metrics over its finished seeds, sorted."""
+    return {cell["name"]: sorted({k for r in finished_runs(results, cell["name"]) for k in _numeric_paths(r["metrics"])})
+            for cell in results["cells"]}
 
 
 def _numeric_paths(metrics: dict, prefix: str = "") -> list[str]:

@@ -30,7 +30,7 @@ import functools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -204,15 +204,18 @@ def seed_differences(a: Iterable[float | None], b: Iterable[float | None]) -> li
 def mean_ci(values: Iterable[float | None], scale: Scale = UNBOUNDED, method: str = "bootstrap",
             level: float = LEVEL) -> Interval:
     """Mean and interval of the finite values in `values` (None, NaN and inf are left out) on `scale`."""
-    _check_method(method)
-    x = finite_values(values)
-    n = int(x.size)
-    if n == 0:
-        return Interval(None, None, None, 0, method)
-    if n == 1:
-        return Interval(float(x[0]), None, None, 1, method)
-    mean, low, high = column_intervals(x[:, None], scale, method, level)
-    return Interval(float(mean[0]), float(low[0]), float(high[0]), n, method)
+    column = np.asarray([np.nan if v is None else float(v) for v in values], dtype=float)
+    return intervals(column.reshape(-1, 1), [scale], method, level)[0]
+
+
+def intervals(columns: np.ndarray, scales: Sequence[Scale], method: str = "bootstrap",
+              level: float = LEVEL) -> list[Interval]:
+    """mean_ci of each column of `columns`, shaped (seeds, metrics), each on its scale: many metrics at once."""
+    x = np.asarray(columns, dtype=float)
+    mean, low, high = curve_band(x, UNBOUNDED, method, level)
+    low, high = (np.clip(v, [s.low for s in scales], [s.high for s in scales]) for v in (low, high))
+    return [Interval(float(m) if k else None, float(lo) if k > 1 else None, float(hi) if k > 1 else None, int(k), method)
+            for m, lo, hi, k in zip(mean, low, high, np.isfinite(x).sum(axis=0))]
 
 
 def paired_difference(a: Iterable[float | None], b: Iterable[float | None], scale: Scale = UNBOUNDED,

@@ -113,6 +113,13 @@ def resamples(n: int, count: int = RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tup
     return weights, draws
 
 
+@functools.cache
+def _every_resample(n: int) -> np.ndarray:
+    """resamples(n)'s weights, each row repeated as often as it was drawn."""
+    weights, draws = resamples(n)
+    return np.repeat(weights, draws, axis=0)
+
+
 @dataclass(frozen=True)
 class Interval:
     """Mean of `n` finite values with its 95% interval; `low`/`high` are None when n < 2."""
@@ -153,12 +160,16 @@ def column_intervals(x: np.ndarray, scale: Scale = UNBOUNDED, method: str = "boo
         low, high = mean - half, mean + half
     else:
         weights, draws = resamples(n)
+        few = weights.shape[0] * 4 < draws.sum()  # many repeated resamples (n <= 8): sort the distinct ones
+        if not few:
+            weights = _every_resample(n)
         low, high = np.empty_like(mean), np.empty_like(mean)
         for start in range(0, x.shape[1], _CHUNK):
             block = slice(start, start + _CHUNK)
-            # (columns, distinct resamples) of means; einsum, not a BLAS matmul, whose threads stall on a busy machine
+            # (columns, resamples) of means; einsum, not a BLAS matmul, whose threads stall on a busy machine
             means = np.einsum("nm,rn->mr", x[:, block], weights)
-            low[block], high[block] = _percentiles(means, draws, expanded_tail(n, level))
+            tail = expanded_tail(n, level)
+            low[block], high[block] = _percentiles(means, draws, tail) if few else _percentiles_of_all(means, tail)
         # resample means lie within [min, max]; this removes the last bits of rounding (identical values give that value)
         lo, hi = x.min(axis=0), x.max(axis=0)
         mean = np.where(lo == hi, lo, mean)
@@ -185,6 +196,16 @@ def _percentiles(means: np.ndarray, draws: np.ndarray, tail: float) -> tuple[np.
         k = min(int(h), count - 2)
         out.append(order_statistic(k) + (h - k) * (order_statistic(k + 1) - order_statistic(k)))
     return out[0], out[1]
+
+
+def _percentiles_of_all(means: np.ndarray, tail: float) -> tuple[np.ndarray, np.ndarray]:
+    """_percentiles when every resample is its own row of `means`: four order statistics by partition."""
+    count = means.shape[1]
+    positions = (tail * (count - 1), (1 - tail) * (count - 1))
+    below = [min(int(h), count - 2) for h in positions]
+    part = np.partition(means, sorted({k + d for k in below for d in (0, 1)}), axis=1)
+    low, high = (part[:, k] + (h - k) * (part[:, k + 1] - part[:, k]) for h, k in zip(positions, below))
+    return low, high
 
 
 def finite_values(values: Iterable[float | None]) -> np.ndarray:

@@ -85,7 +85,7 @@ def test_the_ledger_lists_every_claim_with_its_verdict_and_the_rule(runs):
     text = " ".join(index.text)
     assert index.rows[:2] == ["tiny", "tiny"]  # the studies table: the quick run and the full one
     assert index.rows[2:] == [c.id for c in load_claims()]
-    assert "Verdict rule." in text and "Student's t" in text
+    assert "Verdict rule." in text and "bootstrap of 10,000 resamples" in text and "Holm-Bonferroni" in text
     assert "not yet measured" in text and "confirmed if the 95% CI lies within ±0.2 of 3" in text
     # the full-fidelity run outranks the quick one, and its command is what the ledger shows
     assert "blocklab run tiny --seeds 2 --out" in text and "also measured in 1 other run(s)" in text

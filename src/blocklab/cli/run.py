@@ -103,18 +103,20 @@ def tour(out: str, seeds: int) -> None:
 
 def _summarize(folder: Path) -> int:
     """Print one line per results.json under folder (statuses and verdicts); return the failed count."""
+    from ..report.claims import study_verdicts
     from ..report.results import find_results, load
-    from ..report.verdicts import combine
+
+    def details(v: dict) -> str:  # " (would be refuted; from a --quick run; 2 parts)"
+        parts = [f"would be {v['would_be']}", v["provisional"]] if v["provisional"] else []
+        parts += [f"{v['parts']} parts"] if v["parts"] > 1 else []
+        return f" ({'; '.join(parts)})" if parts else ""
 
     failed = 0
     for path in find_results(folder):
         results = load(path)
         counts = {s: sum(r["status"] == s for r in results["runs"]) for s in ("done", "diverged", "failed")}
         failed += counts["failed"]
-        parts: dict[str, list[str]] = {}
-        for m in results["measurements"]:
-            parts.setdefault(m["claim_id"], []).append(m["verdict"])
-        verdicts = ", ".join(f"{claim} {combine(v)}" + (f" ({len(v)} parts)" if len(v) > 1 else "")
-                             for claim, v in parts.items()) or "no claims"
-        click.echo(f"{results['study']}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; {verdicts}")
+        verdicts = ", ".join(f"{claim} {v['verdict']}" + details(v) for claim, v in study_verdicts(results).items())
+        click.echo(f"{results['study']}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+                   + f"; {verdicts or 'no claims'}")
     return failed

@@ -1,4 +1,4 @@
-"""The claims ledger: every claim from the seeds, with blocklab's measured verdict.
+"""The claims ledger: every claim from the source documents, with blocklab's measured verdict.
 
 The claims list ships with the package (claims.md, a copy of the project's CLAIMS.md):
 sections of `| ID | claim |` tables. The ledger joins it with the measurements stored in
@@ -7,6 +7,10 @@ parts by different studies (C000-16's failure modes span studies 45-49): the ent
 the parts of every study. When several runs of one study measure the claim (a --quick run
 and a full one, say), the ledger takes the one with the most weight: full fidelity over
 --quick, then more seeds, then the most recent.
+
+The verdict of an entry follows verdicts.claim_verdict (mixed, provisional, ...). Over every
+measured part of the ledger with a p-value, Holm-Bonferroni's correction (significance.py)
+says which parts' verdicts hold at family-wise 5%.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from importlib import resources
 from typing import Hashable, Iterable
 
 from ..errors import BlocklabError
-from .verdicts import combine
+from .significance import ALPHA, holm
+from .verdicts import claim_verdict, combine
 
 NOT_MEASURED = "not yet measured"
 _ROW = re.compile(r"^\|\s*(C\d{3}-\d{2})\s*\|\s*(.+?)\s*\|\s*$")
@@ -60,13 +65,29 @@ def _weight(results: dict) -> tuple:
     return (not results["quick"], len(results["seeds"]), results["timing"].get("updated", ""))
 
 
+def _parts(results: dict, claim_id: str, **extra) -> list[dict]:
+    """The measurements of one claim in one results dict, with the run's "quick" and "seeds" added."""
+    return [{**m, **extra, "quick": results["quick"], "seeds": len(results["seeds"])}
+            for m in results["measurements"] if m["claim_id"] == claim_id]
+
+
+def study_verdicts(results: dict) -> dict[str, dict]:
+    """claim_verdict() of each claim one results dict measures, in the order first measured (for `blocklab run`'s summary)."""
+    ids = dict.fromkeys(m["claim_id"] for m in results["measurements"])
+    return {claim_id: {**claim_verdict(parts), "parts": len(parts)}
+            for claim_id in ids for parts in [_parts(results, claim_id)]}
+
+
 def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
     """One entry per claim, in claims.md order.
 
     `runs` pairs a key of the caller's choice (the report uses a page name) with a loaded
     results dict. An entry holds id, text, section, verdict (NOT_MEASURED when no run measures
-    it), parts (the measurements of the chosen run of each study, each with its "study",
-    "source" and "quick" keys added), and also_in (how many other runs measure it).
+    it), would_be and provisional (verdicts.claim_verdict), verdict_holm (the verdict from the
+    parts that hold after Holm's correction, the others counted inconclusive), parts (the
+    measurements of the chosen run of each study, each with its "study", "source", "quick" and
+    "seeds" keys added, and "p_holm" and "holm" from the correction), and also_in (how many other
+    runs measure it).
     """
     by_claim: dict[str, dict[str, list[tuple[tuple, Hashable, dict]]]] = {}
     for key, results in runs:
@@ -76,17 +97,33 @@ def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
     entries = []
     for claim in load_claims():
         entry = {"id": claim.id, "text": claim.text, "section": claim.section, "verdict": NOT_MEASURED,
-                 "parts": [], "also_in": 0}
+                 "would_be": NOT_MEASURED, "provisional": "", "verdict_holm": NOT_MEASURED, "parts": [], "also_in": 0}
         for study, candidates in sorted(by_claim.pop(claim.id, {}).items()):
             _, key, results = max(candidates, key=lambda c: c[0])
-            entry["parts"] += [{**m, "study": study, "source": key, "quick": results["quick"]}
-                               for m in results["measurements"] if m["claim_id"] == claim.id]
+            entry["parts"] += _parts(results, claim.id, study=study, source=key)
             entry["also_in"] += len(candidates) - 1
         if entry["parts"]:
-            entry["verdict"] = combine([m["verdict"] for m in entry["parts"]])
+            entry.update(claim_verdict(entry["parts"]))
         entries.append(entry)
     if by_claim:
         studies = sorted({s for c in by_claim.values() for s in c})
         raise BlocklabError(f"results of {', '.join(studies)} measure claims that claims.md does not list: "
                             f"{', '.join(sorted(by_claim))}")
+    _correct(entries)
     return entries
+
+
+def _correct(entries: list[dict]) -> None:
+    """Holm over every part with a p-value (results from before p-values have none: they stay out, holm "")."""
+    tested = [p for e in entries for p in e["parts"] if p.get("p_value") is not None]
+    for part, adjusted in zip(tested, holm([p["p_value"] for p in tested])):
+        part["p_holm"] = adjusted
+        if part["verdict"] in ("confirmed", "refuted"):
+            part["holm"] = "holds" if adjusted <= ALPHA else "does not hold"
+    for e in entries:
+        for part in e["parts"]:
+            part.setdefault("p_holm", None)
+            part.setdefault("holm", "")
+        if e["parts"]:
+            e["verdict_holm"] = combine([p["verdict"] if p["holm"] != "does not hold" else "inconclusive"
+                                         for p in e["parts"]])

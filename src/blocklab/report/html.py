@@ -28,7 +28,7 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 code{background:#f4f4f4;padding:.1rem .3rem;border-radius:3px;font-size:.85rem}
 .v{font-weight:600;white-space:nowrap} .small{color:#666;font-size:.8rem}
 .confirmed,.done{color:#1a7f37} .refuted,.failed{color:#c62828} .inconclusive,.diverged{color:#b26a00}
-.ill-posed{color:#6a3fa0} .unmeasured{color:#888}
+.ill-posed{color:#6a3fa0} .mixed{color:#00639a} .provisional{color:#888;font-style:italic} .unmeasured{color:#888}
 figure{display:inline-block;margin:0 1rem 1rem 0} figure img{max-width:34rem;border:1px solid #eee}
 """
 
@@ -126,18 +126,36 @@ def _ledger_row(e: dict) -> list[str]:
     def each(render) -> str:
         return "<br>".join((f"<i>{escape(p['part'])}:</i> " if p["part"] else "") + render(p) for p in e["parts"])
 
-    measured = each(lambda p: _interval(p, p["unit"]) + (f"<div class=small>{escape(p['note'])}</div>"
-                                                          if p["note"] else ""))
-    verdict = _verdict(e["verdict"]) + ("" if len(e["parts"]) == 1 else "<br>" + each(lambda p: _verdict(p["verdict"])))
-    if any(p["quick"] for p in e["parts"]):
-        verdict += ("<div class=small>from a --quick run (fewer steps or cells than full fidelity): "
-                    "run the study without --quick before trusting this verdict</div>")
+    measured = each(lambda p: _interval(p, p["unit"]) + _detectable(p) + (f"<div class=small>{escape(p['note'])}</div>"
+                                                                          if p["note"] else ""))
+    verdict = _verdict(e["verdict"])
+    if e.get("provisional"):
+        verdict += f"<div class=small>would be {escape(e['would_be'])}; {escape(e['provisional'])}</div>"
+    verdict += "<br>" + each(lambda p: _verdict(p["verdict"]) + _holm(p))
     also = f"<div class=small>also measured in {e['also_in']} other run(s)</div>" if e["also_in"] else ""
     sources = dict.fromkeys((p["command"], p["source"], p["study"]) for p in e["parts"])
     reproduce = "<br>".join(f"<code>{escape(cmd)}</code><br><a href='{escape(src)}'>{escape(study)}</a>"
                             for cmd, src, study in sources)
     return [f"<b>{e['id']}</b>", claim, each(lambda p: escape(p["seed_value"])), measured, verdict,
             each(lambda p: escape(p["rule"] or "—")), reproduce + also]
+
+
+def _detectable(part: dict) -> str:
+    """For an inconclusive part: the smallest effect its seeds could detect, and the seeds that would settle it."""
+    if part["verdict"] != "inconclusive" or part.get("detectable") is None:
+        return ""
+    more = (f"; about {part['seeds_needed']} seeds would settle it" if part.get("seeds_needed")
+            else "; more than 1,000 seeds would be needed to settle it" if part.get("seeds_needed", 0) is None else "")
+    return (f"<div class=small>{part['n']} seeds detect a mean {_fmt(part['detectable'])} {escape(part['unit'])} "
+            f"from the region's edge (80% power){more}</div>")
+
+
+def _holm(part: dict) -> str:
+    """Whether a part's verdict holds after Holm's correction over the ledger, with its p-values."""
+    if part.get("p_holm") is None:
+        return ""
+    held = f"{escape(part['holm'])} after Holm, " if part.get("holm") else ""
+    return f" <span class=small>({held}p={part['p_value']:.2g}, Holm p={part['p_holm']:.2g})</span>"
 
 
 def _status_counts(r: dict) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 Figures are `matplotlib.figure.Figure` objects rendered by Agg: no pyplot state, no
 window, nothing that needs a display, and nothing leaks between figures. Every helper
-that draws a number over seeds draws its 95% interval too (see stats.py).
+that draws a number over seeds draws its 95% interval too (see stats.py), inside the
+metric's range (a `scale`, see scales.py).
 
     fig, ax = plots.figure()
     plots.line_with_band(ax, steps, loss_curves_per_seed, label="residual")
@@ -22,7 +23,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ..io import atomic_write_bytes  # noqa: E402
-from .stats import mean_ci, mean_ci_curves  # noqa: E402
+from .scales import UNBOUNDED, Scale  # noqa: E402
+from .stats import curve_band, mean_ci  # noqa: E402
 
 DPI = 120
 
@@ -58,18 +60,19 @@ def pad(curves: Sequence[Sequence[float | None]]) -> np.ndarray:
 
 
 def line_with_band(ax, x: Sequence[float] | None, curves: Sequence[Sequence[float | None]], label: str | None = None,
-                   color: str | None = None) -> None:
-    """Mean over seeds as a line, its pointwise 95% CI as a shaded band; curves: one per seed."""
-    mean, half = mean_ci_curves(pad(curves))
+                   color: str | None = None, scale: Scale = UNBOUNDED) -> None:
+    """Mean over seeds as a line, its pointwise 95% interval on `scale` as a shaded band; curves: one per seed."""
+    mean, low, high = curve_band(pad(curves), scale)
     xs = np.arange(mean.size) if x is None else np.asarray(x, dtype=float)[: mean.size]
     (line,) = ax.plot(xs, mean, label=label, color=color, linewidth=1.6)
-    ax.fill_between(xs, mean - half, mean + half, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
 
 
-def bars_with_ci(ax, labels: Sequence[str], values: Sequence[Sequence[float]], color: str | None = None) -> None:
-    """One bar per label at the mean over seeds, a 95% CI error bar, and each seed as a dot."""
+def bars_with_ci(ax, labels: Sequence[str], values: Sequence[Sequence[float]], color: str | None = None,
+                 scale: Scale = UNBOUNDED) -> None:
+    """One bar per label at the mean over seeds, a 95% interval error bar on `scale`, and each seed as a dot."""
     xs = np.arange(len(labels))
-    intervals = [mean_ci(v) for v in values]
+    intervals = [mean_ci(v, scale) for v in values]
     means = np.array([np.nan if i.mean is None else i.mean for i in intervals])
     err = np.array([[0.0, 0.0] if i.low is None else [i.mean - i.low, i.high - i.mean] for i in intervals]).T
     ax.bar(xs, means, yerr=err.reshape(2, -1), capsize=4, color=color or "C0", alpha=0.8)

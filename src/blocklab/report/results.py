@@ -15,8 +15,11 @@ Schema (version 1), one JSON object:
                   status: "done", "diverged" (the study's metrics say diverged=true) or
                   "failed" (an exception; message holds it). Unfinished pairs are absent.
     aggregates    {cell: {metric: {"mean", "ci_low", "ci_high", "n"}}} over the seeds that
-                  finished (done or diverged), for every numeric metric (booleans count 0/1)
+                  finished (done or diverged), for every numeric metric (booleans count 0/1);
+                  the interval is stats.mean_ci's on the metric's scale (metric_scales)
     measurements  [Measurement.to_dict()] (see report/verdicts.py)
+    scales        optional: {pattern: {"unit", "low", "high"}}, the ranges the study declares
+                  for its metrics (see report/scales.py); undeclared metrics are inferred
     figures       file names under figures/
     timing        {"started", "updated" (ISO 8601, UTC), "seconds" (sum over runs)}
     complete      true when every (cell, seed) is done or diverged
@@ -31,9 +34,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import BlocklabError
 from ..io import atomic_write_text, jsonable
-from .stats import mean_ci
+from .scales import Scale, scale_for
+from .stats import intervals
 
 SCHEMA = 1
 RESULTS_FILE = "results.json"
@@ -127,19 +133,41 @@ def per_seed(results: dict, cell: str, metric: str = "", numeric: bool = False) 
     return out
 
 
+def seed_matrix(results: dict, cell: str, metrics: list[str]) -> np.ndarray:
+    """(finished seeds, metrics): seed_values of several metrics of one cell at once."""
+    rows = [[_lookup(run["metrics"], m) for m in metrics] for run in finished_runs(results, cell)]
+    return np.array([[np.nan if v is None else float(v) for v in row] for row in rows], dtype=float).reshape(len(rows),
+                                                                                                          len(metrics))
+
+
 def seed_values(results: dict, cell: str, metric: str) -> list[float]:
     """per_seed's floats as a list in seed order: what a study's `measure` passes to a Measurement."""
     return list(per_seed(results, cell, metric, numeric=True).values())
 
 
 def aggregate(results: dict) -> dict:
-    """Mean and 95% CI per cell per numeric metric (nested ones under dotted names), over finished seeds."""
+    """Mean and 95% interval per cell per numeric metric (nested ones under dotted names), over finished seeds."""
+    scales = metric_scales(results)
     out: dict[str, dict] = {}
-    for cell in results["cells"]:
-        runs = finished_runs(results, cell["name"])
-        keys = sorted({k for r in runs for k in _numeric_paths(r["metrics"])})
-        out[cell["name"]] = {k: mean_ci(seed_values(results, cell["name"], k)).to_dict() for k in keys}
+    for cell, keys in _cell_metrics(results).items():
+        cis = intervals(seed_matrix(results, cell, keys), [scales[k] for k in keys])
+        out[cell] = {k: ci.to_dict() for k, ci in zip(keys, cis)}
     return out
+
+
+def metric_scales(results: dict) -> dict[str, Scale]:
+    """The scale of every numeric metric: declared in results["scales"] or inferred (scales.py), over all cells' values."""
+    values: dict[str, list[float]] = {}
+    for cell, keys in _cell_metrics(results).items():
+        for k, column in zip(keys, seed_matrix(results, cell, keys).T):
+            values.setdefault(k, []).extend(column.tolist())
+    return {k: scale_for(k, v, results.get("scales")) for k, v in sorted(values.items())}
+
+
+def _cell_metrics(results: dict) -> dict[str, list[str]]:
+    """Each cell's numeric metrics over its finished seeds, sorted."""
+    return {cell["name"]: sorted({k for r in finished_runs(results, cell["name"]) for k in _numeric_paths(r["metrics"])})
+            for cell in results["cells"]}
 
 
 def _numeric_paths(metrics: dict, prefix: str = "") -> list[str]:

@@ -11,8 +11,8 @@ from blocklab.studies.training_dynamics.tables import measured, tables
 CONFIG = {"epochs": 2, "sweep_epochs": 1, "n_train": 1000, "batch_size": 10, "lr": 1e-3, "headline_lr": 1e-3,
           "headline_schedule": "cosine", "headline_batch": 10, "headline_epochs": 1, "headline_replicas": 1,
           "gen_epochs": 1, "long_epochs": 2, "held_out_digits": [1, 3, 5, 7, 2], "test_lengths": [2]}
-VAL_ACC_EPOCH1 = (60.0, 70.0, 80.0)  # seeds 0, 1, 2: mean 70, sd 10, half-width 4.303 * 10 / sqrt(3) = 24.84
-MAX_ACC = (90.0, 92.0, 94.0)  # mean 92, half-width 4.303 * 2 / sqrt(3) = 4.97
+VAL_ACC_EPOCH1 = (60.0, 70.0, 80.0)  # seeds 0, 1, 2: mean 70; with three seeds the bootstrap interval spans them
+MAX_ACC = (90.0, 92.0, 94.0)  # mean 92, interval [90, 94] (report/stats.py: the bootstrap, within the values)
 
 
 def baseline_metrics(seed: int, disjoint: bool = False) -> dict:
@@ -63,10 +63,10 @@ def row(table, first) -> list:
     return next(r for r in table.rows if r[0] == first)
 
 
-def test_measured_gives_mean_and_t_interval_and_counts_missing_values():
-    assert measured([60.0, 70.0, 80.0], ".1f") == "70.0 [45.2, 94.8]"
+def test_measured_gives_mean_and_interval_and_counts_missing_values():
+    assert measured([60.0, 70.0, 80.0], ".1f") == "70.0 [60.0, 80.0]"
     assert measured([5.0], ".1f") == "5.0"
-    assert measured([1.0, 3.0, math.nan], ".1f", "never reached") == "2.0 [-10.7, 14.7] (1 of 3 never reached)"
+    assert measured([1.0, 3.0, math.nan], ".1f", "never reached") == "2.0 [1.0, 3.0] (1 of 3 never reached)"
     assert measured([math.nan, math.nan], ".1f") == "not reached" and measured([], ".1f") == "—"
 
 
@@ -77,28 +77,28 @@ def test_tables_put_known_seed_values_in_the_right_rows(results):
                          "Sweeps", "Headline", "The seed's hyperparameters and this run's"}  # no gen-* cell: no table
     epochs = tabs["The seed's per-epoch table"]
     assert row(epochs, 1)[1:] == ["2.87", "1.000 [1.000, 1.000]", "2.89", "1.100 [1.100, 1.100]", "8",
-                                  "70.0 [45.2, 94.8]", "0.0067", "0.002 [0.002, 0.002]", 3]
+                                  "70.0 [60.0, 80.0]", "0.0067", "0.002 [0.002, 0.002]", 3]
     assert row(epochs, 0)[8] == "—"  # no gradient before the first step
     assert row(epochs, "2 (this run's last)")[6] == "90.0 [90.0, 90.0]"
     assert row(epochs, 5)[2] == row(epochs, 50)[6] == "not reached"
     per_op = tabs["Per-op test accuracy"]
-    assert row(per_op, "Max") == ["Max", 92, "92.0 [87.0, 97.0]", "92.0 [87.0, 97.0]"]
+    assert row(per_op, "Max") == ["Max", 92, "92.0 [90.0, 94.0]", "92.0 [90.0, 94.0]"]
     assert per_op.title == "Per-op test accuracy at epoch 2 (the seed's: 50)"
     confusion = tabs["Which op's answer was given, epoch 2 test (%)"]
-    assert confusion.rows[7][2:] == ["0.0 [0.0, 0.0]"] * 3 + ["91.0 [88.5, 93.5]", "9.0 [6.5, 11.5]", "0.0 [0.0, 0.0]"]
+    assert confusion.rows[7][2:] == ["0.0 [0.0, 0.0]"] * 3 + ["91.0 [90.0, 92.0]", "9.0 [8.0, 10.0]", "0.0 [0.0, 0.0]"]
 
 
 def test_sweeps_and_headline_skip_missing_cells_and_pair_seeds(results):
     tabs = by_title(tables(results))
     sweeps = tabs["Sweeps"]
     assert [r[0] for r in sweeps.rows] == ["baseline-seed at epoch 1", "size-1000", "ablate-no-ffn"]  # lr-0.1 never ran
-    assert row(sweeps, "baseline-seed at epoch 1")[2:] == [100, "78", "51.0 [48.5, 53.5]", 3]
-    assert row(sweeps, "size-1000")[1:] == ["1,000 training rows", 100, "78", "82.0 [77.0, 87.0]", 3]
+    assert row(sweeps, "baseline-seed at epoch 1")[2:] == [100, "78", "51.0 [50.0, 52.0]", 3]
+    assert row(sweeps, "size-1000")[1:] == ["1,000 training rows", 100, "78", "82.0 [80.0, 84.0]", 3]
     assert row(sweeps, "ablate-no-ffn")[1:4] == ["ffn False", 100, "68"]
     head = {(r[0], r[1]): r[3:] for r in tabs["Headline"].rows}
-    assert head[("headline", "test accuracy (%), seed split")] == ["100.0 [97.5, 102.5]", 3]
-    assert head[("headline", "test accuracy, seed split minus disjoint (points)")] == ["2.5 [-3.9, 8.9]", 2]
-    assert head[("headline", "CPU s to 95% val accuracy, seed split")] == ["4.0 [-21.4, 29.4] (1 of 3 never reached)", 3]
+    assert head[("headline", "test accuracy (%), seed split")] == ["100.0 [99.0, 101.0]", 3]
+    assert head[("headline", "test accuracy, seed split minus disjoint (points)")] == ["2.5 [2.0, 3.0]", 2]
+    assert head[("headline", "CPU s to 95% val accuracy, seed split")] == ["4.0 [2.0, 6.0] (1 of 3 never reached)", 3]
     assert head[("the seed's", "test accuracy, seed split minus disjoint (points)")] == ["1.0 [1.0, 1.0]", 3]
     assert head[("the seed's", "CPU s to 99% val accuracy, disjoint split")] == ["never reached", 3]
     assert "schedule cosine, warmup_epochs 1" in tabs["Headline"].note

@@ -1,7 +1,7 @@
 """The training-dynamics report page's tables: each of the seed's tables beside blocklab's numbers.
 
-Every row gives the seed's figure, blocklab's mean [95% CI] over the finished seeds (Student's t,
-report/stats.py) and how many seeds (or runs) it pools. The seed's figures are those the claims
+Every row gives the seed's figure, blocklab's mean [95% CI] over the finished seeds (a bootstrap
+that stays within the values, report/stats.py) and how many seeds (or runs) it pools. The seed's figures are those the claims
 module tests (claims.py), so the page and the verdicts cannot disagree about what
 the seed says. A cell a run did not hold (a --quick run, --set parts=...) gives no row, and a
 table left without rows is not drawn; an epoch past the end of a run reads "not reached".

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from blocklab.cli import cli
 from blocklab.cli._options import parse_assignments
-from blocklab.studies import registry
-from studies.tiny_study import run_cli
+from blocklab.lab import registry
+from lab.tiny_study import run_cli
 
 EXAMPLE = re.compile(r"^ {4,}(blocklab .*)$")  # an indented line of a \b paragraph
 CHEAP = ("list", "info")  # examples that run in about a second; the rest train or read runs/

@@ -95,7 +95,7 @@ def test_a_measured_id_that_the_list_lacks_is_an_error():
 def test_the_terminal_summary_gives_the_ledgers_verdicts(capsys):
     from pathlib import Path
 
-    from blocklab.cli import _summarize
+    from blocklab.cli.run import _summarize
     from blocklab.report.results import load
 
     folder = Path(__file__).parent / "data" / "attention-quick"

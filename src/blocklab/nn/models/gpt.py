@@ -12,22 +12,33 @@ from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
 from ..norms import build_norm
 from .sampling import beam_search, sample_next
+from .saving import SavedModel
 
 
-class GPT(HookedModule):
-    """tokens (B, T) -> next-token logits (B, T, V)."""
+class GPT(SavedModel, HookedModule):
+    """tokens (B, T) -> next-token logits (B, T, V).
 
-    def __init__(self, cfg: GPTConfig) -> None:
+    head_bias adds a bias to the output layer (the training-dynamics study's b_output); a saved
+    model records it beside its config.
+    """
+
+    config_class = GPTConfig
+    extra_fields = ("head_bias",)
+
+    def __init__(self, cfg: GPTConfig, head_bias: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
         self.embed = Embedder(cfg, cfg.vocab_size)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm_f = build_norm(cfg) if cfg.use_final_norm else nn.Identity()
-        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=head_bias)
         init_weights(self, cfg.init_std)
         if cfg.tie_weights:
             self.lm_head.weight = self.embed.tok.weight
         self.setup_hooks()
+
+    def format_extras(self) -> dict:
+        return {"head_bias": self.lm_head.bias is not None}
 
     def forward(
         self,

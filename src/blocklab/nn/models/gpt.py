@@ -40,6 +40,13 @@ class GPT(SavedModel, HookedModule):
     def format_extras(self) -> dict:
         return {"head_bias": self.lm_head.bias is not None}
 
+    @classmethod
+    def from_hf(cls, folder) -> GPT:
+        """The GPT in a Hugging Face GPT-2 folder (config.json + model.safetensors); see blocklab.nn.hf."""
+        from ..hf import from_hf  # hf.py builds on this module
+
+        return from_hf(folder)
+
     def forward(
         self,
         idx: torch.Tensor,

@@ -58,7 +58,7 @@ def gpt2_refusal(model: GPT) -> str | None:
     if cfg.kv_heads != cfg.n_heads:
         return f"GPTConfig.n_kv_heads={cfg.n_kv_heads!r} cannot be exported to GPT-2, which has one K/V head per head"
     if not cfg.use_final_norm:
-        return f"GPTConfig.final_norm={cfg.final_norm!r} cannot be exported to GPT-2, which ends with a LayerNorm (ln_f)"
+        return f"GPTConfig.final_norm={cfg.final_norm!r} cannot be exported to GPT-2, which ends in a LayerNorm (ln_f)"
     if model.lm_head.bias is not None:
         return "head_bias=True cannot be exported to GPT-2, whose lm_head has no bias"
     return None

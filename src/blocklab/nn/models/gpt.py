@@ -11,7 +11,7 @@ from ..config import GPTConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
 from ..norms import build_norm
-from .sampling import beam_search, sample_next
+from .sampling import DEFAULT_TEMPERATURE, beam_search, sample_next
 from .saving import SavedModel
 
 
@@ -89,7 +89,7 @@ class GPT(SavedModel, HookedModule):
         idx: torch.Tensor,
         max_new_tokens: int,
         *,
-        temperature: float = 1.0,
+        temperature: float = DEFAULT_TEMPERATURE,
         top_k: int | None = None,
         top_p: float | None = None,
         use_cache: bool | None = None,

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from ..errors import BlocklabError, ConfigError, choice_error
 from ..io import atomic_write_text
 from ..nn import GPT, GPTConfig
-from ..nn.models.sampling import DEFAULT_TEMPERATURE
+from ..nn.models.text import continue_text
 from ..tokenizers import ByteTokenizer, CharTokenizer, Tokenizer
 from .config import TrainConfig
 from .metrics import accuracy
@@ -225,14 +225,5 @@ def train_lm(
     finally:
         bar.bar.close()
     model.save(out, tokenizer=tok)
-    return LMRun(out, model.eval(), tok, result, sample_text(model, tok, sample_tokens, seed=seed))
-
-
-def sample_text(model: GPT, tok: Tokenizer, n_tokens: int, prompt: str = "\n", seed: int = 0,
-                temperature: float = DEFAULT_TEMPERATURE) -> str:
-    """`n_tokens` tokens sampled after `prompt` (seeded), decoded."""
-    device = next(model.parameters()).device
-    ids = torch.from_numpy(tok.encode(prompt))[None].to(device)  # (1, P)
-    out = model.eval().generate(ids, n_tokens, temperature=temperature,
-                                generator=torch.Generator(device).manual_seed(seed))
-    return tok.decode(out[0, ids.shape[1]:].cpu().numpy())
+    sample = continue_text(model.eval(), tok, "\n", sample_tokens, seed=seed).text
+    return LMRun(out, model, tok, result, sample)

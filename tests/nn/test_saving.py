@@ -164,7 +164,7 @@ def test_each_broken_folder_is_one_line(tmp_path):
     assert "GPTConfig.norm='group' is not valid" in broken(config={**json.loads(good)["config"], "norm": "group"})
     assert "key 'pad_id' that a GPT does not have" in broken(pad_id=0)
     message = broken(config={**json.loads(good)["config"], "d_ff": 48})
-    assert message.endswith("tensor 'blocks.0.mlp.up.weight' has shape (32, 16), but config.json's settings give (48, 16)")
+    assert message.endswith("'blocks.0.mlp.up.weight' has shape (32, 16), but config.json's settings give (48, 16)")
     assert "no tensor 'blocks.2.attn.q_proj.weight'" in broken(config={**json.loads(good)["config"], "n_layers": 3})
     (folder / "config.json").write_text("{not json")
     assert "config.json is corrupt: not JSON" in _error(load_any, folder)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
+from safetensors.numpy import save as save_arrays
 
+from ..io import atomic_write_bytes
 from ..nn.models.gpt import GPT as TorchGPT
 from .gpt import GPT
 
@@ -52,15 +54,13 @@ def from_torch(model: TorchGPT, dtype=np.float32) -> GPT:
     return target
 
 
+def weights_bytes(model: GPT) -> bytes:
+    """The weights as safetensors bytes, a tied parameter under its first name only (named_parameters' rule)."""
+    return save_arrays({name: np.ascontiguousarray(p.data) for name, p in model.named_parameters()})
+
+
 def save_weights(model: GPT, path: str | Path) -> None:
-    """Write the weights as safetensors, a tied parameter under its first name only."""
-    seen: set[int] = set()
-    arrays = {}
-    for name, p in model.named_parameters():
-        if id(p) not in seen:
-            seen.add(id(p))
-            arrays[name] = np.ascontiguousarray(p.data)
-    save_file(arrays, str(path))
+    atomic_write_bytes(path, weights_bytes(model))
 
 
 def load_weights(model: GPT, path: str | Path) -> None:

@@ -178,8 +178,9 @@ class GPT(Module):
 
     def generate(self, idx: np.ndarray, max_new_tokens: int, *, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, generator=None) -> np.ndarray:
-        """Append max_new_tokens to idx (B, T): temperature 0 is greedy, else sampling with
-        optional top-k / top-p. Decoding is blocklab.nn's `sample_next` (a torch.Generator
+        """Append max_new_tokens to idx (B, T): temperature 0 is greedy, else sampling with optional top-k / top-p;
+        the default temperature is blocklab.nn's DEFAULT_TEMPERATURE (a test holds the two equal).
+        Decoding is blocklab.nn's `sample_next` (a torch.Generator
         seeds it), so both engines decode alike. No KV cache: each step reruns the context,
         cropped to max_len for learned positions. Call model.eval() first to switch off dropout."""
         import torch  # only here: the engine itself runs without torch

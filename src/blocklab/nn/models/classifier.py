@@ -8,10 +8,13 @@ from ..blocks import Block, Blocks, final_norm
 from ..config import ClassifierConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookPoint, HookedModule
+from .saving import SavedModel
 
 
-class EncoderClassifier(HookedModule):
+class EncoderClassifier(SavedModel, HookedModule):
     """tokens (B, T) -> class logits (B, n_classes). Padding (pad_id) is ignored by attention and pooling."""
+
+    config_class = ClassifierConfig
 
     def __init__(self, cfg: ClassifierConfig) -> None:
         super().__init__()

@@ -10,29 +10,46 @@ from ..blocks import Block, Blocks, final_norm
 from ..config import GPTConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
-from .sampling import beam_search, sample_next
+from .sampling import DEFAULT_TEMPERATURE, beam_search, sample_next
+from .saving import SavedModel
 
 
-class GPT(HookedModule):
+class GPT(SavedModel, HookedModule):
     """tokens (B, T) -> next-token logits (B, T, V).
 
     `positions` (B, T), optional: one position per token from the task, read by the additive
     encodings ('learned', 'sinusoidal') instead of 0..T-1 and required by 'abacus' and
     'coupling' (blocklab.tasks.digit_positions computes them). They feed the embedding only:
     the causal mask and a KV cache still follow the order of the tokens.
+
+    head_bias adds a bias to the output layer (the training-dynamics study's b_output); a saved
+    model records it beside its config.
     """
 
-    def __init__(self, cfg: GPTConfig) -> None:
+    config_class = GPTConfig
+    extra_fields = ("head_bias",)
+
+    def __init__(self, cfg: GPTConfig, head_bias: bool = False) -> None:
         super().__init__()
         self.cfg = cfg
         self.embed = Embedder(cfg, cfg.vocab_size, causal=True)
         self.blocks = Blocks(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm_f = final_norm(cfg)
-        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=head_bias)
         init_weights(self, cfg.init_std)
         if cfg.tie_weights:
             self.lm_head.weight = self.embed.tok.weight
         self.setup_hooks()
+
+    def format_extras(self) -> dict:
+        return {"head_bias": self.lm_head.bias is not None}
+
+    @classmethod
+    def from_hf(cls, folder) -> GPT:
+        """The GPT in a Hugging Face GPT-2 folder (config.json + model.safetensors); see blocklab.nn.hf."""
+        from ..hf import from_hf  # hf.py builds on this module
+
+        return from_hf(folder)
 
     def forward(
         self,
@@ -77,7 +94,7 @@ class GPT(HookedModule):
         idx: torch.Tensor,
         max_new_tokens: int,
         *,
-        temperature: float = 1.0,
+        temperature: float = DEFAULT_TEMPERATURE,
         top_k: int | None = None,
         top_p: float | None = None,
         use_cache: bool | None = None,

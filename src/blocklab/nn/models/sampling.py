@@ -7,10 +7,15 @@ import torch
 
 from ...errors import BlocklabError
 
+# Sampling from the distribution the model learned, as nanoGPT's and minGPT's generate() do:
+# greedy decoding (0) makes a character model loop ("the the the"), and a seeded generator
+# keeps sampled text reproducible. Every generate in blocklab and `blocklab generate` use it.
+DEFAULT_TEMPERATURE = 1.0
+
 
 def sample_next(
     logits: torch.Tensor,
-    temperature: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
     top_k: int | None = None,
     top_p: float | None = None,
     generator: torch.Generator | None = None,

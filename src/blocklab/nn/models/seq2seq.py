@@ -10,10 +10,13 @@ from ..config import Seq2SeqConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
 from .sampling import beam_search
+from .saving import SavedModel
 
 
-class Seq2SeqTransformer(HookedModule):
+class Seq2SeqTransformer(SavedModel, HookedModule):
     """(src (B, S), tgt (B, T)) -> logits (B, T, V_tgt); the decoder sees tgt causally."""
+
+    config_class = Seq2SeqConfig
 
     def __init__(self, cfg: Seq2SeqConfig) -> None:
         super().__init__()

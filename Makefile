@@ -1,26 +1,34 @@
-# `make tour` sets up .venv and runs the main job; `make test` sets up and runs the tests.
+# `make tour` sets up .venv with what the tour needs and runs the main job; `make test` adds the
+# dev extras (pytest, ...) and runs the tests.
 # torch is pinned here (not in pyproject) so that this machine's local CPU build is used:
 # elsewhere, `make tour TORCH=torch` takes whatever build suits the machine.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+INSTALLED := $(VENV)/.installed
+INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: setup tour test clean
+.PHONY: setup setup-dev tour test clean
 
-$(STAMP): pyproject.toml Makefile
+$(INSTALLED): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(INSTALLED)
 
-setup: $(STAMP)
+$(INSTALLED_DEV): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(INSTALLED_DEV)
+
+setup: $(INSTALLED)
+
+setup-dev: $(INSTALLED_DEV)
 
 tour: setup
 	$(BIN)/blocklab tour
 
-test: setup
+test: setup-dev
 	$(BIN)/python -m pytest
 
 clean:

@@ -9,8 +9,8 @@ from blocklab.errors import BlocklabError
 from blocklab.nn import Seq2SeqConfig
 from blocklab.nn.models.seq2seq import Seq2SeqTransformer
 from blocklab.studies.addition_heads import ablation as abl
+from blocklab.studies.addition_heads.model import PROMPT_LEN, answer_logits, beam, build, evaluate, greedy, predict
 from blocklab.studies.addition_heads.study import AdditionHeads, AdditionHeadsConfig
-from blocklab.studies.addition_heads.model import (PROMPT_LEN, answer_logits, beam, build, evaluate, greedy, predict)
 from blocklab.tasks import addition
 from blocklab.tasks.addition import EQUALS, VOCAB
 
@@ -160,15 +160,16 @@ def test_alignment_scores_a_perfect_column_reader_one_and_uniform_attention_chan
 
 
 def test_config_names_the_bad_value():
-    with pytest.raises(BlocklabError, match="choose from"):
+    with pytest.raises(BlocklabError, match=r"AdditionHeadsConfig.models=\('rnn',\).*values from: 'seq2seq'"):
         AdditionHeadsConfig(models=("rnn",))
     with pytest.raises(BlocklabError, match="probe"):
         AdditionHeadsConfig(probes=("1000+1",))
 
 
 def test_tiny_run_writes_figures_ablation_json_and_claims(tmp_path):
-    overrides = {"steps": 2, "n_train": 64, "n_val": 16, "n_test": 32, "eval_every": 2, "d_model": 8,
-                 "n_heads": 2, "layers": 1, "batch_size": 16, "beam_sizes": [1, 2]}
+    overrides = {"train.steps": 2, "train.warmup_steps": 2, "train.eval_every": 2, "train.batch_size": 16,
+                 "n_train": 64, "n_val": 16, "n_test": 32, "d_model": 8, "n_heads": 2, "layers": 1,
+                 "beam_sizes": [1, 2]}
     folder, results = run_isolated("addition-heads", out=tmp_path, overrides=overrides)
     assert {r["status"] for r in results["runs"]} == {"done"}
     assert {"head_importance.png", "pruning_curve.png", "decoding_comparison.png", "error_cascade.png",

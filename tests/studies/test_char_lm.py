@@ -16,8 +16,8 @@ from blocklab.studies.common.training import next_token
 
 from .isolated import run_isolated
 
-TINY = {"steps": 12, "code_steps": 6, "eval_every": 6, "warmup_steps": 2, "context": 16, "d_model": 16, "n_heads": 2,
-        "n_layers": 1, "batch_size": 4, "val_windows": 8, "sample_chars": 20}
+TINY = {"train.steps": 12, "code_steps": 6, "train.eval_every": 6, "train.warmup_steps": 2, "context": 16,
+        "d_model": 16, "n_heads": 2, "n_layers": 1, "train.batch_size": 4, "val_windows": 8, "sample_chars": 20}
 VERSE = "ROMEO.\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from blocklab.errors import BlocklabError
-from blocklab.studies.pe_extrapolation.study import PEConfig, data_seed
 from blocklab.studies.pe_extrapolation import parts
 from blocklab.studies.pe_extrapolation.figures import SEED_FIGURES
+from blocklab.studies.pe_extrapolation.study import PEConfig, data_seed
 from blocklab.tasks.sortedness import sortedness
 
 from .isolated import run_isolated
@@ -102,7 +102,7 @@ def test_first_vs_last_at_mixed_lengths_answers_the_query():
 
 
 def test_config_checks_names_and_span_and_data_seeds_are_disjoint():
-    with pytest.raises(BlocklabError, match="choose from"):
+    with pytest.raises(BlocklabError, match=r"PEConfig.encodings=.*values from: 'sinusoidal'"):
         PEConfig(encodings=("sinusoidal", "absolute"))
     with pytest.raises(BlocklabError, match="random_span"):
         PEConfig(randomized=("rope",), random_span=512)  # the 1000-token test would not fit
@@ -112,8 +112,9 @@ def test_config_checks_names_and_span_and_data_seeds_are_disjoint():
 
 
 def test_tiny_run_writes_results_figures_and_measurements(tmp_path):
-    overrides = {"steps": 4, "n_train": 64, "n_val": 32, "n_eval": 8, "n_eval_far": 2, "test_lengths": [8, 32],
-                 "far_length": 40, "encodings": ["learned", "rope"], "randomized": ["rope"], "batch_size": 16}
+    overrides = {"train.steps": 4, "train.warmup_steps": 0, "train.batch_size": 16, "n_train": 64, "n_val": 32,
+                 "n_eval": 8, "n_eval_far": 2, "test_lengths": [8, 32], "far_length": 40,
+                 "encodings": ["learned", "rope"], "randomized": ["rope"]}
     folder, results = run_isolated("pe-extrapolation", out=tmp_path, overrides=overrides)
     assert {r["status"] for r in results["runs"]} == {"done"}
     assert set(SEED_FIGURES) <= set(results["figures"])

@@ -19,8 +19,9 @@ from .isolated import run_isolated
 
 GOOD, BAD = ["great", "moving", "funny", "smart"], ["dull", "boring", "flat", "tedious"]
 FIGURES = {"sentiment_accuracy.png", "sentiment_training.png", "sentiment_embedding_scale.png"}
-TINY = {"steps": 30, "warmup_steps": 5, "bow_steps": 30, "eval_every": 10, "d_model": 16, "d_ff": 32, "n_layers": 1, "n_heads": 2,
-        "max_len": 12, "batch_size": 16, "bow_lr": 0.1, "lr": 0.01}
+TINY = {"train.steps": 30, "train.warmup_steps": 5, "train.eval_every": 10, "train.batch_size": 16, "train.lr": 0.01,
+        "bow_train.steps": 30, "bow_train.eval_every": 10, "bow_train.batch_size": 16, "bow_train.lr": 0.1,
+        "d_model": 16, "d_ff": 32, "n_layers": 1, "n_heads": 2, "max_len": 12}
 
 
 def tiny_corpus(cache, n: int = 240) -> None:
@@ -100,4 +101,4 @@ def test_embedding_rms_scales_with_sqrt_d_model():
 
 
 def test_the_quick_variant_keeps_the_full_models():
-    assert set(Sentiment.quick) <= {"steps", "bow_steps", "eval_every", "warmup_steps"}
+    assert {key.split(".")[0] for key in Sentiment.quick} <= {"train", "bow_train"}

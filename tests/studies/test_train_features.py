@@ -10,7 +10,8 @@ from blocklab.studies.train_features import char_windows
 from .isolated import run_isolated
 
 TINY = {"ckpt_d_model": 64, "ckpt_layers": 2, "ckpt_seq_len": 16, "ckpt_batch": 2, "repeats": 1, "lm_d_model": 32,
-        "lm_steps": 10, "lm_train_chars": 20_000, "lm_test_chars": 3_000, "batch_size": 8}
+        "train.steps": 10, "train.warmup_steps": 1, "train.batch_size": 8, "lm_train_chars": 20_000,
+        "lm_test_chars": 3_000}
 
 
 def test_the_study_measures_both_features_and_shows_its_table(tmp_path):

@@ -111,6 +111,18 @@ def find_results(root: str | Path) -> list[Path]:
     return sorted(root.rglob(RESULTS_FILE))
 
 
+def config_value(results: dict, key: str, flat: str | None = None) -> Any:
+    """The recorded config's value of dotted `key` ("train.steps"). Folders written before the
+    studies nested the trainer's settings hold them flat: there `flat` is read (default: the
+    last part of `key`, "steps")."""
+    value: Any = results["config"]
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return results["config"][flat or key.rpartition(".")[2]]
+        value = value[part]
+    return value
+
+
 def finished_runs(results: dict, cell: str) -> list[dict]:
     """The done or diverged runs of one cell, in seed order."""
     runs = [r for r in results["runs"] if r["cell"] == cell and r["status"] in FINISHED]

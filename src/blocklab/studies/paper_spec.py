@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import Config, PositiveInt
 from ..errors import BlocklabError
 from ..lab.registry import Cell, Study, register
 from ..nn import Seq2SeqConfig, build_model, parameter_summary, preset
@@ -19,9 +20,9 @@ from ..report.verdicts import Measurement, between, ill_posed
 
 
 @dataclass
-class PaperSpecConfig:
-    base_vocab: int = 37000  # the paper's shared source/target BPE vocabulary (English-German)
-    classifier_vocab: int = 30000  # seed 003 does not say; the preset's default, stated in the report
+class PaperSpecConfig(Config):
+    base_vocab: PositiveInt = 37000  # the paper's shared source/target BPE vocabulary (English-German)
+    classifier_vocab: PositiveInt = 30000  # seed 003 does not say; the preset's default, stated in the report
 
 
 # Learned vectors of width d in one norm: LayerNorm and BatchNorm a gain and a bias, RMSNorm a gain.

@@ -21,16 +21,18 @@ numbers are the features' specification sheet.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated
 
 import torch
 from torch import nn
 
 from ..bench.timing import peak_memory
+from ..config import Config, PositiveInt, Range
 from ..lab.registry import Cell, Study, register
 from ..nn import GPT, GPTConfig, set_grad_checkpointing
 from ..report import plots
-from ..report.results import finished_runs, seed_values
+from ..report.results import config_value, finished_runs, seed_values
 from ..report.stats import mean_ci
 from ..report.tables import Table
 from ..tasks.python_code import load_corpus
@@ -41,20 +43,20 @@ RANDOM_VOCAB = 256  # the checkpointing cell's random tokens: the size of a byte
 
 
 @dataclass
-class TrainFeaturesConfig:
-    ckpt_d_model: int = 256  # heads of width 64
-    ckpt_layers: int = 8
-    ckpt_seq_len: int = 256
-    ckpt_batch: int = 8
-    repeats: int = 3  # timed steps per mode; the fastest is kept
-    lm_d_model: int = 128
-    lm_layers: int = 2
-    lm_context: int = 64  # characters a window predicts from
-    lm_steps: int = 1500
-    lm_train_chars: int = 400_000
-    lm_test_chars: int = 60_000
-    batch_size: int = 32
-    lr: float = 3e-3
+class TrainFeaturesConfig(Config):
+    ckpt_d_model: PositiveInt = 256  # heads of width 64
+    ckpt_layers: PositiveInt = 8
+    ckpt_seq_len: PositiveInt = 256
+    ckpt_batch: PositiveInt = 8
+    repeats: PositiveInt = 3  # timed steps per mode; the fastest is kept
+    lm_d_model: Annotated[int, Range(ge=32)] = 128  # heads of width 32
+    lm_layers: PositiveInt = 2
+    lm_context: PositiveInt = 64  # characters a window predicts from
+    lm_train_chars: PositiveInt = 400_000
+    lm_test_chars: PositiveInt = 60_000
+    # the int8 cell's character LM
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=1500, batch_size=32, lr=3e-3, schedule="cosine", warmup_steps=100, eval_every=None))
 
 
 def char_windows(text: str, tokenizer, context: int) -> torch.Tensor:
@@ -129,8 +131,7 @@ def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
     torch.manual_seed(seed)
     model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, d_model=cfg.lm_d_model, n_heads=cfg.lm_d_model // 32,
                           n_layers=cfg.lm_layers, d_ff=4 * cfg.lm_d_model, max_len=cfg.lm_context))
-    train_cfg = TrainConfig(steps=cfg.lm_steps, batch_size=cfg.batch_size, lr=cfg.lr, schedule="cosine",
-                            warmup_steps=min(100, cfg.lm_steps // 10), eval_every=None, seed=seed, device=ctx.device)
+    train_cfg = cfg.train.replace(seed=seed, device=ctx.device)
     result = fit(model, {"train": (train,)}, next_token, train_cfg, run_dir=ctx.work_dir, progress=ctx.progress)
     model.cpu()  # int8 inference runs on the CPU; so does the float model it is compared with
     report = compare_int8(model, (test,), next_token)
@@ -152,7 +153,7 @@ class TrainFeatures(Study):
     description = "issue 8: gradient checkpointing's memory and time, int8 inference's size and accuracy"
     Config = TrainFeaturesConfig
     quick = {"ckpt_d_model": 128, "ckpt_layers": 4, "ckpt_seq_len": 128, "repeats": 1, "lm_d_model": 64,
-             "lm_steps": 200, "lm_train_chars": 100_000, "lm_test_chars": 20_000}
+             "train.steps": 200, "train.warmup_steps": 20, "lm_train_chars": 100_000, "lm_test_chars": 20_000}
 
     def cells(self, cfg: TrainFeaturesConfig) -> list[Cell]:
         return [Cell("checkpointing"), Cell("int8")]
@@ -201,6 +202,7 @@ class TrainFeatures(Study):
         examples = runs[0]["metrics"]["disagreements"][:3] if runs else []
         note = (f"Checkpointing: a GPT of width {cfg['ckpt_d_model']}, {cfg['ckpt_layers']} layers, "
                 f"{cfg['ckpt_batch']} x {cfg['ckpt_seq_len']} tokens. int8: a {cfg['lm_layers']}-layer GPT of width "
-                f"{cfg['lm_d_model']} after {cfg['lm_steps']} steps on {cfg['lm_train_chars']:,} characters. "
+                f"{cfg['lm_d_model']} after {config_value(results, 'train.steps', 'lm_steps')} steps on "
+                f"{cfg['lm_train_chars']:,} characters. "
                 "First disagreements (seed of the first run): " + "; ".join(examples))
         return [Table("Measured: mean [95% CI] over seeds", ["quantity", "mean", "95% CI", "seeds"], rows, note)]

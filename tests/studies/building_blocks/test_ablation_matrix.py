@@ -11,7 +11,7 @@ from blocklab.studies.building_blocks.ablation_matrix import NAMES, AblationMatr
 from ..isolated import run_isolated
 
 FIGURES = {"51_ablation_comparison.png", "51_ablation_matrix.png", "51_ablation_interactions.png"}
-TINY = {"steps": 4, "n_train": 64, "n_test": 64}
+TINY = {"train.steps": 4, "n_train": 64, "n_test": 64}
 
 
 @pytest.fixture(scope="module")

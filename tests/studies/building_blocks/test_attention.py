@@ -14,8 +14,9 @@ from ..isolated import run_isolated
 FIGURES = {"47_attention_learned.png", "47_attention_mechanism.png", "47_attention_multihead.png",
            "47_attention_patterns.png", "47_attention_scaling.png", "47_attention_self_cross.png",
            "47_attention_failures.png"}
-TINY = {"steps": 20, "eval_every": 10, "lr": 1e-2, "n_train": 128, "n_test": 100, "n_probe": 8, "multi_heads": 2,
-        "head_dims": [8, 64], "n_queries": 64, "seq_lens": [64, 128], "seq2seq_steps": 2}
+TINY = {"train.steps": 20, "train.eval_every": 10, "train.lr": 1e-2, "n_train": 128, "n_test": 100, "n_probe": 8,
+        "multi_heads": 2, "head_dims": [8, 64], "n_queries": 64, "seq_lens": [64, 128], "seq2seq_train.steps": 2,
+        "seq2seq_train.eval_every": 1}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_copy_metrics_are_valid_and_attention_moves_to_the_first_token(run):
     pattern = torch.tensor(copy["pattern"])  # (H, S, S), rows are distributions
     assert torch.allclose(pattern.sum(-1), torch.ones(1, 6), atol=1e-5)
     steps = copy["snapshots"]["steps"]
-    assert steps[0] == 0 and steps == sorted(steps) and steps[-1] == TINY["steps"]
+    assert steps[0] == 0 and steps == sorted(steps) and steps[-1] == TINY["train.steps"]
     first, last = copy["snapshots"]["values"][0][0], copy["snapshots"]["values"][-1][0]  # head 0's CLS row
     assert abs(first[1] - 1 / 6) < 0.02, "a 0.02-std init should start near uniform"
     assert last[1] > first[1] + 0.2, f"20 steps at lr 1e-2 should move the CLS query to x1: {first} -> {last}"

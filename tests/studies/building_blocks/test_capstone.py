@@ -12,7 +12,7 @@ from blocklab.studies.common.components import drops, without
 from ..isolated import run_isolated
 
 FIGURES = {"50_transformer_ablation.png", "50_transformer_training.png", "50_transformer_architecture.png"}
-TINY = {"steps": 10, "eval_every": 5, "n_train": 128, "n_val": 32, "n_test": 64, "n_layers": 2}
+TINY = {"train.steps": 10, "train.eval_every": 5, "n_train": 128, "n_val": 32, "n_test": 64, "n_layers": 2}
 
 
 @pytest.fixture(scope="module")

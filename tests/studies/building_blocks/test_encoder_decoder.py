@@ -15,7 +15,8 @@ from ..isolated import run_isolated
 FIGURES = {"48_encoder_decoder_training.png", "48_encoder_decoder_evolution.png", "48_encoder_decoder_concept.png",
            "48_encoder_decoder_bottleneck.png", "48_encoder_decoder_unet.png", "48_encoder_decoder_seq2seq.png",
            "48_encoder_failures.png"}
-TINY = {"steps": 20, "eval_every": 10, "n_train": 128, "n_test": 64, "bottlenecks": [2, 8], "seq2seq_steps": 4}
+TINY = {"train.steps": 20, "train.eval_every": 10, "n_train": 128, "n_test": 64, "bottlenecks": [2, 8],
+        "seq2seq_train.steps": 4, "seq2seq_train.eval_every": 1}
 BLOCK = BlockConfig(d_model=16, d_ff=32, mixer="none", pos_encoding="none")
 
 

@@ -13,7 +13,7 @@ from ..isolated import run_isolated
 FIGURES = {"46_normalization_training.png", "46_normalization_batch_training.png", "46_normalization_types.png",
            "46_normalization_distributions.png", "46_normalization_comparison.png",
            "46_normalization_batch_size.png", "46_norm_failures.png"}
-TINY = {"steps": 12, "n_layers": 2, "batch_sizes": [4, 128], "n_train": 256, "log_every": 2}
+TINY = {"train.steps": 12, "n_layers": 2, "batch_sizes": [4, 128], "n_train": 256, "train.log_every": 2}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_metrics_are_in_range(run):
         if name == "probes":
             continue
         assert 0 <= m["test_acc"] <= 100 and (m["test_acc"] == 100 or m["mistakes"]), name
-        assert len(m["loss"]) == TINY["steps"] // TINY["log_every"] or m["diverged"], name
+        assert len(m["loss"]) == TINY["train.steps"] // TINY["train.log_every"] or m["diverged"], name
         assert len(m["grad_init"]) == TINY["n_layers"] and all(g > 0 for g in m["grad_init"]), name
         assert [len(layer["density"]) for layer in m["dist_final"]] == [40] * TINY["n_layers"], name
 

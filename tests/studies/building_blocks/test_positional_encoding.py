@@ -7,14 +7,19 @@ import torch
 
 from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.nn.positional import sinusoid_table
-from blocklab.studies.building_blocks.positional_encoding.study import PositionalEncoding, distinguishability, offset_scores, pe_ratio
+from blocklab.studies.building_blocks.positional_encoding.study import (
+    PositionalEncoding,
+    distinguishability,
+    offset_scores,
+    pe_ratio,
+)
 
 from ..isolated import run_isolated
 
 FIGURES = {"49_positional_task.png", "49_positional_sinusoidal.png", "49_positional_alibi.png",
            "49_positional_comparison.png", "49_positional_rope.png", "49_pe_failures.png"}
-TINY = {"steps": 6, "eval_every": 3, "n_train": 128, "n_val": 32, "n_test": 64, "extrap_length": 6,
-        "extrap_test_lengths": [10, 20], "extrap_steps": 3, "extrap_n_test": 16}
+TINY = {"train.steps": 6, "train.eval_every": 3, "n_train": 128, "n_val": 32, "n_test": 64, "extrap_length": 6,
+        "extrap_test_lengths": [10, 20], "extrap_train.steps": 3, "extrap_train.eval_every": 3, "extrap_n_test": 16}
 
 
 @pytest.fixture(scope="module")

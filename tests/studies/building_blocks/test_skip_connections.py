@@ -6,16 +6,16 @@ import pytest
 import torch
 
 from blocklab.nn import BlockConfig
-from blocklab.studies.common.training import VectorNet
 from blocklab.studies.building_blocks.skip_connections.study import SkipConnections, signal_norms
 from blocklab.studies.common.gradients import per_block
+from blocklab.studies.common.training import VectorNet
 
 from ..isolated import run_isolated
 
 FIGURES = {"45_skip_connections_training.png", "45_skip_connections_concept.png", "45_skip_connections_dense.png",
            "45_skip_connections_gradients.png", "45_skip_connections_highway.png", "45_skip_failures.png"}
-TINY = {"steps": 30, "depths": [4], "probe_depths": [4, 10], "inits": ["default", "he"], "n_train": 256,
-        "eval_every": 15, "grad_logs": 3, "grid": 5}
+TINY = {"train.steps": 30, "depths": [4], "probe_depths": [4, 10], "inits": ["default", "he"], "n_train": 256,
+        "train.eval_every": 15, "grad_logs": 3, "grid": 5}
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,17 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from blocklab.report import results as res
 from blocklab.lab.runner import run_study
-from blocklab.tasks.python_code import (DEMOS, completion_scores, demo_checks, is_test_file, line_completions,
-                                        load_corpus, split_of)
-
+from blocklab.report import results as res
+from blocklab.tasks.python_code import (
+    DEMOS,
+    completion_scores,
+    demo_checks,
+    is_test_file,
+    line_completions,
+    load_corpus,
+    split_of,
+)
 from lab.tiny_study import run_cli
 
 LIBRARY = [f"pkg/mod{i}.py" for i in range(40)]
@@ -77,8 +83,8 @@ def test_demo_checks_tell_blank_valid_and_repetitive_completions():
 @pytest.fixture(scope="module")
 def copilot_run(tree, tmp_path_factory):
     out = tmp_path_factory.mktemp("copilot")
-    overrides = {"corpus_root": str(tree), "steps": 75, "checkpoints": [25, 75], "batch_size": 4, "min_char_count": 1,
-                 "n_lines": 4, "demo_tokens": 8, "bench_repeats": 2}
+    overrides = {"corpus_root": str(tree), "train.steps": 75, "checkpoints": [25, 75], "train.batch_size": 4,
+                 "min_char_count": 1, "n_lines": 4, "demo_tokens": 8, "bench_repeats": 2}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
         run_study("tinytorch-copilot", seeds=1, quick=True, out=out, overrides=overrides)

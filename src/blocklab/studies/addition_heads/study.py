@@ -24,11 +24,13 @@ Figures, ablation_results.json and the claims: analysis.py.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
-from blocklab.errors import BlocklabError
+from blocklab.config import Config, NonEmpty, PositiveFloat, PositiveInt, Seed
+from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.tasks.addition import ANSWER_LEN, EQUALS, ORDERS, addition, encode, operands
 from blocklab.train import TrainConfig
@@ -41,43 +43,37 @@ from .tables import all_tables
 
 
 @dataclass
-class AdditionHeadsConfig:
-    models: tuple[str, ...] = MODELS
-    orders: tuple[str, ...] = ORDERS
-    claims_order: str = "natural"  # the encoder-decoder cell whose heads the seed's claims are measured on
-    d_model: int = 64
-    n_heads: int = 4
-    layers: int = 2  # encoder layers and decoder layers each: the seed's 2 + 2
-    gpt_layers: int = 4  # a GPT of about the encoder-decoder's size
-    n_train: int = 100_000
-    n_val: int = 1000
-    n_test: int = 2000
-    test_seed: int = 0  # fixes the held-out problems; the same for every run seed
-    steps: int = 1000
-    batch_size: int = 256
-    lr: float = 5e-3
-    warmup_steps: int = 200
+class AdditionHeadsConfig(Config):
+    models: NonEmpty[tuple[Literal[MODELS], ...]] = MODELS
+    orders: NonEmpty[tuple[Literal[ORDERS], ...]] = ORDERS
+    claims_order: Literal[ORDERS] = "natural"  # the encoder-decoder cell whose heads the seed's claims are measured on
+    d_model: PositiveInt = 64
+    n_heads: PositiveInt = 4
+    layers: PositiveInt = 2  # encoder layers and decoder layers each: the seed's 2 + 2
+    gpt_layers: PositiveInt = 4  # a GPT of about the encoder-decoder's size
+    n_train: PositiveInt = 100_000
+    n_val: PositiveInt = 1000
+    n_test: PositiveInt = 2000
+    test_seed: Seed = 0  # fixes the held-out problems; the same for every run seed
+    # eval_every: the trainer's evaluation decodes the validation set greedily, giving the step at which it reaches 99%
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=1000, lr=5e-3, batch_size=256, schedule="cosine", warmup_steps=200, grad_clip=1.0, eval_every=100,
+        log_every=None))
     # Weights drawn with std 1/sqrt(d_model), not blocklab's GPT-2 default of 0.02. At 0.02 some
     # seeds sit for 1000-1500 steps on a plateau near 75% token accuracy (the README gives the
     # commands); at 0.125 every seed of the full study passes 99% greedy by step 700.
-    init_std: float = 0.125
-    eval_every: int = 100
-    beam_sizes: tuple[int, ...] = (1, 4)
+    init_std: PositiveFloat = 0.125
+    beam_sizes: NonEmpty[tuple[PositiveInt, ...]] = (1, 4)
     ablate: bool = True  # head ablation, pruning and probes on the encoder-decoder cells
     probes: tuple[str, ...] = ("999+1", "123+456", "555+445")
 
-    def __post_init__(self) -> None:
-        for name, value, valid in (("models", self.models, MODELS), ("orders", self.orders, ORDERS)):
-            bad = [v for v in value if v not in valid]
-            if bad or not value:
-                raise BlocklabError(f"addition-heads: {name}={list(value)}; choose from {', '.join(valid)}")
-        if self.claims_order not in ORDERS:
-            raise BlocklabError(f"addition-heads: claims_order={self.claims_order!r}; choose one of: "
-                                f"{', '.join(ORDERS)}")
+    def validate(self) -> None:
+        super().validate()
         for p in self.probes:
             a, _, b = p.partition("+")
             if not (a.isdigit() and b.isdigit() and int(a) < 1000 and int(b) < 1000):
-                raise BlocklabError(f"addition-heads: probe {p!r} must read like '123+456' with operands 0..999")
+                raise ConfigError(f"AdditionHeadsConfig.probes has {p!r}; each must read like '123+456' with "
+                                  "operands 0..999")
 
 
 def probe_batch(probes: tuple[str, ...], order: str) -> tuple[torch.Tensor, ...]:
@@ -92,7 +88,7 @@ class AdditionHeads(Study):
     description = "002: 3-digit addition trained to >= 99.9% greedy; decodings, error cascade, 24 heads ablated"
     claims = ("C002-01", "C002-02", "C002-03", "C002-04")
     Config = AdditionHeadsConfig
-    quick = {"models": ["seq2seq"], "orders": ["natural"], "steps": 400, "n_val": 500, "n_test": 1000}
+    quick = {"models": ["seq2seq"], "orders": ["natural"], "train.steps": 400, "n_val": 500, "n_test": 1000}
 
     def cells(self, cfg: AdditionHeadsConfig) -> list[Cell]:
         return [Cell(f"{m}-{o}", {"model": m, "order": o}) for m in cfg.models for o in cfg.orders]
@@ -102,9 +98,7 @@ class AdditionHeads(Study):
         task = addition(cfg.n_train, cfg.n_val, cfg.n_test, seed=1000 + seed, order=p["order"],
                         test_seed=cfg.test_seed)
         model = build(p["model"], cfg.d_model, cfg.n_heads, cfg.layers, cfg.gpt_layers, cfg.init_std)
-        tc = TrainConfig(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, schedule="cosine",
-                         warmup_steps=min(cfg.warmup_steps, cfg.steps), grad_clip=1.0, eval_every=cfg.eval_every, log_every=None,
-                         seed=seed, device=ctx.device)
+        tc = cfg.train.replace(seed=seed, device=ctx.device)
         cpu = time.process_time()
         result = fit(model, {"train": task.splits["train"], "val": task.splits["val"]}, loss_fn, tc,
                      run_dir=ctx.work_dir, progress=ctx.progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blocklab.report.results import finished_runs, per_seed
+from blocklab.report.results import config_value, finished_runs, per_seed
 from blocklab.report.stats import mean_ci
 from blocklab.report.tables import Table
 from blocklab.tasks.addition import ANSWER_LEN
@@ -100,9 +100,9 @@ def decodings(results: dict) -> Table:
             row("training CPU seconds", lambda c: of_runs([None if m["resumed"] else m["train_cpu_seconds"]
                                                            for m in ms[c]], len(ms[c]), "resumed, CPU time partial")),
             row("CPU seconds to 99%", lambda c: cpu_to_99_text(ms[c]))]
-    cfg = results["config"]
+    cfg, every = results["config"], config_value(results, "train.eval_every")
     note = (f"Mean [95% CI] over seeds on the {cfg['n_test']:,} held-out problems (the same for every cell and "
-            f"seed). Steps to 99%: the first evaluation (every {cfg['eval_every']} steps) at which greedy exact "
+            f"seed). Steps to 99%: the first evaluation (every {every} steps) at which greedy exact "
             f"match on the {cfg['n_val']:,} validation problems reached 99%. CPU seconds to 99% = training CPU "
             f"seconds x steps to 99% / steps done (evaluations included, pro rata). A run that never reached 99%, "
             f"or that resumed after an interrupt (its CPU time before it is not recorded), is counted beside the "

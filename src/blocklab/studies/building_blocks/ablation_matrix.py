@@ -14,10 +14,11 @@ component whose removal alone reaches chance leaves no room for super-additivity
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from blocklab.config import Config, PositiveInt
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.report import plots
@@ -46,18 +47,17 @@ def code(removed: tuple[str, ...]) -> str:
 
 
 @dataclass
-class AblationConfig:
-    length: int = 8
-    n_symbols: int = 10
-    n_train: int = 8000
-    n_test: int = 1000
-    d_model: int = 32
-    n_heads: int = 4
-    d_ff: int = 64
-    n_layers: int = 2
-    steps: int = 1250
-    batch_size: int = 64
-    lr: float = 3e-3
+class AblationConfig(Config):
+    length: PositiveInt = 8
+    n_symbols: PositiveInt = 10
+    n_train: PositiveInt = 8000
+    n_test: PositiveInt = 1000
+    d_model: PositiveInt = 32
+    n_heads: PositiveInt = 4
+    d_ff: PositiveInt = 64
+    n_layers: PositiveInt = 2
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1250, batch_size=64, lr=3e-3, eval_every=None,
+                                                                     log_every=None))
 
 
 @register
@@ -67,7 +67,7 @@ class AblationMatrix(Study):
     claims = ("C000-13", "C000-14", "C000-15")
     group = "building-blocks"
     Config = AblationConfig
-    quick = {"steps": 50, "n_train": 1000, "n_test": 200}
+    quick = {"train.steps": 50, "n_train": 1000, "n_test": 200}
 
     def cells(self, cfg):
         subsets = [s for k in range(len(NAMES) + 1) for s in itertools.combinations(NAMES, k)]
@@ -80,8 +80,7 @@ class AblationMatrix(Study):
                                 d_ff=cfg.d_ff, n_layers=cfg.n_layers, pooling="cls", max_len=cfg.length + 1,
                                 scale_embeddings=True)
         model = EncoderClassifier(without(full, tuple(cell.params["removed"])))
-        train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, eval_every=None, log_every=None,
-                            seed=seed, device=ctx.device)
+        train = cfg.train.replace(seed=seed, device=ctx.device)
         result = fit(model, {"train": task.splits["train"][:2]}, classify, train, run_dir=ctx.work_dir,
                      progress=ctx.progress)
         test = accuracy_and_mistakes(model, task)

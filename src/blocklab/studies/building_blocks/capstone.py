@@ -17,10 +17,11 @@ binary task; they are tested as the accuracies they state, on this 10-class task
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from matplotlib.patches import FancyBboxPatch
 
+from blocklab.config import Config, PositiveInt
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
 from blocklab.report import plots
@@ -33,20 +34,18 @@ from blocklab.train import TrainConfig, fit
 
 
 @dataclass
-class CapstoneConfig:
-    length: int = 8
-    n_symbols: int = 10
-    n_train: int = 10000
-    n_val: int = 500
-    n_test: int = 1000
-    d_model: int = 32
-    n_heads: int = 4
-    d_ff: int = 64
-    n_layers: int = 4
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 3e-3
-    eval_every: int = 150
+class CapstoneConfig(Config):
+    length: PositiveInt = 8
+    n_symbols: PositiveInt = 10
+    n_train: PositiveInt = 10000
+    n_val: PositiveInt = 500
+    n_test: PositiveInt = 1000
+    d_model: PositiveInt = 32
+    n_heads: PositiveInt = 4
+    d_ff: PositiveInt = 64
+    n_layers: PositiveInt = 4
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, batch_size=64, lr=3e-3, eval_every=150,
+                                                                     log_every=None))
 
 
 ABLATIONS = {"full": (), "no-skip": ("skip",), "no-norm": ("norm",), "no-attention": ("attention",), "no-PE": ("PE",)}
@@ -60,7 +59,7 @@ class Capstone(Study):
     claims = ("C000-12",)
     group = "building-blocks"
     Config = CapstoneConfig
-    quick = {"steps": 60, "n_train": 1000, "n_test": 200, "n_val": 100, "eval_every": 30}
+    quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_test": 200, "n_val": 100}
 
     def cells(self, cfg):
         return [Cell(name, {"removed": list(removed)}) for name, removed in ABLATIONS.items()]
@@ -72,8 +71,7 @@ class Capstone(Study):
                                 n_heads=cfg.n_heads, d_ff=cfg.d_ff, n_layers=cfg.n_layers, pooling="cls",
                                 max_len=cfg.length + 2, scale_embeddings=True)
         model = EncoderClassifier(without(full, tuple(cell.params["removed"])))
-        train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, eval_every=cfg.eval_every,
-                            log_every=None, seed=seed, device=ctx.device)
+        train = cfg.train.replace(seed=seed, device=ctx.device)
         data = {k: task.splits[k][:2] for k in ("train", "val")}
         result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
         test = accuracy_and_mistakes(model, task)

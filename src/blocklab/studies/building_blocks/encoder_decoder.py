@@ -20,18 +20,19 @@ Noise gain is how much input noise the output keeps, sum((pred-y)(x-y)) / sum((x
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from blocklab.config import Config, NonEmpty, PositiveInt
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import BlockConfig, Context, add_residual
 from blocklab.report import plots
 from blocklab.report.results import finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between, ill_posed
-from blocklab.studies.common.reverse import train_reverse
+from blocklab.studies.common.reverse import reverse_training, train_reverse
 from blocklab.studies.common.snapshots import Snapshots
 from blocklab.studies.common.training import VectorNet, regress
 from blocklab.tasks import TaskData, signals
@@ -106,20 +107,18 @@ def reconstruction_scores(model: nn.Module, task: TaskData) -> dict:
 
 
 @dataclass
-class EncoderDecoderConfig:
-    steps: int = 1000
-    lr: float = 2e-3
-    batch_size: int = 64
-    eval_every: int = 100  # also when the probe reconstructions are recorded
-    n_train: int = 4000
-    n_test: int = 1000
-    length: int = 32
-    d_model: int = 64
-    depth: int = 2  # blocks on each side
-    bottlenecks: tuple[int, ...] = (2, 4, 8, 16, 24)
-    unet_bottleneck: int = 8
-    seq2seq_steps: int = 300
-    seq2seq_lr: float = 3e-3
+class EncoderDecoderConfig(Config):
+    # the autoencoders; eval_every is also when the probe reconstructions are recorded
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000, lr=2e-3, schedule="cosine",
+                                                                     batch_size=64, eval_every=100, log_every=None))
+    n_train: PositiveInt = 4000
+    n_test: PositiveInt = 1000
+    length: PositiveInt = 32
+    d_model: PositiveInt = 64
+    depth: PositiveInt = 2  # blocks on each side
+    bottlenecks: NonEmpty[tuple[PositiveInt, ...]] = (2, 4, 8, 16, 24)
+    unet_bottleneck: PositiveInt = 8
+    seq2seq_train: TrainConfig = field(default_factory=lambda: reverse_training(steps=300, lr=3e-3))
 
 
 @register
@@ -129,7 +128,8 @@ class EncoderDecoder(Study):
     claims = ("C000-08", "C000-09")
     group = "building-blocks"
     Config = EncoderDecoderConfig
-    quick = {"steps": 100, "eval_every": 50, "n_train": 1000, "n_test": 300, "seq2seq_steps": 80}
+    quick = {"train.steps": 100, "train.eval_every": 50, "n_train": 1000, "n_test": 300,
+             "seq2seq_train.steps": 80, "seq2seq_train.eval_every": 8}
 
     def cells(self, cfg):
         k = cfg.unet_bottleneck
@@ -142,7 +142,7 @@ class EncoderDecoder(Study):
     def run_cell(self, cell, seed, ctx):
         cfg, p = ctx.cfg, cell.params
         if p.get("seq2seq"):
-            return train_reverse(ctx, seed, cfg.seq2seq_steps, cfg.seq2seq_lr, max(cfg.seq2seq_steps // 10, 1))
+            return train_reverse(ctx, seed, cfg.seq2seq_train)
         task = signals(cfg.n_train, cfg.n_test, cfg.n_test, seed, length=cfg.length)
         probe_x, probe_y, _ = signals(0, 0, N_PROBE, PROBE_SEED, length=cfg.length).splits["test"]
         block = BlockConfig(d_model=cfg.d_model, d_ff=2 * cfg.d_model, mixer="none", pos_encoding="none")
@@ -150,8 +150,7 @@ class EncoderDecoder(Study):
                             p.get("dec_depth", cfg.depth), p.get("dec_width"), p.get("skip", False))
         snaps = Snapshots(ctx.work_dir / "reconstructions.json", lambda m: m(probe_x.to(m.pos.device)).cpu())
         snaps.record(0, model)
-        train = TrainConfig(steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size,
-                            eval_every=cfg.eval_every, log_every=None, seed=seed, device=ctx.device)
+        train = cfg.train.replace(seed=seed, device=ctx.device)
         result = fit(model, task.splits, regress, train, run_dir=ctx.work_dir, callbacks=[snaps], progress=ctx.progress)
         with torch.no_grad():
             code = model.encoder(probe_x.to(model.pos.device)).cpu()  # (N_PROBE, k)

@@ -25,12 +25,13 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from blocklab.config import Config, PositiveInt, ProperFraction
 from blocklab.data import CharTokenizer, load_shakespeare, load_stdlib_code, split_text
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import GPT, GPTConfig
@@ -43,24 +44,21 @@ SAMPLING = {"t0.8-top200": {"temperature": 0.8, "top_k": 200}, "t1.0": {"tempera
 
 
 @dataclass
-class CharLMConfig:
+class CharLMConfig(Config):
     data_dir: str = ""  # the dataset cache; "": $BLOCKLAB_DATA, else ~/.cache/blocklab
-    n_layers: int = 4
-    n_heads: int = 4
-    d_model: int = 128
-    context: int = 64
-    batch_size: int = 12
-    steps: int = 2000
-    dropout: float = 0.0
-    lr: float = 1e-3
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    eval_every: int = 250
-    val_windows: int = 480  # x context characters of validation text per evaluation
-    code_steps: int = 300  # the stdlib-code cell's iterations: the study stays near 10 CPU minutes
-    code_chars: int = 2_000_000  # characters of stdlib source, before the 90/10 cut
-    sample_chars: int = 300
+    n_layers: PositiveInt = 4
+    n_heads: PositiveInt = 4
+    d_model: PositiveInt = 128
+    context: PositiveInt = 64
+    dropout: ProperFraction = 0.0
+    # the Shakespeare cell's training (nanoGPT's CPU config); the stdlib-code cell trains code_steps instead
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1, schedule="cosine", warmup_steps=100, steps=2000, batch_size=12,
+        grad_clip=1.0, eval_every=250, log_every=None))
+    val_windows: PositiveInt = 480  # x context characters of validation text per evaluation
+    code_steps: PositiveInt = 300  # the stdlib-code cell's iterations: the study stays near 10 CPU minutes
+    code_chars: PositiveInt = 2_000_000  # characters of stdlib source, before the 90/10 cut
+    sample_chars: PositiveInt = 300
 
 
 def windows(ids: np.ndarray, length: int, offsets: np.ndarray) -> torch.Tensor:
@@ -89,11 +87,11 @@ class CharLM(Study):
     name = "char-lm"
     description = "issue 8: character GPT on Shakespeare (nanoGPT's CPU config) and on stdlib Python: loss, samples"
     Config = CharLMConfig
-    quick = {"steps": 150, "code_steps": 80, "eval_every": 50, "warmup_steps": 20, "val_windows": 96,
-             "code_chars": 300_000, "sample_chars": 120}
+    quick = {"train.steps": 150, "train.eval_every": 50, "train.warmup_steps": 20, "code_steps": 80,
+             "val_windows": 96, "code_chars": 300_000, "sample_chars": 120}
 
     def cells(self, cfg):
-        return [Cell("shakespeare-nanogpt-cpu", {"corpus": "shakespeare", "steps": cfg.steps}),
+        return [Cell("shakespeare-nanogpt-cpu", {"corpus": "shakespeare", "steps": cfg.train.steps}),
                 Cell("stdlib-code", {"corpus": "stdlib-code", "steps": cfg.code_steps})]
 
     def run_cell(self, cell, seed, ctx):
@@ -101,15 +99,13 @@ class CharLM(Study):
         start, cpu_start = time.perf_counter(), time.process_time()
         tok, train_ids, val_ids, summary = corpus(cell.params["corpus"], cfg.data_dir, cfg.code_chars)
         rng = np.random.default_rng(seed)
-        train = windows(train_ids, cfg.context, rng.integers(0, len(train_ids) - cfg.context, steps * cfg.batch_size))
+        train = windows(train_ids, cfg.context, rng.integers(0, len(train_ids) - cfg.context, steps * cfg.train.batch_size))
         val = windows(val_ids, cfg.context, np.linspace(0, len(val_ids) - cfg.context - 1, cfg.val_windows).astype(int))
         model = GPT(GPTConfig(vocab_size=tok.vocab_size, d_model=cfg.d_model, n_heads=cfg.n_heads,
                               n_layers=cfg.n_layers, d_ff=4 * cfg.d_model, max_len=cfg.context, dropout=cfg.dropout,
                               pos_encoding="learned", bias=False, tie_weights=True))
-        train_cfg = TrainConfig(lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay, schedule="cosine",
-                                warmup_steps=min(cfg.warmup_steps, steps), steps=steps, batch_size=cfg.batch_size,
-                                grad_clip=cfg.grad_clip, eval_every=cfg.eval_every, log_every=None, seed=seed,
-                                device=ctx.device)
+        train_cfg = cfg.train.replace(steps=steps, warmup_steps=min(cfg.train.warmup_steps, steps), seed=seed,
+                                      device=ctx.device)
         result = fit(model, {"train": (train,), "val": (val,)}, next_token, train_cfg, run_dir=ctx.work_dir,
                      progress=ctx.progress)
         model.eval()

@@ -24,16 +24,20 @@ def teacher_forced(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[t
     return F.cross_entropy(logits.flatten(0, 1), tgt.flatten()), {"acc": accuracy(logits, tgt)}
 
 
-def train_reverse(ctx, seed: int, steps: int, lr: float, eval_every: int) -> dict:
-    """A 1+1-layer Seq2SeqTransformer trained on tasks.reverse: its history, exact-sequence
-    accuracy under greedy decoding, first mistakes, and each attention pattern (L, L) averaged
-    over the test split and the heads."""
+def reverse_training(steps: int, lr: float) -> TrainConfig:
+    """The reversal run's trainer settings: batch 64, ten evaluations, no per-step records."""
+    return TrainConfig(steps=steps, lr=lr, batch_size=64, eval_every=max(steps // 10, 1), log_every=None)
+
+
+def train_reverse(ctx, seed: int, train: TrainConfig) -> dict:
+    """A 1+1-layer Seq2SeqTransformer trained on tasks.reverse with `train` (see reverse_training):
+    its history, exact-sequence accuracy under greedy decoding, first mistakes, and each attention
+    pattern (L, L) averaged over the test split and the heads."""
     task = reverse(2000, 200, 500, seed)
     model = Seq2SeqTransformer(Seq2SeqConfig(
         vocab_size=task.vocab_size, d_model=32, n_heads=2, d_ff=64, n_encoder_layers=1, n_decoder_layers=1,
         max_len=16, scale_embeddings=True))  # scaled as in the paper: the sinusoids would drown 0.02-std tokens
-    train = TrainConfig(steps=steps, lr=lr, batch_size=64, eval_every=eval_every, log_every=None, seed=seed,
-                        device=ctx.device)
+    train = train.replace(seed=seed, device=ctx.device)
     result = fit(model, task.splits, teacher_forced, train, run_dir=ctx.work_dir, progress=ctx.progress)
     src, tgt, dec_in = task.splits["test"]
     _, cache = eval_cache(model, (src, dec_in), list(REVERSE_PATTERNS.values()))

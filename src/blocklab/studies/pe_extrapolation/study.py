@@ -27,9 +27,11 @@ accuracy is then measured on another held-out split.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
-from blocklab.errors import BlocklabError
+from blocklab.config import Config, NonEmpty, NonNegativeInt, PositiveInt
+from blocklab.errors import BlocklabError, ConfigError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.studies.common.training import classify
 from blocklab.tasks.sortedness import sortedness
@@ -46,42 +48,37 @@ KERNEL_SIZE = 32  # positions shown in the similarity and attention matrices: tw
 
 
 @dataclass
-class PEConfig:
-    tasks: tuple[str, ...] = TASKS
-    encodings: tuple[str, ...] = ENCODINGS
-    randomized: tuple[str, ...] = ()  # encodings also trained with randomized positions, e.g. ["rope"]
-    random_span: int = 1024  # positions are sampled from 0..random_span-1; must cover the longest test
+class PEConfig(Config):
+    tasks: NonEmpty[tuple[Literal[TASKS], ...]] = TASKS
+    encodings: NonEmpty[tuple[Literal[ENCODINGS], ...]] = ENCODINGS
+    randomized: tuple[Literal[ENCODINGS], ...] = ()  # encodings also trained with randomized positions, e.g. ["rope"]
+    random_span: PositiveInt = 1024  # positions are sampled from 0..random_span-1; must cover the longest test
     encoder_control: bool = True  # add the encoder with no positions and no mask on sortedness
-    n_values: int = 8  # integer tokens 0..n_values-1 (first-vs-last: its symbols)
-    train_lengths: tuple[int, ...] = tuple(range(8, 17))
-    test_lengths: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
-    far_length: int = 1000  # one more test length for seed 000's "works to 1000" (C000-11); 0 skips it
-    d_model: int = 32
-    n_layers: int = 2
-    n_heads: int = 4
+    n_values: PositiveInt = 8  # integer tokens 0..n_values-1 (first-vs-last: its symbols)
+    train_lengths: NonEmpty[tuple[PositiveInt, ...]] = tuple(range(8, 17))
+    test_lengths: NonEmpty[tuple[PositiveInt, ...]] = (8, 16, 32, 64, 128, 256)
+    far_length: NonNegativeInt = 1000  # one more test length for seed 000's "works to 1000" (C000-11); 0 skips it
+    d_model: PositiveInt = 32
+    n_layers: PositiveInt = 2
+    n_heads: PositiveInt = 4
     # Tokens x sqrt(d_model), as in the paper; without it, sinusoids (entries up to 1) drown the
     # token vectors (std 0.02) and sinusoidal runs stalled at 90-94% in distribution on 2 of 3 seeds.
     scale_embeddings: bool = True
-    steps: int = 4000  # at most: a run stops when val accuracy has not improved for `patience` evaluations
-    eval_every: int = 200
-    patience: int = 4
-    lr: float = 1e-3
-    batch_size: int = 64
-    n_train: int = 20000
-    n_val: int = 1000  # in-distribution accuracy: lengths 8-16 mixed
-    n_eval: int = 400  # rows per test length
-    n_eval_far: int = 100  # rows at far_length
+    # steps at most: a run stops when val accuracy has not improved for `patience` evaluations; warmup 5% of steps
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=4000, lr=1e-3, batch_size=64, schedule="cosine", warmup_steps=200, grad_clip=1.0, eval_every=200,
+        log_every=None, early_stop_metric="val_acc", patience=4))
+    n_train: PositiveInt = 20000
+    n_val: PositiveInt = 1000  # in-distribution accuracy: lengths 8-16 mixed
+    n_eval: PositiveInt = 400  # rows per test length
+    n_eval_far: PositiveInt = 100  # rows at far_length
 
-    def __post_init__(self) -> None:
-        for name, value, valid in (("tasks", self.tasks, TASKS), ("encodings", self.encodings, ENCODINGS),
-                                   ("randomized", self.randomized, ENCODINGS)):
-            bad = [v for v in value if v not in valid]
-            if bad:
-                raise BlocklabError(f"pe-extrapolation: {name} has {bad}; choose from {', '.join(valid)}")
+    def validate(self) -> None:
+        super().validate()
         longest = max((*self.test_lengths, self.far_length)) + 1  # first-vs-last adds its query token
         if self.randomized and self.random_span < longest:
-            raise BlocklabError(f"pe-extrapolation: random_span={self.random_span} must cover the longest "
-                                f"test input ({longest})")
+            raise ConfigError(f"PEConfig.random_span={self.random_span} is not valid; it must cover the longest "
+                              f"test input ({longest})")
 
 
 def chance(task: str, n_values: int) -> float:
@@ -101,8 +98,8 @@ class PEExtrapolation(Study):
     claims = ("C002-05", "C002-06", "C002-07", "C000-11")
     Config = PEConfig
     # --quick: 200 steps at a higher rate (in-distribution 60-100% rather than >= 99%), about 100 s of CPU
-    quick = {"steps": 200, "eval_every": 50, "lr": 3e-3, "n_train": 4000, "n_val": 300, "n_eval": 100,
-             "n_eval_far": 16}
+    quick = {"train.steps": 200, "train.warmup_steps": 10, "train.eval_every": 50, "train.lr": 3e-3, "n_train": 4000,
+             "n_val": 300, "n_eval": 100, "n_eval_far": 16}
 
     def cells(self, cfg: PEConfig) -> list[Cell]:
         out = [Cell(f"{t}-{e}", {"task": t, "encoding": e, "arch": "gpt", "randomized": False})
@@ -131,9 +128,7 @@ class PEExtrapolation(Study):
         model = build()
         fixed_table = enc == "learned" and not p["randomized"]  # a randomized table spans random_span rows
         table_init = parts.positional(model).table.weight.detach().clone() if fixed_table else None
-        tc = TrainConfig(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, schedule="cosine",
-                         warmup_steps=cfg.steps // 20, grad_clip=1.0, eval_every=cfg.eval_every, log_every=None,
-                         early_stop_metric="val_acc", patience=cfg.patience, seed=seed, device=ctx.device)
+        tc = cfg.train.replace(seed=seed, device=ctx.device)
         data = {"train": train.splits["train"], "val": val.splits["train"]}
         result = fit(model, data, classify, tc, run_dir=ctx.work_dir, progress=ctx.progress)
         model.cpu()

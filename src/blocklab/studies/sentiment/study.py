@@ -23,17 +23,20 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blocklab.config import Config, PositiveInt, ProperFraction, Seed
 from blocklab.data import WordTokenizer, load_rotten_tomatoes
 from blocklab.data.words import PAD_ID
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier
+from blocklab.nn.config import POS_ENCODINGS
 from blocklab.studies.common.training import accuracy_and_mistakes
 from blocklab.tasks import TaskData
 from blocklab.train import TrainConfig, accuracy, compare_int8, evaluating, fit
@@ -42,32 +45,27 @@ from .analysis import sentiment_figures, sentiment_measurements
 
 
 @dataclass
-class SentimentConfig:
+class SentimentConfig(Config):
     data_dir: str = ""  # the dataset cache; "": $BLOCKLAB_DATA, else ~/.cache/blocklab
-    split_seed: int = 0
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    min_count: int = 2
-    max_len: int = 64  # words; the longest snippet has 53 words and punctuation marks add a few
-    batch_size: int = 64
-    eval_every: int = 250
-    # the Transformer
-    steps: int = 1000  # one seed at lr 1e-3 peaked at 750 of 1500 constant-lr steps, then overfitted
-    lr: float = 1e-3
-    schedule: str = "cosine"
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    d_model: int = 64
-    n_heads: int = 4
-    n_layers: int = 2
-    d_ff: int = 128
-    dropout: float = 0.1  # 0.1 beat 0.3 on validation (75.5% vs 74.7% after 1500 steps, one seed)
-    attn_dropout: float = 0.0  # on attention weights; dropout there costs a third of the step on a CPU
-    pos_encoding: str = "sinusoidal"
+    split_seed: Seed = 0
+    val_fraction: ProperFraction = 0.1
+    test_fraction: ProperFraction = 0.1
+    min_count: PositiveInt = 2
+    max_len: PositiveInt = 64  # words; the longest snippet has 53 words and punctuation marks add a few
+    # the Transformer: one seed at lr 1e-3 peaked at 750 of 1500 constant-lr steps, then overfitted
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=1000, lr=1e-3, schedule="cosine", warmup_steps=100, weight_decay=0.1, batch_size=64, eval_every=250,
+        log_every=None))
+    d_model: PositiveInt = 64
+    n_heads: PositiveInt = 4
+    n_layers: PositiveInt = 2
+    d_ff: PositiveInt = 128
+    dropout: ProperFraction = 0.1  # 0.1 beat 0.3 on validation (75.5% vs 74.7% after 1500 steps, one seed)
+    attn_dropout: ProperFraction = 0.0  # on attention weights; dropout there costs a third of the step on a CPU
+    pos_encoding: Literal[POS_ENCODINGS] = "sinusoidal"
     # the bag-of-words baseline
-    bow_steps: int = 3000
-    bow_lr: float = 1e-2
-    bow_weight_decay: float = 0.3
+    bow_train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=3000, lr=1e-2, weight_decay=0.3, batch_size=64, eval_every=250, log_every=None))
 
 
 class BagOfWords(nn.Module):
@@ -145,7 +143,8 @@ class Sentiment(Study):
     description = "003/issue 8: Rotten Tomatoes snippets, EncoderClassifier vs bag-of-words logistic regression"
     claims = ("C003-03", "C003-04")
     Config = SentimentConfig
-    quick = {"steps": 150, "bow_steps": 300, "eval_every": 50, "warmup_steps": 15}
+    quick = {"train.steps": 150, "train.eval_every": 50, "train.warmup_steps": 15, "bow_train.steps": 300,
+             "bow_train.eval_every": 50}
 
     def cells(self, cfg):
         return [Cell("bow-logreg", {"model": "bow"}),
@@ -161,11 +160,7 @@ class Sentiment(Study):
         probe = task.splits["val"][0][:512]
         rms_init = embedding_rms(model, probe)
         bow = cell.params["model"] == "bow"
-        schedule = {} if bow else {"schedule": cfg.schedule, "warmup_steps": min(cfg.warmup_steps, cfg.steps)}
-        train = TrainConfig(steps=cfg.bow_steps if bow else cfg.steps, lr=cfg.bow_lr if bow else cfg.lr,
-                            weight_decay=cfg.bow_weight_decay if bow else cfg.weight_decay, **schedule,
-                            batch_size=cfg.batch_size, eval_every=cfg.eval_every, log_every=None, seed=seed,
-                            device=ctx.device)
+        train = (cfg.bow_train if bow else cfg.train).replace(seed=seed, device=ctx.device)
         data = {k: task.splits[k] for k in ("train", "val")}
         result = fit(model, data, classify_trimmed, train, run_dir=ctx.work_dir, progress=ctx.progress)
         model.cpu()

@@ -14,18 +14,20 @@ output 16x37 = 592: 4,624, the seed's count.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from blocklab.autograd import GPT, no_grad
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
-from blocklab.runtime import set_blas_threads
 from blocklab.autograd.train import Examples, fit
+from blocklab.config import Config, PositiveInt
+from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.report import plots
-from blocklab.report.results import per_seed, seed_values
+from blocklab.report.results import config_value, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between
+from blocklab.runtime import set_blas_threads
 from blocklab.tasks import patterns
 from blocklab.train import TrainConfig
 
@@ -36,12 +38,18 @@ HIGH = 0.9  # "high accuracy": the seed's Level 1 pass line, 90% of the patterns
 
 
 @dataclass
-class Level1Config:
-    steps: int = 3000
-    batch_size: int = 1  # the seed: one random pattern per step
-    lr: float = 1e-3  # the seed's Adam learning rate
-    eval_every: int = 50  # must divide 200, the seed's step count
-    bench_repeats: int = 30
+class Level1Config(Config):
+    # batch 1: one random pattern per step, at the source document's Adam learning rate; eval_every must divide 200,
+    # the source document's step count
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(optimizer="adam", lr=1e-3, steps=3000, batch_size=1,
+                                                                     eval_every=50, log_every=1))
+    bench_repeats: PositiveInt = 30
+
+    def validate(self) -> None:
+        super().validate()
+        if self.train.eval_every is None or SEED_STEPS % self.train.eval_every:
+            raise ConfigError(f"Level1Config.train.eval_every={self.train.eval_every!r} is not valid; it must divide "
+                              f"{SEED_STEPS}, the step the source document reports")
 
 
 def first_step(curve: list[dict], key: str, at_least: float) -> int | None:
@@ -54,7 +62,7 @@ class TinyTorchLevel1(Study):
     description = "004: Level 1 memorization (4,624 parameters) on the numpy engine: loss, patterns right, speed"
     claims = ("C004-01", "C004-03", "C004-05")
     Config = Level1Config
-    quick = {"steps": 1000, "bench_repeats": 10}
+    quick = {"train.steps": 1000, "bench_repeats": 10}
 
     def cells(self, cfg):
         return [Cell("level1", {})]
@@ -72,14 +80,13 @@ class TinyTorchLevel1(Study):
             with no_grad():
                 s = patterns.score(m(x).data.argmax(-1))
             curve.append({"step": step, "right": s["n_right"], "right_determined": s["n_right_determined"]})
-            if step in SNAPSHOTS or step == cfg.steps:
+            if step in SNAPSHOTS or step == cfg.train.steps:
                 snapshots[str(step)] = s
-            ctx.progress(step, cfg.steps)
+            ctx.progress(step, cfg.train.steps)
 
         score(0, model)
         clock["start"] = time.perf_counter()
-        train = TrainConfig(optimizer="adam", lr=cfg.lr, steps=cfg.steps, batch_size=cfg.batch_size,
-                            eval_every=cfg.eval_every, log_every=1, seed=seed)
+        train = cfg.train.replace(seed=seed)
         history = fit(model, Examples(x, y), train, callbacks=[score])
         losses = np.array([r["loss"] for r in history.steps])
         n = len(patterns.PATTERNS)
@@ -90,7 +97,7 @@ class TinyTorchLevel1(Study):
             "loss_final": losses[-100:].mean(),
             "loss_curve": losses[: len(losses) // 10 * 10].reshape(-1, 10).mean(axis=1).tolist(),  # 10-step means
             "seconds_200_steps": clock.get("at_200"),
-            "ms_per_step": 1e3 * history.seconds / cfg.steps,
+            "ms_per_step": 1e3 * history.seconds / cfg.train.steps,
             "right_at_200": snapshots.get(str(SEED_STEPS), {}).get("n_right"),
             "right_final": curve[-1]["right"],
             "right_determined_final": curve[-1]["right_determined"],
@@ -99,7 +106,7 @@ class TinyTorchLevel1(Study):
             "accuracy_curve": curve,
             "snapshots": {step: {k: s[k] for k in ("right", "right_determined", "mistakes")}
                           for step, s in snapshots.items()},
-            "mistakes": snapshots[str(cfg.steps)]["mistakes"],
+            "mistakes": snapshots[str(cfg.train.steps)]["mistakes"],
             "bench": bench_engine("level1", repeats=cfg.bench_repeats, seed=seed),
         }
 
@@ -114,7 +121,7 @@ class TinyTorchLevel1(Study):
             return seed_values(results, "level1", metric)
 
         bench = list(per_seed(results, "level1", "bench").values())
-        steps = results["config"]["steps"]
+        steps = config_value(results, "train.steps")
         return [
             Measurement("C004-01", "3.81", v("loss_initial"), "nats", around(3.81, 0.1), part="initial loss",
                         note="mean training loss of steps 1-10, as the seed computes it; ln 37 = 3.61 is chance"),
@@ -133,7 +140,7 @@ class TinyTorchLevel1(Study):
                              "medians timed alternately"),
             Measurement("C004-05", "500-1000 steps", v("steps_to_high_determined"), "steps", between(500, 1000),
                         part="steps to 90% of patterns (determined predictions)",
-                        note=f"first check (every {results['config']['eval_every']} steps) with at least 11 of 12 "
+                        note=f"first check (every {config_value(results, 'train.eval_every')} steps) with at least 11 of 12 "
                              "patterns right, scoring only the predictions the prefix determines; NaN: never"),
             Measurement("C004-05", "500-1000 steps", v("steps_to_ceiling"), "steps", between(500, 1000),
                         part="steps to the seed test's ceiling (10 of 12)",

@@ -1,7 +1,11 @@
 """Study 47's knobs and the constants its study and figures share."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from blocklab.config import Config, NonEmpty, PositiveFloat, PositiveInt
+from blocklab.studies.common.reverse import reverse_training
+from blocklab.train import TrainConfig
 
 PROBE_SEED = 20_000
 PATTERN, SCORES = "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_attn_scores"
@@ -9,20 +13,18 @@ SATURATION_DIM = 64  # the head dim the saturation claims are measured at: GPT-2
 
 
 @dataclass
-class AttentionConfig:
-    steps: int = 600
-    lr: float = 1e-3
-    batch_size: int = 64
-    eval_every: int = 50  # also when the CLS attention is recorded
-    n_train: int = 2000
-    n_test: int = 2000
-    n_probe: int = 256
-    d_model: int = 32
-    temperatures: tuple[float, ...] = (0.05, 20.0)
-    multi_heads: int = 4
-    head_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512)
-    n_queries: int = 1024
-    n_keys: int = 16
-    seq_lens: tuple[int, ...] = (128, 256, 512, 1024, 2048, 4096)
-    seq2seq_steps: int = 300
-    seq2seq_lr: float = 3e-3
+class AttentionConfig(Config):
+    # the copy-first classifiers; eval_every is also when the CLS attention is recorded
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=600, lr=1e-3, batch_size=64, eval_every=50,
+                                                                     log_every=None))
+    n_train: PositiveInt = 2000
+    n_test: PositiveInt = 2000
+    n_probe: PositiveInt = 256
+    d_model: PositiveInt = 32
+    temperatures: NonEmpty[tuple[PositiveFloat, ...]] = (0.05, 20.0)
+    multi_heads: PositiveInt = 4
+    head_dims: NonEmpty[tuple[PositiveInt, ...]] = (8, 16, 32, 64, 128, 256, 512)
+    n_queries: PositiveInt = 1024
+    n_keys: PositiveInt = 16
+    seq_lens: NonEmpty[tuple[PositiveInt, ...]] = (128, 256, 512, 1024, 2048, 4096)
+    seq2seq_train: TrainConfig = field(default_factory=lambda: reverse_training(steps=300, lr=3e-3))  # self vs cross

@@ -37,7 +37,7 @@ from blocklab.studies.common.reverse import train_reverse
 from blocklab.studies.common.snapshots import Snapshots
 from blocklab.studies.common.training import accuracy_and_mistakes, classify, eval_cache
 from blocklab.tasks import copy_first
-from blocklab.train import TrainConfig, fit
+from blocklab.train import fit
 
 from .config import PATTERN, PROBE_SEED, SATURATION_DIM, SCORES, AttentionConfig
 from .figures import draw_all
@@ -116,8 +116,8 @@ class Attention(Study):
     claims = ("C000-06", "C000-07", "C000-16", "C003-05")
     group = "building-blocks"
     Config = AttentionConfig
-    quick = {"steps": 150, "eval_every": 25, "lr": 3e-3, "n_train": 1000, "n_test": 1000,
-             "seq_lens": (128, 256, 512, 1024), "seq2seq_steps": 100}
+    quick = {"train.steps": 150, "train.eval_every": 25, "train.lr": 3e-3, "n_train": 1000, "n_test": 1000,
+             "seq_lens": (128, 256, 512, 1024), "seq2seq_train.steps": 100, "seq2seq_train.eval_every": 10}
 
     def cells(self, cfg):
         return ([Cell("copy", {"model": {}}), Cell("copy-noscale", {"model": {"attn_scale": False}})]
@@ -133,7 +133,7 @@ class Attention(Study):
         if kind == "memory":
             return attention_cost(cfg.seq_lens)
         if kind == "seq2seq":
-            return train_reverse(ctx, seed, cfg.seq2seq_steps, cfg.seq2seq_lr, max(cfg.seq2seq_steps // 10, 1))
+            return train_reverse(ctx, seed, cfg.seq2seq_train)
         task = copy_first(cfg.n_train, 500, cfg.n_test, seed)
         probe = copy_first(0, 0, cfg.n_probe, PROBE_SEED).splits["test"][0]
         model = EncoderClassifier(ClassifierConfig(**{
@@ -143,8 +143,7 @@ class Attention(Study):
         init_acc, init_pattern = accuracy_and_mistakes(model, task)["acc"], mean_pattern(model, probe)
         snaps = Snapshots(ctx.work_dir / "cls_attention.json", lambda m: mean_pattern(m, probe)[:, 0])  # (H, S)
         snaps.record(0, model)
-        train = TrainConfig(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, eval_every=cfg.eval_every,
-                            log_every=None, seed=seed, device=ctx.device)
+        train = cfg.train.replace(seed=seed, device=ctx.device)
         result = fit(model, task.splits, classify, train, run_dir=ctx.work_dir, callbacks=[snaps], progress=ctx.progress)
         logits, cache = eval_cache(model, probe[:1], [SCORES, PATTERN])
         tokens = init_pattern.mean(0)[0, 1:]  # the CLS row over x_1..x_5, renormalised: uniform is 0.2 each

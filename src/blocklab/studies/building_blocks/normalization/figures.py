@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import per_seed, seed_values
+from blocklab.report.results import config_value, per_seed, seed_values
 from blocklab.studies.common.drawing import band, grid, log10, mean_log10, tag
 
 from .config import LABEL, MAIN_BATCH
@@ -38,15 +38,16 @@ def log_y(ax) -> None:
 
 
 def fig_training(results, cfg, fig_dir):
+    main_lr = config_value(results, "train.lr")
     fig, axes = plots.figure(1, 2)
     for i, norm in enumerate(cfg["norms"]):
         cell = f"{norm}-b{MAIN_BATCH}"
         band(axes[0], *curves(results, cell, "loss", "loss_steps"), tag(results, cell, LABEL[norm]), f"C{i}")
     for i, norm in enumerate(("none", "layer")):
-        for cell, lr in ((f"{norm}-b{MAIN_BATCH}", cfg["lr"]), (f"{norm}-lr{cfg['high_lr']:g}", cfg["high_lr"])):
+        for cell, lr in ((f"{norm}-b{MAIN_BATCH}", main_lr), (f"{norm}-lr{cfg['high_lr']:g}", cfg["high_lr"])):
             label = tag(results, cell, f"{LABEL[norm]}, lr {lr:g}")
-            band(axes[1], *curves(results, cell, "loss", "loss_steps"), label, f"C{i * 2}", lr != cfg["lr"])
-    axes[0].set(title=f"Norm types, batch {MAIN_BATCH}, lr {cfg['lr']:g}")
+            band(axes[1], *curves(results, cell, "loss", "loss_steps"), label, f"C{i * 2}", lr != main_lr)
+    axes[0].set(title=f"Norm types, batch {MAIN_BATCH}, lr {main_lr:g}")
     axes[1].set(title="Learning-rate sweep (a diverged run's curve stops)")
     log_y(axes[1])
     for ax in axes:
@@ -76,7 +77,7 @@ def fig_types(results, cfg, fig_dir):
     axes[0].set(title="Test accuracy (chance 10%)", ylabel="%", ylim=(0, 102))
     plots.bars_with_ci(axes[1], labels, [seed_values(results, c, "loss_spread") for c in cells], color="C1")
     axes[1].set(title="Loss spread, second half of training", ylabel="std of detrended loss (nats)")
-    fig.suptitle(f"Norm types on lookup, batch {MAIN_BATCH}, lr {cfg['lr']:g}")
+    fig.suptitle(f"Norm types on lookup, batch {MAIN_BATCH}, lr {config_value(results, 'train.lr'):g}")
     return plots.save(fig, fig_dir, "46_normalization_types.png")
 
 
@@ -134,7 +135,7 @@ def fig_batch_size(results, cfg, fig_dir):
         ax.set(xscale="log", xlabel="batch size")
         ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.legend(fontsize=7)
-    fig.suptitle(f"Batch size, {cfg['steps']} steps each")
+    fig.suptitle(f"Batch size, {config_value(results, 'train.steps')} steps each")
     return plots.save(fig, fig_dir, "46_normalization_batch_size.png")
 
 

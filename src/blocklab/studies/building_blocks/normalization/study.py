@@ -33,12 +33,12 @@ import torch
 from blocklab.errors import BlocklabError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier
-from blocklab.report.results import seed_values
+from blocklab.report.results import config_value, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, between
 from blocklab.studies.common.gradients import gradient_norms, per_block
 from blocklab.studies.common.training import accuracy_and_mistakes, classify
 from blocklab.tasks import lookup
-from blocklab.train import TrainConfig, fit
+from blocklab.train import fit
 
 from .config import MAIN_BATCH, NormConfig
 from .figures import draw_all
@@ -96,11 +96,11 @@ class Normalization(Study):
     claims = ("C000-03", "C000-04", "C000-05", "C000-16", "C003-02")
     group = "building-blocks"
     Config = NormConfig
-    quick = {"steps": 40, "batch_sizes": (4, 128), "n_layers": 2, "log_every": 4}
+    quick = {"train.steps": 40, "train.log_every": 4, "batch_sizes": (4, 128), "n_layers": 2}
 
     def cells(self, cfg):
         names: dict[str, dict] = {}
-        main = dict(batch=MAIN_BATCH, position="pre", lr=cfg.lr)
+        main = dict(batch=MAIN_BATCH, position="pre", lr=cfg.train.lr)
         for norm in cfg.norms:
             names[f"{norm}-b{MAIN_BATCH}"] = dict(main, norm=norm)
         for b in cfg.batch_sizes:
@@ -125,8 +125,7 @@ class Normalization(Study):
         batch = tuple(t[:256] for t in task.splits["train"])
         grad_init = per_block(gradient_norms(model, classify, batch), cfg.n_layers, "blocks.")
         dist_init = distributions(model, x_test[:256])
-        train = TrainConfig(steps=cfg.steps, batch_size=p["batch"], lr=p["lr"], eval_every=None,
-                            log_every=cfg.log_every, seed=seed, device=ctx.device)
+        train = cfg.train.replace(batch_size=p["batch"], lr=p["lr"], seed=seed, device=ctx.device)
         data = {s: task.splits[s] for s in ("train", "val")}
         result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
         model.cpu()
@@ -149,7 +148,8 @@ class Normalization(Study):
 
     def measure(self, results):
         cfg, b = results["config"], MAIN_BATCH
-        lr_note = f"lr {cfg['lr']:g} for every cell, {cfg['steps']} steps"
+        lr = config_value(results, "train.lr")
+        lr_note = f"lr {lr:g} for every cell, {config_value(results, 'train.steps')} steps"
 
         def ratio(num: str, den: str, metric: str) -> list[float]:
             return [x / y if y > 0 else math.nan for x, y in
@@ -162,7 +162,7 @@ class Normalization(Study):
         small, large = 4, 128  # the seed's table
         return [
             Measurement("C000-03", "explodes (NaN)", seed_values(results, f"none-b{b}", "diverged_pct"), "%",
-                        at_least(50), part=f"no norm, lr {cfg['lr']:g}",
+                        at_least(50), part=f"no norm, lr {lr:g}",
                         note="100 if the run diverged (non-finite loss or gradient norm > 1e4) else 0; " + lr_note),
             Measurement("C000-03", "explodes (NaN)", seed_values(results, f"none-lr{cfg['high_lr']:g}",
                                                                  "diverged_pct"), "%",

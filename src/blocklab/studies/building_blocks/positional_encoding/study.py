@@ -23,7 +23,7 @@ from blocklab.report.results import finished_runs, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most
 from blocklab.studies.common.training import classify, predictions
 from blocklab.tasks import first_vs_last
-from blocklab.train import TrainConfig, fit
+from blocklab.train import fit
 
 from .config import EXTRAP_PES, TASK_PES, PositionalConfig
 from .figures import draw_all
@@ -129,8 +129,9 @@ class PositionalEncoding(Study):
     claims = ("C000-10", "C000-11", "C000-16", "C003-04")
     group = "building-blocks"
     Config = PositionalConfig
-    quick = {"steps": 60, "n_train": 1000, "n_val": 100, "n_test": 200, "eval_every": 30, "extrap_length": 20,
-             "extrap_test_lengths": (40, 100, 200), "extrap_steps": 30, "extrap_n_test": 20}
+    quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_val": 100, "n_test": 200,
+             "extrap_length": 20, "extrap_test_lengths": (40, 100, 200), "extrap_train.steps": 30,
+             "extrap_train.eval_every": 30, "extrap_n_test": 20}
 
     def cells(self, cfg):
         cells = [Cell(f"task-{pe}", {"kind": "task", "pos_encoding": pe}) for pe in TASK_PES]
@@ -153,9 +154,7 @@ class PositionalEncoding(Study):
         model = EncoderClassifier(mcfg)
         additive = p["pos_encoding"] in ("sinusoidal", "learned")
         out: dict = {"pe_ratio_init": pe_ratio(model, cfg.n_symbols, length + 2)} if additive else {}
-        train = TrainConfig(steps=cfg.steps if short else cfg.extrap_steps, lr=cfg.lr, seed=seed,
-                            batch_size=cfg.batch_size if short else cfg.extrap_batch_size,
-                            eval_every=cfg.eval_every, log_every=None, device=ctx.device)
+        train = (cfg.train if short else cfg.extrap_train).replace(seed=seed, device=ctx.device)
         result = fit(model, {k: task.splits[k][:2] for k in ("train", "val")}, classify, train,
                      run_dir=ctx.work_dir, progress=ctx.progress)
         test = query_accuracy(model, task, cfg.eval_batch_size, cfg.n_symbols)

@@ -32,12 +32,12 @@ from torch import nn
 from blocklab.errors import BlocklabError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import BlockConfig, add_residual
-from blocklab.report.results import seed_values
+from blocklab.report.results import config_value, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most, between
 from blocklab.studies.common.gradients import gradient_norms, per_block
 from blocklab.studies.common.training import VectorNet, accuracy_and_mistakes, classify
 from blocklab.tasks import spirals
-from blocklab.train import TrainConfig, fit
+from blocklab.train import fit
 
 from .config import INIT_LABEL, PREFIX, TURNS, SkipConfig
 from .figures import draw_all
@@ -89,7 +89,7 @@ class SkipConnections(Study):
     claims = ("C000-01", "C000-02", "C000-16")
     group = "building-blocks"
     Config = SkipConfig
-    quick = {"steps": 250, "depths": (10,), "probe_depths": (10, 50)}
+    quick = {"train.steps": 250, "depths": (10,), "probe_depths": (10, 50)}
 
     def cells(self, cfg):
         cells = [Cell(f"{kind}-{d}-{init}", {"kind": kind, "layers": d, "init": init, "scale": 1.0})
@@ -117,8 +117,7 @@ class SkipConnections(Study):
         x_test = task.splits["test"][0]
         grad_init = per_block(gradient_norms(model, classify, batch), blocks, PREFIX)
         signal_init = signal_norms(model, x_test, scale)
-        train = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, eval_every=cfg.eval_every,
-                            log_every=max(1, cfg.steps // cfg.grad_logs), seed=seed, device=ctx.device)
+        train = cfg.train.replace(log_every=max(1, cfg.train.steps // cfg.grad_logs), seed=seed, device=ctx.device)
         data = {s: task.splits[s] for s in ("train", "val")}
         result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
         model.cpu()
@@ -149,7 +148,7 @@ class SkipConnections(Study):
             plain, res = f"plain-{d0}-{init}", f"residual-{d0}-{init}"
             ms.append(Measurement("C000-01", "~50% (chance)", seed_values(results, plain, "test_acc"), "%",
                                   around(50, 5), part=f"plain accuracy, {label}",
-                                  note=f"test accuracy after {results['config']['steps']} AdamW steps"))
+                                  note=f"test accuracy after {config_value(results, 'train.steps')} AdamW steps"))
             ratio = [math.log10(a / b) if a > 0 and b > 0 else math.nan for a, b in
                      zip(seed_values(results, plain, "first_grad_init"), seed_values(results, res, "first_grad_init"))]
             ms.append(Measurement(

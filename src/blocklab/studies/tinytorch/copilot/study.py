@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,10 +25,11 @@ import torch
 from blocklab.autograd import GPT
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
 from blocklab.autograd.checkpoint import save_checkpoint
-from blocklab.runtime import set_blas_threads
 from blocklab.autograd.train import TokenWindows, evaluate, fit
+from blocklab.config import Config, NonEmpty, PositiveInt
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
+from blocklab.runtime import set_blas_threads
 from blocklab.tasks.python_code import DEMOS, completion_scores, demo_checks, line_completions, load_corpus
 from blocklab.train import TrainConfig
 
@@ -44,25 +45,26 @@ STRATEGIES = {  # name -> GPT.generate keywords
 
 
 @dataclass
-class CopilotConfig:
-    steps: int = 2000
-    batch_size: int = 32
-    lr: float = 3e-3
-    checkpoints: tuple[int, ...] = (SEED_STEPS, 250, 500, 1000, 2000)
-    train_chars: int = 2_000_000
-    val_chars: int = 64_000
-    test_chars: int = 200_000
-    min_char_count: int = 100  # rarer characters of the training text encode as <unk>
-    n_lines: int = 48  # held-out line completions per checkpoint and strategy
-    demo_tokens: int = 30  # characters generated per demo, as the seed's demo
-    bench_repeats: int = 20
+class CopilotConfig(Config):
+    # eval_every is derived: the greatest common divisor of the checkpoints
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, schedule="warmup", warmup_steps=50,
+                                                                     steps=2000, batch_size=32, log_every=5))
+    checkpoints: NonEmpty[tuple[PositiveInt, ...]] = (SEED_STEPS, 250, 500, 1000, 2000)
+    train_chars: PositiveInt = 2_000_000
+    val_chars: PositiveInt = 64_000
+    test_chars: PositiveInt = 200_000
+    min_char_count: PositiveInt = 100  # rarer characters of the training text encode as <unk>
+    n_lines: PositiveInt = 48  # held-out line completions per checkpoint and strategy
+    demo_tokens: PositiveInt = 30  # characters generated per demo, as the seed's demo
+    bench_repeats: PositiveInt = 20
     corpus_root: str = ""  # "": the running interpreter's standard library
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        super().validate()
         points = list(self.checkpoints)
-        if not points or points != sorted(set(points)) or points[0] < 1 or points[-1] != self.steps:
-            raise ConfigError(f"checkpoints={self.checkpoints!r} must rise strictly from >= 1 and end at "
-                              f"steps={self.steps}")
+        if points != sorted(set(points)) or points[-1] != self.train.steps:
+            raise ConfigError(f"CopilotConfig.checkpoints={self.checkpoints!r} is not valid; they must rise strictly "
+                              f"and end at train.steps={self.train.steps}")
 
 
 @functools.lru_cache(maxsize=2)
@@ -99,7 +101,7 @@ class TinyTorchCopilot(Study):
     description = "004: Copilot, character-level Python autocomplete on the stdlib, numpy engine: loss, decoding, speed"
     claims = ("C004-02", "C004-03", "C004-04")
     Config = CopilotConfig
-    quick = {"steps": 120, "checkpoints": (SEED_STEPS, 120), "train_chars": 300_000, "val_chars": 12_000,
+    quick = {"train.steps": 120, "checkpoints": (SEED_STEPS, 120), "train_chars": 300_000, "val_chars": 12_000,
              "test_chars": 50_000, "n_lines": 12, "bench_repeats": 5}
 
     def cells(self, cfg):
@@ -116,21 +118,20 @@ class TinyTorchCopilot(Study):
 
         def checkpoint(step: int, m: GPT, record: dict) -> None:
             nonlocal eval_seconds
-            ctx.progress(step, cfg.steps)
+            ctx.progress(step, cfg.train.steps)
             if step not in cfg.checkpoints:
                 return
             start = time.perf_counter()
             folder = save_checkpoint(m, tok, ctx.work_dir / f"step{step}")
             m.eval()
-            result = evaluate(m, val, cfg.batch_size)
+            result = evaluate(m, val, cfg.train.batch_size)
             metrics, samples = decode_all(m, tok, lines, cfg.demo_tokens, seed)
             m.train()
             checkpoints.append({"step": step, "folder": str(folder), "val_loss": result["loss"],
                                 "val_bits_per_char": result["bits_per_token"], "decoding": metrics, "samples": samples})
             eval_seconds += time.perf_counter() - start
 
-        train = TrainConfig(lr=cfg.lr, schedule="warmup", warmup_steps=50, steps=cfg.steps, batch_size=cfg.batch_size,
-                            eval_every=math.gcd(*cfg.checkpoints), log_every=5, seed=seed)
+        train = cfg.train.replace(eval_every=math.gcd(*cfg.checkpoints), seed=seed)
         history = fit(model, TokenWindows(train_ids, CONTEXT), train, callbacks=[checkpoint])
         last = checkpoints[-1]
         return {
@@ -139,7 +140,7 @@ class TinyTorchCopilot(Study):
             "loss_curve": [[r["step"], r["loss"]] for r in history.steps],
             "val_bits_per_char_final": last["val_bits_per_char"],
             "exact_greedy_final": last["decoding"]["greedy"]["exact"],
-            "ms_per_step": 1e3 * (history.seconds - eval_seconds) / cfg.steps,
+            "ms_per_step": 1e3 * (history.seconds - eval_seconds) / cfg.train.steps,
             "seconds_training": history.seconds - eval_seconds, "seconds_checkpoints": eval_seconds,
             "checkpoints": checkpoints,
             "bench": bench_engine("copilot", repeats=cfg.bench_repeats, seed=seed),

@@ -12,15 +12,22 @@ from torch import nn
 
 from blocklab.errors import ConfigError
 from blocklab.io import jsonable
-from blocklab.studies.training_dynamics import probes
 from blocklab.lab.registry import CellContext
+from blocklab.studies.training_dynamics import probes
 from blocklab.studies.training_dynamics.generalize import (
-    GeneralizationConfig, build_task, combinations_task, generalization_cells, generalization_figures,
-    generalization_measurements, run_generalization_cell,
+    GeneralizationConfig,
+    build_task,
+    combinations_task,
+    generalization_cells,
+    generalization_figures,
+    generalization_measurements,
+    run_generalization_cell,
 )
 from blocklab.tasks.operations import OPS, TOKEN, apply_op, args_of, encode
+from blocklab.train import TrainConfig
 
-TINY = dict(gen_n_train=320, gen_n_eval=60, gen_epochs=1, long_epochs=2, gen_batch_size=64,
+TINY = dict(gen_n_train=320, gen_n_eval=60, gen_epochs=1, long_epochs=2,
+            gen_train=TrainConfig(batch_size=64, lr=3e-3, eval_every=None, log_every=None),
             length_encodings=("rope",), test_lengths=(2, 3, 8), n_length_rows=5)
 
 

@@ -36,11 +36,13 @@ Integration (the study `training-dynamics` in study.py owns the registration):
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 
+from blocklab.config import Config, NonEmpty, PositiveInt, Range
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, CellContext
 from blocklab.nn.config import POS_ENCODINGS
@@ -59,38 +61,33 @@ __all__ = ["GeneralizationConfig", "QUICK", "generalization_cells", "run_general
 
 PART = "generalization"
 SPLITS = ("seed", "disjoint", "combinations", "held-out")
+Digit = Annotated[int, Range(ge=0, le=9)]
+Arguments = Annotated[int, Range(ge=1, le=20)]  # arguments of one row of the length probe
 
 
 @dataclass
-class GeneralizationConfig:
+class GeneralizationConfig(Config):
     """The generalization cells' knobs, full-fidelity defaults (each cell trains one model)."""
 
-    gen_n_train: int = 10000  # the seed's 10,000 training rows
-    gen_n_eval: int = 2000  # rows in val and in test
+    gen_n_train: PositiveInt = 10000  # the seed's 10,000 training rows
+    gen_n_eval: PositiveInt = 2000  # rows in val and in test
     # At batch 128, 8 epochs are 624 updates of AdamW at a constant 3e-3: 98.4% test accuracy on the seed
     # split in a trial, where a cosine decay over the same updates left the model at 68%.
-    gen_epochs: int = 8
-    long_epochs: int = 16  # the overfitting check: 2x gen_epochs
-    gen_batch_size: int = 128
-    gen_lr: float = 3e-3
-    held_out_digits: tuple[int, ...] = (1, 3, 5, 7, 2)  # one digit per op, in OPS order
-    length_encodings: tuple[str, ...] = ("rope", "alibi")  # besides the study's own encoding (sinusoidal)
-    test_lengths: tuple[int, ...] = (2, 3, 4, 8)  # numbers of arguments the length probe tests
-    n_length_rows: int = 200  # per op and length
+    gen_epochs: PositiveInt = 8
+    long_epochs: PositiveInt = 16  # the overfitting check: 2x gen_epochs
+    # steps come from the epochs; the long cells evaluate once an epoch for their curves
+    gen_train: TrainConfig = field(default_factory=lambda: TrainConfig(batch_size=128, lr=3e-3, eval_every=None,
+                                                                         log_every=None))
+    held_out_digits: tuple[Digit, ...] = (1, 3, 5, 7, 2)  # one digit per op, in OPS order
+    length_encodings: tuple[Literal[POS_ENCODINGS], ...] = ("rope", "alibi")  # besides the study's own (sinusoidal)
+    test_lengths: NonEmpty[tuple[Arguments, ...]] = (2, 3, 4, 8)  # numbers of arguments the length probe tests
+    n_length_rows: PositiveInt = 200  # per op and length
 
-    def __post_init__(self) -> None:
-        owner = type(self).__name__
-        for name in ("gen_n_train", "gen_n_eval", "gen_epochs", "long_epochs", "gen_batch_size", "n_length_rows"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{owner}.{name}={getattr(self, name)!r} is not valid; it must be a positive integer")
-        if len(self.held_out_digits) != len(OPS) or not all(0 <= d <= 9 for d in self.held_out_digits):
-            raise ConfigError(f"{owner}.held_out_digits={self.held_out_digits!r} is not valid; give one digit 0-9 "
-                              f"per op, in the order {', '.join(OPS)}")
-        bad = [e for e in self.length_encodings if e not in POS_ENCODINGS]
-        if bad:
-            raise ConfigError(f"{owner}.length_encodings has {bad}; choose from {', '.join(POS_ENCODINGS)}")
-        if any(not 1 <= n <= 20 for n in self.test_lengths):
-            raise ConfigError(f"{owner}.test_lengths={self.test_lengths!r} is not valid; each must be 1-20 arguments")
+    def validate(self) -> None:
+        super().validate()
+        if len(self.held_out_digits) != len(OPS):
+            raise ConfigError(f"{type(self).__name__}.held_out_digits={self.held_out_digits!r} is not valid; give one "
+                              f"digit 0-9 per op, in the order {', '.join(OPS)}")
 
 
 # --quick: seconds per cell; numbers from it only show the pipeline runs.
@@ -117,11 +114,9 @@ def run_generalization_cell(cell: Cell, seed: int, ctx: CellContext) -> dict:
     cfg, p = ctx.cfg, cell.params
     task = build_task(p["split"], cfg, seed)
     model = build_model(model_config(**({"pos_encoding": p["pos_encoding"]} if p["pos_encoding"] else {})))
-    steps_per_epoch = max(1, cfg.gen_n_train // cfg.gen_batch_size)  # the sampler drops a short last batch
-    steps = p["epochs"] * steps_per_epoch
-    train_cfg = TrainConfig(steps=steps, batch_size=cfg.gen_batch_size, lr=cfg.gen_lr,
-                            eval_every=steps_per_epoch if p["curve"] else None, log_every=None, seed=seed,
-                            device=ctx.device)
+    steps_per_epoch = max(1, cfg.gen_n_train // cfg.gen_train.batch_size)  # the sampler drops a short last batch
+    train_cfg = cfg.gen_train.replace(steps=p["epochs"] * steps_per_epoch, seed=seed, device=ctx.device,
+                                      eval_every=steps_per_epoch if p["curve"] else cfg.gen_train.eval_every)
     (train_x, train_y), (val_x, val_y), n = task.splits["train"][:2], task.splits["val"][:2], cfg.gen_n_eval
     callbacks = [SplitLoss(train=(train_x[:n], train_y[:n]), val=(val_x, val_y))] if p["curve"] else []
     result = train_model(task, model, train_cfg, ctx, callbacks=callbacks)

@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
-from blocklab.errors import ConfigError
+from blocklab.config import NonEmpty, NonNegativeInt, PositiveFloat, PositiveInt
 from blocklab.lab.registry import Cell, CellContext, Study, register
 from blocklab.nn.models.operations import build_model, model_config
 from blocklab.tasks.operations import operations
@@ -53,7 +54,6 @@ from blocklab.train.saved_model import save_model
 
 from . import claims
 from . import figures as report
-from .tables import tables as page_tables
 from .generalize import (
     QUICK,
     GeneralizationConfig,
@@ -65,6 +65,7 @@ from .generalize import (
 )
 from .model import train_model
 from .record import Recorder, RecordPlan
+from .tables import tables as page_tables
 
 SPLITS = ("seed", "disjoint")
 ABLATIONS = {"no-block2": {"n_layers": 1}, "no-attention": {"mixer": "mean"}, "no-ffn": {"ffn": False},
@@ -78,46 +79,32 @@ PARTS = ("baseline", "headline", "sweeps", "generalization")
 
 @dataclass
 class DynamicsConfig(GeneralizationConfig):
-    n_train: int = 10000
-    n_val: int = 2000
-    n_test: int = 2000
-    epochs: int = 50  # the seed's recipe, baseline cells
-    batch_size: int = 32
-    lr: float = 1e-3
-    snapshot_epochs: tuple[int, ...] = (0, 1, 10, 30, 50)  # attention, FFN and cosine snapshots
-    splits: tuple[str, ...] = SPLITS
-    parts: tuple[str, ...] = PARTS  # which groups of cells to run
+    n_train: PositiveInt = 10000
+    n_val: PositiveInt = 2000
+    n_test: PositiveInt = 2000
+    epochs: PositiveInt = 50  # the seed's recipe, baseline cells
+    # the seed's recipe (baseline cells; each sweep changes one setting): steps come from the epochs
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(optimizer="adam", lr=1e-3, batch_size=32,
+                                                                     eval_every=None, log_every=None))
+    snapshot_epochs: tuple[NonNegativeInt, ...] = (0, 1, 10, 30, 50)  # attention, FFN and cosine snapshots
+    splits: NonEmpty[tuple[Literal[SPLITS], ...]] = SPLITS
+    parts: NonEmpty[tuple[Literal[PARTS], ...]] = PARTS  # which groups of cells to run
     # The headline recipe: the seed's architecture trained as fast as we found (training choices only).
-    headline_replicas: int = 2
-    headline_batch: int = 32
-    headline_lr: float = 1e-3
-    headline_epochs: int = 4
-    headline_schedule: str = "cosine"  # with one epoch of linear warmup; 4 epochs at the seed's batch and lr
+    headline_replicas: NonNegativeInt = 2
+    headline_batch: PositiveInt = 32
+    headline_lr: PositiveFloat = 1e-3
+    headline_epochs: PositiveInt = 4
+    headline_schedule: Literal[SCHEDULES] = "cosine"  # with one epoch of linear warmup; 4 epochs at batch 32, lr 1e-3
     # Sweeps: one factor of the seed's recipe changed; budget `sweep_epochs` epochs of n_train rows.
-    sweep_epochs: int = 10
-    sizes: tuple[int, ...] = (1000, 5000, 50000)
-    size_disjoint: tuple[int, ...] = (50000,)
-    optimizers: tuple[str, ...] = ("sgd", "sgd-momentum")
-    lrs: tuple[float, ...] = (0.1, 1e-6)
-    schedules: tuple[str, ...] = ("warmup", "cosine", "step")
-    batch_sizes: tuple[int, ...] = (1, 1000)
-    batch1_updates: int = 10000
-    ablations: tuple[str, ...] = tuple(ABLATIONS)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name, values, valid in (("splits", self.splits, SPLITS), ("optimizers", self.optimizers, OPTIMIZERS),
-                                    ("schedules", self.schedules, SCHEDULES), ("ablations", self.ablations, ABLATIONS), ("parts", self.parts, PARTS),
-                                    ("headline_schedule", (self.headline_schedule,), SCHEDULES)):
-            for v in values:
-                if v not in valid:
-                    raise ConfigError(f"DynamicsConfig.{name}: {v!r} is not valid; choose from {', '.join(valid)}")
-        for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "headline_batch", "headline_epochs",
-                     "sweep_epochs", "batch1_updates"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"DynamicsConfig.{name}={getattr(self, name)!r} is not valid; it must be >= 1")
-        if self.headline_replicas < 0 or any(n < 1 for n in (*self.sizes, *self.size_disjoint, *self.batch_sizes)):
-            raise ConfigError("DynamicsConfig: headline_replicas must be >= 0 and sizes, batch_sizes >= 1")
+    sweep_epochs: PositiveInt = 10
+    sizes: tuple[PositiveInt, ...] = (1000, 5000, 50000)
+    size_disjoint: tuple[PositiveInt, ...] = (50000,)
+    optimizers: tuple[Literal[tuple(OPTIMIZERS)], ...] = ("sgd", "sgd-momentum")
+    lrs: tuple[PositiveFloat, ...] = (0.1, 1e-6)
+    schedules: tuple[Literal[SCHEDULES], ...] = ("warmup", "cosine", "step")
+    batch_sizes: tuple[PositiveInt, ...] = (1, 1000)
+    batch1_updates: PositiveInt = 10000
+    ablations: tuple[Literal[tuple(ABLATIONS)], ...] = tuple(ABLATIONS)
 
 
 def _cell(name: str, split: str = "seed", n_train: int | None = None, epochs: int | None = None, batch: int | None = None,
@@ -161,19 +148,19 @@ def _sweep_cells(cfg: DynamicsConfig) -> list[Cell]:
 
 def train_config(cfg: DynamicsConfig, p: dict, n_train: int, seed: int, device: str) -> tuple[TrainConfig, int]:
     """The cell's TrainConfig and its epoch length in updates."""
-    batch = p["batch_size"] or cfg.batch_size
+    batch = p["batch_size"] or cfg.train.batch_size
     epoch_steps = max(1, n_train // batch)
     steps = p["epochs"] * epoch_steps
     if p.get("same_updates"):  # the size sweep: the updates of `epochs` epochs of the 10k set
         steps = p["epochs"] * max(1, cfg.n_train // batch)
     if batch == 1:
         steps = min(steps, cfg.batch1_updates)
-    kw = {"optimizer": "adam", "lr": cfg.lr, **p["train"]}
-    kw["warmup_steps"] = kw.pop("warmup_epochs", 0) * epoch_steps
-    if kw.get("schedule") == "step":
+    kw = dict(p["train"])  # the cell's change to the seed's recipe (cfg.train)
+    if "warmup_epochs" in kw:
+        kw["warmup_steps"] = kw.pop("warmup_epochs") * epoch_steps
+    if kw.get("schedule", cfg.train.schedule) == "step":
         kw["step_size"] = max(1, math.ceil(steps / 3))
-    return TrainConfig(steps=steps, batch_size=batch, seed=seed, device=device, eval_every=None, log_every=None,
-                       **kw), epoch_steps
+    return cfg.train.replace(steps=steps, batch_size=batch, seed=seed, device=device, **kw), epoch_steps
 
 
 def run_dynamics_cell(cell: Cell, seed: int, ctx: CellContext) -> dict:

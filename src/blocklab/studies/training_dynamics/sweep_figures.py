@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, per_seed, seed_values
+from blocklab.report.results import config_value, finished_runs, per_seed, seed_values
 
 from .claims import BASE, curve_at
 
@@ -48,7 +48,7 @@ def _sweep_curves(results: dict, prefix: str, title: str, fig_dir: Path) -> str:
         steps = [s for s in base[0]["checks"]["step"]]
         keep = [i for i, s in enumerate(steps) if s <= budget * base[0]["curves"]["step"][1]] if len(
             base[0]["curves"]["step"]) > 1 else []
-        plots.line_with_band(ax, [steps[i] * results["config"]["batch_size"] for i in keep],
+        plots.line_with_band(ax, [steps[i] * config_value(results, "train.batch_size") for i in keep],
                              [[rec["checks"]["val_acc"][i] for i in keep] for rec in base],
                              label="seed's recipe (baseline)", color="black")
     for cell in _cells(results, prefix):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from blocklab.report.results import finished_runs, per_seed, seed_values
+from blocklab.report.results import config_value, finished_runs, per_seed, seed_values
 from blocklab.report.stats import mean_ci
 from blocklab.report.tables import Table
 from blocklab.tasks.operations import OPS
@@ -181,7 +181,7 @@ def sweeps(results: dict) -> Table | None:
     cells = [c for c in results["cells"] if c["name"].startswith(SWEEP_PREFIXES) and _has(results, c["name"])]
     rows = []
     if cells and _has(results, BASE):
-        updates = budget * max(1, cfg["n_train"] // cfg["batch_size"])
+        updates = budget * max(1, cfg["n_train"] // config_value(results, "train.batch_size"))
         rows.append([f"{BASE} at epoch {budget}", "none: the seed's recipe", updates, _seed(SIZES.get(cfg["n_train"])),
                      measured(curve_at(results, BASE, "test_acc", budget), ACC), len(finished_runs(results, BASE))])
     for cell in cells:
@@ -227,7 +227,8 @@ def headline(results: dict) -> Table | None:
     if not rows:
         return None
     head = next((c["params"] for c in results["cells"] if c["name"].startswith("headline-")), None)
-    note = (f"The seed's recipe: the baseline-<split> cells, Adam lr {cfg['lr']:g}, constant, batch {cfg['batch_size']}, "
+    lr, batch = config_value(results, "train.lr"), config_value(results, "train.batch_size")
+    note = (f"The seed's recipe: the baseline-<split> cells, Adam lr {lr:g}, constant, batch {batch}, "
             f"{cfg['epochs']} epochs, validation checked once per epoch (at least 10 times a run). ")
     if head is not None:
         note += (f"The headline recipe: Adam, {_changed(head)}, {cfg['headline_epochs']} epochs, validation checked 4 "

@@ -1,6 +1,6 @@
 """The `blocklab` command line: one module per group of verbs.
 
-run.py      list, run, tour       report.py  report, plot
+run.py      list, show, run, tour report.py  report, plot
 models.py   demo, generate, predict   info.py  info
 data.py     data fetch, data list  bench.py   bench gpt, attention, generate, engine, all
 
@@ -22,7 +22,7 @@ from .data import data
 from .info import info
 from .models import demo, generate, predict
 from .report import plot, report
-from .run import list_studies, run, tour
+from .run import list_studies, run, show, tour
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,7 +39,7 @@ def cli() -> None:
     """
 
 
-for _command in (info, demo, list_studies, run, tour, report, plot, generate, predict, data, bench):
+for _command in (info, demo, list_studies, show, run, tour, report, plot, generate, predict, data, bench):
     cli.add_command(_command)
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import click
 
 from ..errors import BlocklabError
-from . import _studies
 
 
 @click.command()

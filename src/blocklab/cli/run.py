@@ -1,4 +1,4 @@
-"""`blocklab list`, `blocklab run` and `blocklab tour`: name the studies, run them, run the main job."""
+"""`blocklab list`, `show`, `run` and `tour`: name the studies, show their configs, run them, run the main job."""
 from __future__ import annotations
 
 import sys
@@ -22,7 +22,8 @@ def list_studies() -> None:
     """List the registered studies and groups, each with its one-line description."""
     cat = _studies.catalogue()
     if not cat.CATALOGUE:
-        click.echo("no studies are registered yet (add one to src/blocklab/studies/catalogue.py; see blocklab/lab/registry.py)")
+        click.echo("no studies are registered yet (add one to src/blocklab/studies/catalogue.py; "
+                   "see blocklab/lab/registry.py)")
         return
     width = max(len(n) for n in [*(e.name for e in cat.CATALOGUE), *cat.GROUPS, cat.ALL])
     for entry in cat.CATALOGUE:
@@ -58,7 +59,9 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
     Examples:
       blocklab run skip-connections --quick
       blocklab run skip-connections --quick --set 'depths=[20]' --seeds 1
+      blocklab run attention --quick --set train.lr=3e-3 --set train.checkpoint_every=50
       blocklab run building-blocks --quick --out runs/blocks
+    `blocklab show STUDY` lists the keys --set takes.
     """
     if address is not None and backend != "ray":
         raise BlocklabError(f"--address {address!r} names a Ray cluster; add --backend ray")
@@ -72,6 +75,26 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
     click.echo(f"results in {folder}; build the report with: blocklab report {folder}")
     if failed:
         sys.exit(1)
+
+
+@click.command()
+@click.argument("study", shell_complete=_complete_study)
+def show(study: str) -> None:
+    """Print a study's config: every field --set takes, with its type, default and --quick value.
+
+    A nested config's fields are dotted (train.lr, train.checkpoint_every); the --quick column
+    is blank where --quick keeps the default.
+
+    \b
+    Examples:
+      blocklab show skip-connections
+      blocklab show pe-extrapolation
+    """
+    from ..config import describe, render
+
+    cls = type(_studies.registry().get_study(study))
+    click.echo(f"{cls.name}: {cls.description}")
+    click.echo(render(describe(cls.Config, cls.quick)))
 
 
 # The main job: studies whose --quick variant still trains to a meaningful result in seconds.

@@ -90,7 +90,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from ..config import build
-from ..errors import BlocklabError
+from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
 
@@ -205,4 +205,11 @@ def build_config(study: type[Study] | Study, quick: bool = False, overrides: Map
     Keys may be dotted to reach a nested config (`train.lr`); each value must fit its field's
     annotation (blocklab.config.build). Errors name the key, the value and the valid keys.
     """
+    for key in overrides or {}:
+        if key.rpartition(".")[2] in RUNNER_SET and "." in key:
+            raise ConfigError(f"{study.name}: --set {key} is set for each run by the runner (seeds 0..N-1 from "
+                              "--seeds, the device from --device); it cannot be set here")
     return build(study.Config, overrides, quick=study.quick if quick else None, owner=study.name)
+
+
+RUNNER_SET = ("seed", "device")  # the trainer settings the runner gives each (cell, seed) pair

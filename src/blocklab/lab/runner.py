@@ -99,7 +99,8 @@ def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: boo
     seed_list = sorted(set(results["seeds"]) | set(range(seeds)))
     results.update(
         description=study.description, command=_command(study.name, len(seed_list), quick, device, folder, overrides),
-        quick=quick, seeds=seed_list, versions=_versions(), device=dev, cells=[dataclasses.asdict(c) for c in cells], **_commit(),
+        quick=quick, seeds=seed_list, versions=_versions(), device=dev, cells=[dataclasses.asdict(c) for c in cells],
+        **_commit(),
     )
     done = {(r["cell"], r["seed"]) for r in results["runs"] if r["status"] in res.FINISHED}
     pending = [(c, s) for s in range(seeds) for c in cells if (c.name, s) not in done]
@@ -194,12 +195,30 @@ def _check_cells(study: Study, cells: list[Cell]) -> None:
 def _check_same_run(results: dict, study: Study, config: dict, path: Path) -> None:
     if results["study"] != study.name:
         raise BlocklabError(f"{path} holds the study {results['study']!r}, not {study.name!r}; pass another --out")
-    changed = sorted(k for k in config.keys() | results["config"].keys()
-                     if config.get(k) != results["config"].get(k))
+    stored, asked = _dotted(results["config"]), _dotted(config)
+    keys = stored.keys() | asked.keys()
+    if _nests(config) and not _nests(results["config"]):
+        # written before the studies nested the trainer's settings ("steps", not "train.steps"): compare what
+        # both name, reading a flat trainer setting as the nested train's
+        stored = {(f"train.{k}" if f"train.{k}" in asked and k not in asked else k): v for k, v in stored.items()}
+        keys = stored.keys() & asked.keys()
+    changed = sorted(k for k in keys if stored.get(k) != asked.get(k))
     if changed:
-        diff = "; ".join(f"{k}: stored {results['config'].get(k)!r}, asked {config.get(k)!r}" for k in changed)
+        diff = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in changed)
         raise BlocklabError(f"{path} was run with another config ({diff}); pass another --out to keep both, "
                             f"or delete {path.parent} to start over")
+
+
+def _nests(config: dict) -> bool:
+    return any(isinstance(v, dict) for v in config.values())
+
+
+def _dotted(config: dict, prefix: str = "") -> dict[str, Any]:
+    """A config as {dotted key: value}: {"train": {"lr": 1}} -> {"train.lr": 1}."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        out.update(_dotted(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
 
 
 def _fresh(study: Study, config: dict, quick: bool) -> dict:

@@ -66,7 +66,7 @@ def test_unknown_set_key_exits_2_naming_the_valid_keys(tiny, capsys, tmp_path):
 
 def test_bad_set_value_exits_2_naming_the_type(tiny, capsys, tmp_path):
     code, _, err = run_cli(capsys, "run", "tiny", "--out", str(tmp_path), "--set", "steps=lots")
-    assert code == 2 and "steps='lots'" in err and "must be an integer" in err
+    assert code == 2 and "steps='lots'" in err and "must be a positive integer" in err
 
 
 def test_corrupt_results_exits_2_naming_the_file(tiny, capsys, tmp_path):

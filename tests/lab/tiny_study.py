@@ -13,21 +13,22 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from blocklab.config import Config, NonNegativeFloat, PositiveInt
+from blocklab.lab import registry
 from blocklab.report import plots
 from blocklab.report.results import finished_runs, seed_values
 from blocklab.report.verdicts import Measurement, around, at_most
-from blocklab.lab import registry
 
 LRS = (0.1, 0.5, 4.0)
 FIGURES = ["tiny_curves.png", "tiny_bars.png", "tiny_heatmap.png"]
 
 
 @dataclass
-class TinyConfig:
-    steps: int = 200
+class TinyConfig(Config):
+    steps: PositiveInt = 200
     slope: float = 3.0
-    noise: float = 0.1
-    points: int = 64
+    noise: NonNegativeFloat = 0.1
+    points: PositiveInt = 64
     label: str = "line"
 
 

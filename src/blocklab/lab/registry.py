@@ -8,7 +8,8 @@ results.json, aggregates with 95% intervals, and the command that reproduces the
 A study is a module (or a package whose study.py holds the class) under blocklab.studies, listed
 in blocklab.studies.catalogue; importing it registers it.
 
-    from dataclasses import dataclass
+    from dataclasses import dataclass, field
+    from blocklab.config import Config, NonEmpty, PositiveInt
     from blocklab.lab.registry import Cell, Study, register
     from blocklab.report import plots
     from blocklab.report.results import finished_runs, seed_values
@@ -18,9 +19,9 @@ in blocklab.studies.catalogue; importing it registers it.
     from blocklab.train.trainer import fit
 
     @dataclass
-    class SkipConfig:                      # every knob, with its full-fidelity default
-        steps: int = 2000
-        depths: tuple[int, ...] = (10, 20)
+    class SkipConfig(Config):              # every knob, ranged, with its full-fidelity default
+        depths: NonEmpty[tuple[PositiveInt, ...]] = (10, 20)
+        train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000))  # --set train.lr=3e-3
 
     @register
     class SkipConnections(Study):
@@ -29,7 +30,7 @@ in blocklab.studies.catalogue; importing it registers it.
         claims = ("C000-01", "C000-02")    # IDs from report/claims.md that measure() measures
         group = "building-blocks"          # optional: `blocklab run building-blocks` runs it too
         Config = SkipConfig
-        quick = {"steps": 200}             # --quick: these overrides of the defaults
+        quick = {"train.steps": 200}       # --quick: these overrides of the defaults
 
         def cells(self, cfg):              # the conditions; names become folder names
             return [Cell(f"{kind}-{d}", {"residual": kind == "residual", "depth": d})
@@ -37,7 +38,7 @@ in blocklab.studies.catalogue; importing it registers it.
 
         def run_cell(self, cell, seed, ctx):    # python, numpy and torch RNGs are seeded with `seed`
             model, data, loss_fn = ...     # built from cell.params and ctx.cfg
-            train = TrainConfig(steps=ctx.cfg.steps, seed=seed, device=ctx.device)
+            train = ctx.cfg.train.replace(seed=seed, device=ctx.device)   # never copy its fields by hand
             result = fit(model, data, loss_fn, train, run_dir=ctx.work_dir, progress=ctx.progress)
             return {"test_acc": ..., **result.to_dict()}   # to_dict() says diverged=True if it did
 
@@ -72,9 +73,12 @@ Rules of the game:
   retraining, and rerunning a finished study recomputes figures and measurements in seconds.
   Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
   which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.
-- `--set key=value` is checked against the Config fields and their types (blocklab.config);
-  a dotted key reaches a nested config (`--set train.lr=3e-3`). A Config that validates itself
-  in __post_init__ (raising blocklab.errors.ConfigError) is checked too.
+- `Config` is a blocklab.config.Config: each field's annotation is its rule (PositiveInt,
+  Probability, NonEmpty[...], Literal choices), checked when it is built, so a bad `--set` is
+  refused before any work; cross-field rules go in `validate()`. A study that trains nests the
+  trainer's TrainConfig (`train`, or one per kind of model) and a dotted key reaches it
+  (`--set train.lr=3e-3`, `--set train.checkpoint_every=100`); the runner sets its seed and
+  device for each pair. `blocklab show STUDY` lists every key.
 - Name the study in blocklab/studies/catalogue.py too, in source-document order: `blocklab list`
   reads it there without importing any study, `run all` follows its order, and a test checks
   that the two agree.
@@ -89,7 +93,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..config import build
+from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
@@ -160,8 +164,9 @@ def register(cls: type[Study]) -> type[Study]:
     description = getattr(cls, "description", "")
     if not description or "\n" in description:
         raise TypeError(f"{cls.__name__}.description must be one non-empty line")
-    if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
-        raise TypeError(f"{cls.__name__}.Config must be a dataclass of the study's knobs")
+    config = getattr(cls, "Config", None)
+    if not (dataclasses.is_dataclass(config) and isinstance(config, type) and issubclass(config, Config)):
+        raise TypeError(f"{cls.__name__}.Config must be a blocklab.config.Config dataclass of the study's knobs")
     if cls.group and cls.group not in GROUPS:
         raise TypeError(f"{cls.__name__}.group={cls.group!r}; known groups: {', '.join(GROUPS)}")
     unknown = [c for c in cls.claims if c not in claim_ids()]

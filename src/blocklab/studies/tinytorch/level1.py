@@ -20,7 +20,7 @@ import numpy as np
 
 from blocklab.autograd import GPT, no_grad
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
-from blocklab.autograd.train import Examples, fit
+from blocklab.autograd.train import Examples, check_train_config, fit
 from blocklab.config import Config, PositiveInt
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
@@ -47,6 +47,7 @@ class Level1Config(Config):
 
     def validate(self) -> None:
         super().validate()
+        check_train_config(self.train)  # the numpy engine's trainer: no checkpoints, devices or autocast
         if self.train.eval_every is None or SEED_STEPS % self.train.eval_every:
             raise ConfigError(f"Level1Config.train.eval_every={self.train.eval_every!r} is not valid; it must divide "
                               f"{SEED_STEPS}, the step the source document reports")

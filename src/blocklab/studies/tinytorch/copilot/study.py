@@ -25,7 +25,7 @@ import torch
 from blocklab.autograd import GPT
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
 from blocklab.autograd.checkpoint import save_checkpoint
-from blocklab.autograd.train import TokenWindows, evaluate, fit
+from blocklab.autograd.train import TokenWindows, check_train_config, evaluate, fit
 from blocklab.config import Config, NonEmpty, PositiveInt
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
@@ -61,6 +61,7 @@ class CopilotConfig(Config):
 
     def validate(self) -> None:
         super().validate()
+        check_train_config(self.train)  # the numpy engine's trainer: no checkpoints, devices or autocast
         points = list(self.checkpoints)
         if points != sorted(set(points)) or points[-1] != self.train.steps:
             raise ConfigError(f"CopilotConfig.checkpoints={self.checkpoints!r} is not valid; they must rise strictly "

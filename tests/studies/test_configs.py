@@ -54,6 +54,8 @@ def test_show_prints_every_field_with_its_default_and_quick_value(capsys):
     _, out, _ = run_cli(capsys, "show", "capstone")
     steps = next(line for line in out.splitlines() if line.startswith("train.steps "))
     assert steps.split()[-2:] == ["1500", "60"] and "a positive integer" in steps
+    code, _, err = run_cli(capsys, "show", "building-blocks")
+    assert code == 2 and "'building-blocks' is a group; show one of its studies: skip-connections" in err
 
 
 @pytest.mark.parametrize("study, assignment, words", [

@@ -92,7 +92,12 @@ def show(study: str) -> None:
     """
     from ..config import describe, render
 
-    cls = type(_studies.registry().get_study(study))
+    registry = _studies.registry()
+    registry.load_all()
+    members = registry.group_members(study)
+    if members is not None:
+        raise BlocklabError(f"{study!r} is a group; show one of its studies: {', '.join(members)}")
+    cls = type(registry.get_study(study))
     click.echo(f"{cls.name}: {cls.description}")
     click.echo(render(describe(cls.Config, cls.quick)))
 

@@ -80,6 +80,15 @@ def answer_value(tgt: torch.Tensor, order: str) -> torch.Tensor:
     return (natural * 10 ** torch.arange(ANSWER_LEN - 1, -1, -1)).sum(1)
 
 
+def say(answer: torch.Tensor, order: str) -> str:
+    """(4,) answer tokens in `order` -> the number they write ('0578' -> '578'); a non-digit
+    token shows as '?' among the digits in natural order."""
+    natural = answer.flip(0) if order == "reversed" else answer
+    if bool((natural >= DIGITS).any()):
+        return "".join(str(int(t)) if t < DIGITS else "?" for t in natural)
+    return str(int(answer_value(answer[None], order)))
+
+
 def render_problem(src: torch.Tensor) -> str:
     a, b = operands(src[None])
     return f"{int(a)} + {int(b)}"
@@ -98,10 +107,7 @@ class AdditionTaskData(SequenceTaskData):
                 for i in wrong.tolist()]
 
     def say(self, answer: torch.Tensor) -> str:
-        natural = answer.flip(0) if self.order == "reversed" else answer
-        if bool((natural >= DIGITS).any()):
-            return "".join(str(int(t)) if t < DIGITS else "?" for t in natural)
-        return str(int(answer_value(answer[None], self.order)))
+        return say(answer, self.order)
 
 
 def addition(n_train: int, n_val: int, n_test: int, seed: int, order: str = "reversed",

@@ -29,26 +29,12 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import choice_error
-from .addition import ANSWER_LEN, N_PAIRS, ORDERS, encode, say
+from .addition import ANSWER_LEN, CHAINS, N_PAIRS, ORDERS, carry_chain, encode, say
 
-CHAINS = ("none", "single", "one_nine", "two_nines")
 CHAIN_LABELS = {"none": "no carry", "single": "single carries", "one_nine": "carry through one 9-column",
                 "two_nines": "carry through two 9-columns"}
 
 Answerer = Callable[[tuple[torch.Tensor, ...]], torch.Tensor]
-
-
-def carry_chain(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(n,), (n,) operands -> (n,) index into CHAINS; see the module docstring."""
-    carry = torch.zeros_like(a)
-    carried = torch.zeros_like(a, dtype=torch.bool)
-    through = torch.zeros_like(a)  # 9-columns that receive a carry
-    for col in range(3):  # units, tens, hundreds
-        s = (a // 10**col) % 10 + (b // 10**col) % 10
-        through += (s == 9) & (carry == 1)
-        carry = (s + carry >= 10).long()
-        carried |= carry.bool()
-    return torch.where(carried, 1 + through, 0)
 
 
 def chain_counts() -> dict[str, int]:

@@ -31,12 +31,15 @@ import torch
 from blocklab.errors import BlocklabError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.tasks.addition import ANSWER_LEN, EQUALS, ORDERS, addition, encode, operands
+from blocklab.tasks.addition_exhaustive import score_all
 from blocklab.train import TrainConfig
 from blocklab.train.trainer import fit
 
 from . import ablation as abl
 from . import analysis as report
-from .model import MODELS, build, evaluate, loss_fn
+from .every_problem import FAILURES_KEPT
+from .model import MODELS, build, evaluate, greedy, loss_fn
+from .nines import relay_heads
 from .tables import all_tables
 
 
@@ -63,7 +66,12 @@ class AdditionHeadsConfig:
     init_std: float = 0.125
     eval_every: int = 100
     beam_sizes: tuple[int, ...] = (1, 4)
-    ablate: bool = True  # head ablation, pruning and probes on the encoder-decoder cells
+    ablate: bool = True  # head ablation, pruning, probes and the relay heads on the encoder-decoder cells
+    # Greedy decoding of all 10^6 problems per model (every_problem.py): about 2 CPU minutes each.
+    exhaustive: bool = True
+    # Share of training problems whose carry passes through a 9-column (tasks/addition.py);
+    # None draws uniformly (9%). 0.3 with the full 1000 steps is the recipe that gets every problem right.
+    nine_share: float | None = None
     probes: tuple[str, ...] = ("999+1", "123+456", "555+445")
 
     def __post_init__(self) -> None:
@@ -74,10 +82,21 @@ class AdditionHeadsConfig:
         if self.claims_order not in ORDERS:
             raise BlocklabError(f"addition-heads: claims_order={self.claims_order!r}; choose one of: "
                                 f"{', '.join(ORDERS)}")
+        if self.nine_share is not None and not 0.0 <= self.nine_share <= 1.0:
+            raise BlocklabError(f"addition-heads: nine_share={self.nine_share!r}; it must be in [0, 1] or None "
+                                f"(uniform)")
         for p in self.probes:
             a, _, b = p.partition("+")
             if not (a.isdigit() and b.isdigit() and int(a) < 1000 and int(b) < 1000):
                 raise BlocklabError(f"addition-heads: probe {p!r} must read like '123+456' with operands 0..999")
+
+
+def every_problem(model, order: str, pairs: torch.Tensor | None = None) -> dict:
+    """Greedy decoding scored on all 10^6 problems (or `pairs`): the summary results.json keeps
+    (tasks/addition_exhaustive.py), with the CPU seconds it took."""
+    cpu = time.process_time()
+    summary = score_all(lambda batch: greedy(model, batch), order, pairs=pairs).summary(FAILURES_KEPT)
+    return summary | {"cpu_seconds": time.process_time() - cpu}
 
 
 def probe_batch(probes: tuple[str, ...], order: str) -> tuple[torch.Tensor, ...]:
@@ -100,7 +119,7 @@ class AdditionHeads(Study):
     def run_cell(self, cell: Cell, seed: int, ctx) -> dict:
         cfg, p = ctx.cfg, cell.params
         task = addition(cfg.n_train, cfg.n_val, cfg.n_test, seed=1000 + seed, order=p["order"],
-                        test_seed=cfg.test_seed)
+                        test_seed=cfg.test_seed, nine_share=cfg.nine_share)
         model = build(p["model"], cfg.d_model, cfg.n_heads, cfg.layers, cfg.gpt_layers, cfg.init_std)
         tc = TrainConfig(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, schedule="cosine",
                          warmup_steps=min(cfg.warmup_steps, cfg.steps), grad_clip=1.0, eval_every=cfg.eval_every, log_every=None,
@@ -123,8 +142,11 @@ class AdditionHeads(Study):
         reach = next((h["step"] for h in hist if h["val_greedy_em"] >= 0.99), None)
         out["steps_to_99"] = reach
         out["seconds_to_99"] = None if reach is None else result.seconds * reach / max(result.steps_done, 1)
+        if cfg.exhaustive:
+            out["exhaustive"] = every_problem(model, p["order"])
         if p["model"] == "seq2seq" and cfg.ablate:
             out["heads"] = self._heads(model, task, cfg, p["order"])
+            out["nines"] = relay_heads(model, p["order"])
         return out
 
     def _heads(self, model, task, cfg: AdditionHeadsConfig, order: str) -> dict:

@@ -53,11 +53,15 @@ def per_seed_rates(results: dict, cells: list[str]) -> Table:
         perfect = sum(m["exhaustive"]["wrong"] == 0 for m in ms.values())
         rows.append([cell, "all", "", mean_ci(rates(results, cell)).text(".4f"),
                      f"{perfect} of {len(ms)} seeds none", "", ""])
-    n = results["config"]["n_test"]
+    cfg = results["config"]
+    n = cfg["n_test"]
+    share = cfg.get("nine_share")
+    drawn = "uniformly (9% carry through a 9)" if share is None else f"with {share:.0%} carrying through a 9"
     return Table("Every problem: greedy exact match on all 10^6 sums, beside the held-out set",
                  ["cell", "seed", f"held-out ({n:,}) exact match (%)", "all 10^6 exact match (%)", "wrong",
                   "95% bound on the error rate", "CPU seconds to score"], rows,
-                 f"Greedy decoding of every a + b with a, b in 0..999. The row 'all': mean [95% t-interval] of the "
+                 f"Greedy decoding of every a + b with a, b in 0..999, after {cfg['steps']} steps on training "
+                 f"problems drawn {drawn}. The row 'all': mean [95% t-interval] of the "
                  f"seeds' rates. A seed with no wrong answer gets the one-sided 95% upper bound on its error rate, "
                  f"the 10^6 problems taken as independent trials: 1 - 0.05^(1/10^6) = "
                  f"{zero_failure_bound(N_PAIRS):.2e} (the rule of three). {n:,} held-out problems expect fewer than "

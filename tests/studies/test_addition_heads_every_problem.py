@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from blocklab.studies.addition_heads import nines, study
-from blocklab.studies.addition_heads.every_problem import FAILURES_KEPT, tables
+from blocklab.studies.addition_heads.every_problem import FAILURES_KEPT, FAILURES_SHOWN, tables
 from blocklab.studies.addition_heads.model import build, greedy
 from blocklab.tasks.addition import CHAINS, answer_value, carry_chain, columns, operands
 from blocklab.tasks.addition_exhaustive import score_all
@@ -64,6 +64,12 @@ def test_a_tiny_run_scored_on_a_subset_fills_the_tables_and_the_claim(tmp_path, 
     chains = shown["Exact match (%) on all 10^6 problems by carry chain"]
     assert [row[1] for row in chains.rows] == [f"{int(n):,}" for n in torch.bincount(
         carry_chain(pairs // 1000, pairs % 1000), minlength=4).tolist()]
+    listed = shown["The wrong answers among all 10^6 problems"].rows
+    for m, seed in zip(runs, (0, 1)):
+        mine = [row for row in listed if row[1] == seed]
+        wrong, kept = m["exhaustive"]["wrong"], len(m["exhaustive"]["failures"])
+        assert len(mine) == min(wrong, FAILURES_SHOWN) + (wrong > FAILURES_SHOWN or wrong == 0)
+        assert kept == min(wrong, FAILURES_KEPT)
     relay = shown["Where carries through a 9 fail: the heads that pass the carry on"]
     assert relay.rows[-1][1].startswith("none ablated")
     every = [m for m in results["measurements"] if m["part"] == "greedy exact match, all 10^6 problems"]

@@ -93,8 +93,9 @@ def failures(results: dict, cells: list[str]) -> Table:
             shown = e["failures"][:FAILURES_SHOWN]
             rows += [[cell, seed, f"{f['a']} + {f['b']}", f["said"], f["truth"], CHAIN_LABELS[f["chain"]]]
                      for f in shown]
-            if e["wrong"] > len(shown):
-                rows.append([cell, seed, f"and {e['wrong'] - len(shown):,} more", "", "", ""])
+            if e["wrong"] > len(shown) or not shown:
+                rows.append([cell, seed, f"and {e['wrong'] - len(shown):,} more" if shown else "none wrong", "", "",
+                             ""])
     return Table("The wrong answers among all 10^6 problems",
                  ["cell", "seed", "problem", "model says", "truth", "carry chain"], rows,
                  f"The first {FAILURES_SHOWN} per seed, a then b ascending; results.json keeps the first "

@@ -169,7 +169,7 @@ def test_config_names_the_bad_value():
 def test_tiny_run_writes_figures_ablation_json_and_claims(tmp_path):
     overrides = {"train.steps": 2, "train.warmup_steps": 2, "train.eval_every": 2, "train.batch_size": 16,
                  "n_train": 64, "n_val": 16, "n_test": 32, "d_model": 8, "n_heads": 2, "layers": 1,
-                 "beam_sizes": [1, 2]}
+                 "beam_sizes": [1, 2], "exhaustive": False}
     folder, results = run_isolated("addition-heads", out=tmp_path, overrides=overrides)
     assert {r["status"] for r in results["runs"]} == {"done"}
     assert {"head_importance.png", "pruning_curve.png", "decoding_comparison.png", "error_cascade.png",

@@ -4,7 +4,7 @@ import torch
 
 from blocklab.errors import BlocklabError
 from blocklab.tasks import addition
-from blocklab.tasks.addition import EQUALS, PLUS, answer_value, count_carries, operands
+from blocklab.tasks.addition import EQUALS, PLUS, answer_value, carry_chain, count_carries, operands
 
 
 def carries_by_hand(a: int, b: int) -> int:
@@ -74,3 +74,26 @@ def test_mistakes_read_as_numbers_in_natural_order():
 def test_bad_order_names_the_choices():
     with pytest.raises(BlocklabError, match="'natural', 'reversed'"):
         addition(10, 0, 0, seed=0, order="backwards")
+
+
+def test_nine_share_sets_the_share_of_carries_through_a_nine_and_leaves_val_and_test_alone():
+    uniform, tilted = addition(20000, 500, 1000, seed=3), addition(20000, 500, 1000, seed=3, nine_share=0.3)
+
+    def nines(d, split):
+        a, b = operands(d.splits[split][0])
+        return (carry_chain(a, b) >= 2).double().mean().item()
+
+    assert nines(tilted, "train") == pytest.approx(0.3, abs=1e-9)
+    assert 0.08 < nines(uniform, "train") < 0.10  # 90,000 of the 10^6 problems
+    for split in ("val", "test"):
+        assert all(torch.equal(p, q) for p, q in zip(uniform.splits[split], tilted.splits[split]))
+    a, b = operands(tilted.splits["train"][0])
+    train = set((1000 * a + b).tolist())
+    a, b = operands(torch.cat([tilted.splits["val"][0], tilted.splits["test"][0]]))
+    assert len(train) == 20000 and not train & set((1000 * a + b).tolist())
+
+
+@pytest.mark.parametrize("share, n_train, field", [(1.5, 100, "nine_share=1.5"), (1.0, 95000, "needs 95000")])
+def test_nine_share_errors_name_the_problem(share, n_train, field):
+    with pytest.raises(BlocklabError, match=field):
+        addition(n_train, 0, 0, seed=0, nine_share=share)

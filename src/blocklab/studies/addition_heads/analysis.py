@@ -14,6 +14,8 @@ from blocklab.report.stats import mean_ci
 from blocklab.report.verdicts import Measurement, around, at_least, at_most, ill_posed
 from blocklab.tasks.addition import ANSWER_LEN
 
+from . import every_problem
+
 UNDER_TRAINED = 0.90  # the cascade is shown at the first evaluation with validation token accuracy >= this
 PRUNABLE = 0.99  # the seed's criterion: a head is prunable if accuracy stays above 99% of the baseline
 
@@ -357,6 +359,7 @@ def measure(results: dict) -> list[Measurement]:
         Measurement("C002-01", "34.9% (greedy)", gr, "%", around(34.9, 5), part="greedy exact match"),
         Measurement("C002-01", "64.95 points", [a - b for a, b in zip(tf, gr)], "points", around(64.95, 5),
                     part="gap: token accuracy minus greedy exact match"),
+        *every_problem.measurements(results, cell),
     ]
     names = ms[0]["heads"]["names"]
     zero = [drops(m, "zero") for m in ms]

@@ -15,6 +15,7 @@ from blocklab.report.stats import mean_ci
 from blocklab.report.tables import Table
 from blocklab.tasks.addition import ANSWER_LEN
 
+from . import every_problem
 from .analysis import (
     PRUNABLE,
     UNDER_TRAINED,
@@ -39,7 +40,7 @@ def all_tables(results: dict) -> list[Table]:
     out = [decodings(results), by_carries(results), cascade(results)]
     if head_cells(results):
         out += [heads_alone(results), heads_removable(results)]
-    return out + [first_mistakes(results)]
+    return out + [first_mistakes(results)] + every_problem.tables(results)
 
 
 # ---------------------------------------------------------------------------- formatting

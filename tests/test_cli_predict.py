@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
+from blocklab.nn import GPT
 from blocklab.nn.models.operations import build_model, model_config
-from blocklab.train.saved_model import load_model, save_model
 from blocklab.tasks.operations import TOKEN, VOCAB, encode
 from lab.tiny_study import run_cli as run
 
@@ -23,7 +23,7 @@ def tiny_model(**changes):
 
 @pytest.fixture
 def saved(tmp_path):
-    return save_model(tiny_model(), tmp_path / "model")
+    return tiny_model().save(tmp_path / "model")
 
 
 @pytest.mark.parametrize("prompt, problem", [
@@ -47,7 +47,7 @@ def test_missing_and_invalid_checkpoints_exit_2(capsys, tmp_path, saved):
     (saved / "config.json").write_text("{not json")
     code, _, err = run(capsys, "predict", str(saved), "Max(5,3,9)")
     assert code == 2 and "corrupt" in err and "Traceback" not in err
-    other = save_model(tiny_model(vocab_size=30), tmp_path / "other")
+    other = tiny_model(vocab_size=30).save(tmp_path / "other")
     code, _, err = run(capsys, "predict", str(other), "Max(5,3,9)")
     assert code == 2 and "not a training-dynamics model" in err
 
@@ -60,7 +60,7 @@ def test_the_probability_is_the_softmax_of_the_last_position(capsys, saved):
     first, top = out.strip().splitlines()
     x = torch.tensor([encode("Max(5,3,9)")])
     with torch.no_grad():
-        probs = torch.softmax(load_model(saved)(x)[0, -1].double(), dim=-1)  # (V,)
+        probs = torch.softmax(GPT.load(saved)(x)[0, -1].double(), dim=-1)  # (V,)
     p, ids = probs.topk(3)
     assert first == f"Max(5,3,9) = {VOCAB[int(ids[0])]}  (probability {float(p[0]):.4f})"
     assert top == "top 3: " + ", ".join(f"{VOCAB[int(i)]} {float(q):.4f}" for i, q in zip(ids, p))
@@ -76,7 +76,7 @@ def test_known_output_distribution_is_printed_exactly(capsys, tmp_path):
     with torch.no_grad():
         model.lm_head.weight.zero_()
         model.lm_head.bias.copy_(target.log())
-    path = save_model(model, tmp_path / "known")
+    path = model.save(tmp_path / "known")
     code, out, err = run(capsys, "predict", str(path), "Middle(1,2,3)", "--top", "2")
     assert code == 0 and "zero-shot" in err
     assert out.splitlines() == ["Middle(1,2,3) = 7  (probability 0.6000)", "top 2: 7 0.6000, 3 0.3000"]

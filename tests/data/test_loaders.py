@@ -4,9 +4,15 @@ from __future__ import annotations
 import pytest
 
 from blocklab.data import (
-    LabelledTexts, load_rotten_tomatoes, load_shakespeare, load_stdlib_code, read_imdb, read_rotten_tomatoes, split_text,
+    LabelledTexts,
+    load_rotten_tomatoes,
+    load_shakespeare,
+    load_stdlib_code,
+    read_imdb,
+    read_rotten_tomatoes,
+    split_text,
+    stdlib_code,
 )
-from blocklab.data import stdlib_code
 from blocklab.data.cache import write_dataset
 from blocklab.data.fetch import fetch
 from blocklab.data.shakespeare import read_works
@@ -61,7 +67,8 @@ def test_shakespeare_joins_works_in_name_order_and_splits_90_10(tmp_path):
 
 
 def _imdb_tree(root):
-    files = {"train/pos/10_9.txt": "Great.<br /><br />Loved it", "train/pos/2_8.txt": "Good", "train/neg/0_1.txt": "Bad",
+    files = {"train/pos/10_9.txt": "Great.<br /><br />Loved it", "train/pos/2_8.txt": "Good",
+             "train/neg/0_1.txt": "Bad",
              "test/pos/0_10.txt": "Superb", "test/neg/5_2.txt": "Awful", "test/neg/11_3.txt": "Weak",
              "train/unsup/0_0.txt": "unlabelled"}
     for name, text in files.items():
@@ -101,16 +108,14 @@ def test_stdlib_manifest_covers_the_kept_files_and_changes_with_them(tmp_path, m
     assert stdlib_manifest(str(lib))["sha256"] != first["sha256"]
 
 
-def test_stdlib_code_is_fetched_as_a_manifest_and_loaded_from_its_root(tmp_path, monkeypatch):
+def test_stdlib_code_is_fetched_as_a_manifest_and_loaded_from_its_root_without_a_fetch(tmp_path, monkeypatch):
     lib = tmp_path / "lib"
     for name in ("a.py", "b.py", "c.py"):
         (lib / name).parent.mkdir(parents=True, exist_ok=True)
         (lib / name).write_text(f"x = {name!r}\n")
     monkeypatch.setattr(stdlib_code, "stdlib_root", lambda: lib)
+    corpus = load_stdlib_code()  # nothing fetched: read in place, as every study reads it
+    assert corpus.root == str(lib) and sum(len(f) for f in corpus.files.values()) == 3
     folder = fetch("stdlib-code", tmp_path / "cache")
     assert [p.name for p in folder.iterdir()] == ["manifest.json"]  # nothing is copied
-    corpus = load_stdlib_code(cache=tmp_path / "cache")
-    assert corpus.root == str(lib) and sum(len(f) for f in corpus.files.values()) == 3
-    monkeypatch.setattr(stdlib_code, "stdlib_root", lambda: tmp_path / "python3.99")
-    with pytest.raises(BlocklabError, match="fetched for .*lib.*fetch it again with: blocklab data fetch stdlib-code --force"):
-        load_stdlib_code(cache=tmp_path / "cache")
+    assert load_stdlib_code({"train": 1}).texts["train"] == "x"  # a cap cuts the text at that many characters

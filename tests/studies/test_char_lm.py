@@ -11,6 +11,7 @@ from blocklab.data import stdlib_code
 from blocklab.data.cache import write_dataset
 from blocklab.data.fetch import fetch
 from blocklab.nn import GPT, GPTConfig
+from blocklab.nn.models.text import continue_text, load_text_model
 from blocklab.studies.char_lm.study import SAMPLING, windows
 from blocklab.studies.common.training import next_token
 
@@ -52,11 +53,20 @@ def test_the_study_trains_both_corpora_and_samples_each_way(tmp_path, corpora):
     assert all(len(s) == TINY["sample_chars"] for s in shakespeare["samples"].values())
 
 
-def test_a_missing_corpus_names_the_command_that_fetches_it(tmp_path):
-    _, results = run_isolated("char-lm", tmp_path / "run", overrides={**TINY, "data_dir": str(tmp_path / "empty")})
-    messages = {r["cell"]: r["message"] for r in results["runs"]}
-    assert "blocklab data fetch shakespeare" in messages["shakespeare-nanogpt-cpu"]
-    assert "blocklab data fetch stdlib-code" in messages["stdlib-code"]
+def test_a_missing_corpus_names_the_command_that_fetches_it_and_the_stdlib_needs_no_fetch(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "mod.py").write_text("def f(x):\n    return x + 1\n\n" * 40)
+    monkeypatch.setattr(stdlib_code, "stdlib_root", lambda: lib)
+    folder, results = run_isolated("char-lm", tmp_path / "run",
+                                   overrides={**TINY, "data_dir": str(tmp_path / "empty")})
+    runs = {r["cell"]: r for r in results["runs"]}
+    assert "blocklab data fetch shakespeare" in runs["shakespeare-nanogpt-cpu"]["message"]
+    assert runs["stdlib-code"]["status"] == "done"  # read in place, as tinytorch-copilot reads it
+    checkpoint = folder / "work" / "stdlib-code" / "seed0" / "checkpoint"
+    model, tok = load_text_model(checkpoint)  # the trainer's checkpoint folder is a model folder too
+    greedy = continue_text(model, tok, "\n", TINY["sample_chars"], temperature=0).text
+    assert greedy == runs["stdlib-code"]["metrics"]["samples"]["greedy"]  # the saved model is the one sampled
 
 
 def test_windows_pair_each_character_with_the_next():

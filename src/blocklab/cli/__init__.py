@@ -2,6 +2,7 @@
 
 run.py      list, show, run, tour report.py  report, plot
 models.py   demo, generate, predict   info.py  info
+lm.py       train-lm, export hf
 data.py     data fetch, data list  bench.py   bench gpt, attention, generate, engine, all
 
 Importing this package imports click and nothing heavy: each verb imports torch, the studies
@@ -20,6 +21,7 @@ from ..errors import BlocklabError
 from .bench import bench
 from .data import data
 from .info import info
+from .lm import export, train_lm
 from .models import demo, generate, predict
 from .report import plot, report
 from .run import list_studies, run, show, tour
@@ -39,7 +41,8 @@ def cli() -> None:
     """
 
 
-for _command in (info, demo, list_studies, show, run, tour, report, plot, generate, predict, data, bench):
+for _command in (info, demo, list_studies, show, run, tour, report, plot, train_lm, generate, predict, export, data,
+                 bench):
     cli.add_command(_command)
 
 

@@ -29,43 +29,35 @@ def demo(seconds: float, seed: int) -> None:
 @click.option("--engine", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
               help="numpy: blocklab.autograd's GPT; torch: the same weights in blocklab.nn's GPT.")
 @click.option("--max-new-tokens", default=80, show_default=True, type=click.IntRange(min=1))
-@click.option("--temperature", default=0.0, show_default=True, help="0 is greedy decoding.")
-@click.option("--top-k", type=int, help="Sample among the k most likely characters.")
-@click.option("--top-p", type=float, help="Sample among the most likely characters holding this much probability.")
+@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="GPT.generate's default; 0 is greedy decoding.")
+@click.option("--top-k", type=click.IntRange(min=1), help="Sample among the k most likely tokens.")
+@click.option("--top-p", type=click.FloatRange(0.0, 1.0, min_open=True),
+              help="Sample among the most likely tokens holding this much probability.")
 @click.option("--seed", default=0, show_default=True, help="Seeds the sampler.")
 @click.option("--strict", is_flag=True, help="Refuse a prompt with characters outside the vocabulary "
               "(default: they become <unk>, with a note).")
 def generate(checkpoint: str, prompt: str, engine: str, max_new_tokens: int, temperature: float, top_k: int | None,
              top_p: float | None, seed: int, strict: bool) -> None:
-    """Continue PROMPT with a character GPT saved in CHECKPOINT (a folder the tinytorch-copilot study
-    writes: model.safetensors, config.json, tokenizer.json) and print prompt and continuation.
+    """Continue PROMPT with the GPT saved in CHECKPOINT and print prompt and continuation.
+
+    CHECKPOINT is a model folder saved with its tokenizer (config.json, model.safetensors,
+    tokenizer.json): what `blocklab train-lm` writes, the char-lm study's RUN/work/CELL/seed0/checkpoint
+    and the tinytorch-copilot study's RUN/work/copilot/seed0/stepN.
 
     \b
-    Example (after `blocklab run tinytorch-copilot`):
-      blocklab generate runs/tinytorch-copilot/work/copilot/seed0/step2000 "def " --engine numpy
+    Example (after `blocklab train-lm input.txt out/my-lm`):
+      blocklab generate out/my-lm "ROMEO:" --temperature 0.8 --engine torch
     """
-    import torch
+    from ..nn.models.text import continue_text, load_text_model
 
-    from ..autograd.checkpoint import load_checkpoint
-    from ..autograd.convert import to_torch
-    from ..autograd.tokenizer import UNK_ID
-
-    model, tok = load_checkpoint(checkpoint)
-    if not prompt:
-        raise BlocklabError("the prompt is empty; give at least one character to continue")
-    ids = tok.encode(prompt, errors="strict" if strict else "replace")
-    unknown = sorted({c for c, i in zip(prompt, ids) if i == UNK_ID})
-    if unknown:
-        click.echo(f"note: {', '.join(map(repr, unknown))} not in the vocabulary; encoded as <unk> "
+    model, tok = load_text_model(checkpoint, engine)
+    c = continue_text(model, tok, prompt, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                      seed=seed, strict=strict)
+    if c.unknown:
+        click.echo(f"note: {', '.join(map(repr, c.unknown))} not in the vocabulary; encoded as <unk> "
                    "(--strict refuses instead)", err=True)
-    options = {"temperature": temperature, "top_k": top_k, "top_p": top_p,
-               "generator": torch.Generator().manual_seed(seed)}
-    if engine == "numpy":
-        out = model.generate(ids[None], max_new_tokens, **options)[0]
-    else:
-        with torch.no_grad():
-            out = to_torch(model).eval().generate(torch.from_numpy(ids)[None], max_new_tokens, **options)[0].numpy()
-    click.echo(prompt + tok.decode(out[len(ids):]))
+    click.echo(prompt + c.text)
 
 
 @click.command()
@@ -91,14 +83,14 @@ def predict(checkpoint: str, prompt: str, top: int) -> None:
     import torch
 
     from ..nn.models.operations import logits_for
+    from ..nn.models.saving import load_model
     from ..tasks.operations import VOCAB, encode, render
-    from ..train.saved_model import load_model
 
     if not Path(checkpoint).exists():
         raise BlocklabError(f"checkpoint {checkpoint!r} does not exist; give a saved model folder, "
                             "e.g. runs/training-dynamics/work/baseline-seed/seed0/model")
     ids = encode(prompt)  # a malformed prompt raises a BlocklabError naming the problem
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, kind="GPT")
     if model.cfg.vocab_size != len(VOCAB):
         raise BlocklabError(f"{checkpoint} holds a model over {model.cfg.vocab_size} tokens, not the operations "
                             f"task's {len(VOCAB)}: it is not a training-dynamics model")

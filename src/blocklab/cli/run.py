@@ -105,6 +105,9 @@ def show(study: str) -> None:
 # The main job: studies whose --quick variant still trains to a meaningful result in seconds.
 # (positional-encoding, capstone and ablation-matrix need their full step counts to learn.)
 TOUR = ("paper-spec", "attention", "skip-connections", "encoder-decoder")
+# And one model to ask with `blocklab predict` afterwards: training-dynamics' headline recipe on the
+# seed split, one seed (~14 CPU s), saved in runs/tour/training-dynamics/work/headline-seed-r0/seed0/model.
+TOUR_MODEL = ("training-dynamics", 1, {"parts": ["headline"], "splits": ["seed"]})
 
 
 @click.command()
@@ -113,17 +116,21 @@ TOUR = ("paper-spec", "attention", "skip-connections", "encoder-decoder")
 def tour(out: str, seeds: int) -> None:
     """The lab's main job: a few studies at --quick, then the HTML report with the claims ledger.
 
-    Takes about three minutes on 2 CPU cores; rerunning reuses what is finished.
+    Takes about three minutes on 2 CPU cores; rerunning reuses what is finished. The last study,
+    training-dynamics' headline recipe alone (one seed), leaves a model for `blocklab predict`.
     """
     from ..report.html import build_report
 
     runner = _studies.runner()
     start = time.perf_counter()
     failed = 0
-    for name in TOUR:
+    for name, n_seeds, overrides in [*((name, seeds, None) for name in TOUR), TOUR_MODEL]:
         began = time.perf_counter()
-        failed += _summarize(runner.run_study(name, seeds=seeds, quick=True, out=Path(out) / name))
+        failed += _summarize(runner.run_study(name, seeds=n_seeds, quick=True, out=Path(out) / name,
+                                              overrides=overrides))
         click.echo(f"  ({time.perf_counter() - began:.0f} s)")
+    click.echo(f"ask its model: blocklab predict {Path(out) / TOUR_MODEL[0]}/work/headline-seed-r0/seed0/model "
+               '"Max(5,3,9)" --top 3')
     click.echo(f"tour finished in {time.perf_counter() - start:.0f} s; report: {build_report(out)}")
     if failed:
         sys.exit(1)

@@ -2,7 +2,8 @@
 
 Which files count, how they split and how they are read is tasks/python_code.py's
 (non-test *.py files under sysconfig.get_paths()["stdlib"], split by a hash of the path).
-Fetching copies nothing: it records the root, the Python version, each kept file's
+load_stdlib_code reads it in place, fetched or not, for every study that
+trains on Python source. Fetching copies nothing: it records the root, the Python version, each kept file's
 SHA-256 and one checksum over the list, so a run can say exactly which source it read.
 That checksum changes with the Python version (registry.STDLIB_SHA256 keeps the ones seen).
 """
@@ -12,9 +13,7 @@ import hashlib
 import platform
 from pathlib import Path
 
-from ..errors import BlocklabError
 from ..tasks.python_code import CodeCorpus, load_corpus, stdlib_root
-from .cache import require
 from .registry import STDLIB_SHA256
 
 
@@ -32,11 +31,8 @@ def stdlib_manifest(root: str | None = None) -> dict:
             "matches_recorded": None if recorded is None else digest == recorded}
 
 
-def load_stdlib_code(caps: dict[str, int] | None = None, cache: Path | None = None) -> CodeCorpus:
-    """The corpus the manifest of the fetched stdlib-code dataset names (see require())."""
-    _, manifest = require("stdlib-code", cache)
-    if str(stdlib_root()) != manifest["root"]:
-        raise BlocklabError(f"the stdlib-code dataset was fetched for {manifest['root']} (Python {manifest['python']}), "
-                            f"but this interpreter's is {stdlib_root()}; fetch it again with: "
-                            "blocklab data fetch stdlib-code --force")
-    return load_corpus(manifest["root"], caps)
+def load_stdlib_code(caps: dict[str, int] | None = None, root: str | Path | None = None) -> CodeCorpus:
+    """The stdlib-code corpus (caps: split -> max characters), read from this interpreter's standard library
+    (or `root`); every study that trains on Python source reads it here. It needs no fetch: `blocklab data
+    fetch stdlib-code` only records which files it holds (stdlib_manifest)."""
+    return load_corpus(root or stdlib_root(), caps)

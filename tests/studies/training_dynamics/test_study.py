@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from blocklab.errors import BlocklabError, ConfigError
+from blocklab.nn import GPT
 from blocklab.nn.models.operations import build_model, logits_for, model_config
 from blocklab.studies.training_dynamics.model import answer_loss, train_model
 from blocklab.studies.training_dynamics.record import (
@@ -64,14 +65,14 @@ def test_save_and_load_give_the_same_logits(tmp_path):
     torch.manual_seed(1)
     model = build_model(model_config(n_layers=1, d_ff=32)).eval()
     x = operations(5, 0, 0, seed=1).splits["train"][0]
-    loaded = load_model(save_model(model, tmp_path / "model"))
+    loaded = GPT.load(model.save(tmp_path / "model"))
     assert loaded.cfg == model.cfg and not loaded.training
     assert torch.equal(logits_for(loaded, x), logits_for(model, x))
     with pytest.raises(BlocklabError, match="config.json is missing"):
-        load_model(tmp_path)
+        GPT.load(tmp_path)
     (tmp_path / "model" / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(BlocklabError, match="corrupt"):
-        load_model(tmp_path / "model")
+        GPT.load(tmp_path / "model")
 
 
 def test_a_short_training_run_learns_something():
@@ -94,7 +95,8 @@ def test_cluster_cosines_and_op_confusion_on_crafted_inputs():
     emb = torch.zeros(20, 3)
     emb[[TOKEN[o] for o in OPS], 0] = 1.0  # ops along x, digits along y: cos 1 within, 0 across
     emb[2:12, 1] = 1.0
-    assert cluster_cosines(cosine_matrix(emb)) == pytest.approx({"cos_op_op": 1, "cos_digit_digit": 1, "cos_op_digit": 0})
+    expected = {"cos_op_op": 1, "cos_digit_digit": 1, "cos_op_digit": 0}
+    assert cluster_cosines(cosine_matrix(emb)) == pytest.approx(expected)
     x = torch.tensor([encode("Max(5,3,9)"), encode("Max(1,2,0)"), encode("First(4,4,7)"), encode("Min(8,6,8)")])
     y = torch.tensor([11, 4, 6, 8])  # 9, 2, 4, 6
     op = torch.tensor([3, 3, 0, 4])
@@ -145,7 +147,8 @@ def test_a_budget_that_ends_inside_an_epoch_is_recorded_where_it_ends():
 
 def test_time_to_reads_the_first_check_over_the_threshold():
     recorder = Recorder(operations(10, 10, 10, seed=0), RecordPlan(epoch_steps=1))
-    recorder.checks = {"step": [0, 5, 10], "cpu_s": [0.0, 2.0, 4.0], "wall_s": [0.0, 3.0, 6.0], "val_acc": [5, 96, 99.5]}
+    recorder.checks = {"step": [0, 5, 10], "cpu_s": [0.0, 2.0, 4.0], "wall_s": [0.0, 3.0, 6.0],
+                       "val_acc": [5, 96, 99.5]}
     assert recorder.time_to(95) == {"step": 5, "cpu_s": 2.0, "wall_s": 3.0}
     assert recorder.time_to(99.9) == {"step": None, "cpu_s": None, "wall_s": None}
 
@@ -155,7 +158,8 @@ def test_the_seed_recipe_and_the_sweep_budgets():
     cfg = DynamicsConfig()
     cells = {c.name: c.params for c in dynamics_cells(cfg)}
     base, _ = train_config(cfg, cells["baseline-seed"], 10000, 0, "cpu")
-    assert (base.optimizer, base.lr, base.batch_size, base.schedule, base.steps) == ("adam", 1e-3, 32, "constant", 15600)
+    expected = ("adam", 1e-3, 32, "constant", 15600)
+    assert (base.optimizer, base.lr, base.batch_size, base.schedule, base.steps) == expected
     assert train_config(cfg, cells["size-50000"], 50000, 0, "cpu")[0].steps == 3120  # same updates as 10 epochs of 10k
     assert train_config(cfg, cells["size-1000"], 1000, 0, "cpu")[0].steps == 3120
     assert train_config(cfg, cells["batch-1"], 10000, 0, "cpu")[0].steps == 10000  # capped at batch1_updates
@@ -189,4 +193,4 @@ def test_the_study_runs_draws_every_figure_and_measures_every_claim(tmp_path):
     base = next(r for r in results["runs"] if r["cell"] == "baseline-seed")["metrics"]
     assert base["n_params"] == 102676 and len(base["record"]["curves"]["epoch"]) == 3
     assert base["mistakes"] and ": model says " in base["mistakes"][0]
-    assert load_model(folder / "work" / "baseline-seed" / "seed0" / "model").cfg.n_layers == 2
+    assert GPT.load(folder / "work" / "baseline-seed" / "seed0" / "model").cfg.n_layers == 2

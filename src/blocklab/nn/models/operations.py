@@ -1,5 +1,6 @@
 """The seed-001 model: a 2-block causal Transformer that reads `Op ( a , b , c )` and answers
-with the logits at the last position, (source document 001's model; train/saved_model.py saves and loads it).
+with the logits at the last position (source document 001's model; `model.save(folder)` and
+`GPT.load(folder)` keep it).
 
 The architecture is the seed's hyperparameter table: 2 blocks, d_model 64, 4 heads, FFN 256,
 dropout 0.1 (on embeddings, attention weights, FFN hidden units and sublayer outputs),

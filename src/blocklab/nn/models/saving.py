@@ -232,15 +232,24 @@ def build_numpy(saved: Saved, dtype=None):
     return model.eval()
 
 
-def load_model(folder: str | Path, kind: str | None = None, engine: str = "torch"):
-    """The model saved in `folder` (any kind, or only `kind`), built by `engine`, in eval mode."""
+def read_kind(folder: str | Path, kind: str | None = None, engine: str = "torch") -> Saved:
+    """read_folder, refusing in one line a folder of another kind than `kind` (None: any) or an unknown engine."""
     if engine not in ENGINES:
         raise BlocklabError(f"engine={engine!r} is not valid; choose one of: {', '.join(map(repr, ENGINES))}")
     saved = read_folder(folder)
     if kind is not None and saved.kind != kind:
         raise BlocklabError(f"{saved.folder} is a {saved.kind} checkpoint, not a {kind}; load it with "
                             f"{saved.kind}.load or load_any")
+    return saved
+
+
+def build(saved: Saved, engine: str = "torch"):
     return build_torch(saved) if engine == "torch" else build_numpy(saved)
+
+
+def load_model(folder: str | Path, kind: str | None = None, engine: str = "torch"):
+    """The model saved in `folder` (any kind, or only `kind`), built by `engine`, in eval mode."""
+    return build(read_kind(folder, kind, engine), engine)
 
 
 def load_any(folder: str | Path, engine: str = "torch"):

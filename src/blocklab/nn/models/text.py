@@ -15,8 +15,8 @@ import torch
 from ...autograd.tokenizer import UNK_ID, CharTokenizer
 from ...errors import BlocklabError
 from ...tokenizers import Tokenizer
-from .saving import TOKENIZER, load_model, load_tokenizer
 from .sampling import DEFAULT_TEMPERATURE
+from .saving import TOKENIZER, build, load_tokenizer, read_kind
 
 
 @dataclass
@@ -27,12 +27,12 @@ class Continuation:
 
 def load_text_model(folder: str | Path, engine: str = "torch"):
     """(GPT in eval mode, tokenizer) of a model folder; one line if it is not a GPT or has no tokenizer."""
-    model = load_model(folder, kind="GPT", engine=engine)
+    saved = read_kind(folder, "GPT", engine)  # the kind first: a folder of another kind gets that one line
     tokenizer = load_tokenizer(folder)
     if tokenizer is None:
         raise BlocklabError(f"{Path(folder) / TOKENIZER} is missing: the model was saved without a tokenizer, so "
                             "text cannot be encoded for it (save it with model.save(folder, tokenizer=...))")
-    return model, tokenizer
+    return build(saved, engine), tokenizer
 
 
 def continue_text(model, tokenizer: Tokenizer, prompt: str, max_new_tokens: int, *,

@@ -10,8 +10,8 @@ Cells:
   excerpts; the vocabulary is every character of the training text plus <unk> (85, not
   65); the cosine falls to 0 rather than to nanoGPT's 1e-4; the init is a plain N(0, 0.02)
   without nanoGPT's smaller residual projections.
-- stdlib-code: the same model on the standard library's Python source (stdlib-code
-  dataset, split by file as tasks/python_code.py does), for `code_steps` iterations.
+- stdlib-code: the same model on the standard library's Python source (read in place by
+  data.load_stdlib_code, as tinytorch-copilot reads it: no fetch), for `code_steps` iterations.
 
 Data: the first 90% of the characters train and the last 10% validate (data.split_text).
 Training windows are `steps * batch_size` (context + 1)-character slices at offsets drawn
@@ -40,7 +40,8 @@ from blocklab.train import TrainConfig, fit
 
 from .figures import char_lm_figures
 
-SAMPLING = {"t0.8-top200": {"temperature": 0.8, "top_k": 200}, "t1.0": {"temperature": 1.0}, "greedy": {"temperature": 0.0}}
+SAMPLING = {"t0.8-top200": {"temperature": 0.8, "top_k": 200}, "t1.0": {"temperature": 1.0},
+            "greedy": {"temperature": 0.0}}
 
 
 @dataclass
@@ -73,7 +74,7 @@ def corpus(name: str, data_dir: str, code_chars: int) -> tuple[CharTokenizer, np
     if name == "shakespeare":
         text = load_shakespeare(cache)
     else:
-        code = load_stdlib_code({"train": code_chars}, cache)
+        code = load_stdlib_code({"train": code_chars})
         text = code.texts["train"]
     train, val = split_text(text, 0.1)
     tok = CharTokenizer.fit(train)
@@ -109,11 +110,13 @@ class CharLM(Study):
         result = fit(model, {"train": (train,), "val": (val,)}, next_token, train_cfg, run_dir=ctx.work_dir,
                      progress=ctx.progress)
         model.eval()
+        model.save(ctx.work_dir / "checkpoint", tokenizer=tok)  # the checkpoint folder becomes a model folder too
         prompt = torch.from_numpy(tok.encode("\n"))[None].to(next(model.parameters()).device)  # (1, 1)
         samples = {name: tok.decode(model.generate(prompt, cfg.sample_chars, generator=torch.Generator(
                    prompt.device).manual_seed(seed), **kw)[0, 1:].cpu().numpy()) for name, kw in SAMPLING.items()}
         return {"val_loss": result.final["val_loss"], "train_loss": result.final["train_loss"],
-                "bits_per_char": result.final["val_loss"] / np.log(2), "parameters": sum(p.numel() for p in model.parameters()),
+                "bits_per_char": result.final["val_loss"] / np.log(2),
+                "parameters": sum(p.numel() for p in model.parameters()),
                 "data": summary, "samples": samples, "cpu_seconds": time.process_time() - cpu_start,
                 "wall_seconds": time.perf_counter() - start, "load_average": os.getloadavg()[0], **result.to_dict()}
 

@@ -9,6 +9,7 @@ from torch import nn
 from blocklab.nn import BlockConfig, Context, Stack
 from blocklab.tasks import TaskData
 from blocklab.train import accuracy, evaluating
+from blocklab.train.lm import next_token_loss as next_token  # noqa: F401  (the studies' is train_lm's)
 
 
 def classify(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
@@ -16,14 +17,6 @@ def classify(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.T
     x, y = batch[:2]
     logits = model(x)
     return F.cross_entropy(logits, y), {"acc": accuracy(logits, y)}
-
-
-def next_token(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
-    """Cross-entropy of every next-token prediction in (B, T + 1) windows, and its accuracy; for fit()."""
-    (rows,) = batch
-    x, y = rows[:, :-1], rows[:, 1:]  # (B, T) each: every position predicts the token after it
-    logits = model(x)  # (B, T, V)
-    return F.cross_entropy(logits.flatten(0, 1), y.flatten()), {"acc": accuracy(logits, y)}
 
 
 def regress(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
@@ -60,7 +53,8 @@ def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> tor
     """Argmax class for each row of x, in eval mode (mode restored afterwards)."""
     device = next(model.parameters()).device
     with evaluating(model):
-        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(-1).cpu() for i in range(0, len(x), batch_size)])
+        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(-1).cpu()
+                          for i in range(0, len(x), batch_size)])
 
 
 def accuracy_and_mistakes(model: nn.Module, task: TaskData, split: str = "test", limit: int = 5) -> dict:

@@ -50,7 +50,6 @@ from blocklab.nn.models.operations import build_model, model_config
 from blocklab.tasks import TaskData
 from blocklab.tasks.operations import OPS, operations
 from blocklab.train import TrainConfig
-from blocklab.train.saved_model import save_model
 
 from . import probes
 from .generalize_analysis import generalization_figures, generalization_measurements
@@ -121,7 +120,7 @@ def run_generalization_cell(cell: Cell, seed: int, ctx: CellContext) -> dict:
     callbacks = [SplitLoss(train=(train_x[:n], train_y[:n]), val=(val_x, val_y))] if p["curve"] else []
     result = train_model(task, model, train_cfg, ctx, callbacks=callbacks)
     model.cpu()
-    save_model(model, ctx.work_dir / "model")  # for `blocklab predict`, e.g. on Max(0,0,0)
+    model.save(ctx.work_dir / "model")  # for `blocklab predict`, e.g. on Max(0,0,0)
     test_x, test_y, test_op = task.splits["test"][:3]
     pred, _ = probes.predict(model, test_x)
     correct = pred == test_y

@@ -27,10 +27,11 @@ from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
 from blocklab.autograd.checkpoint import save_checkpoint
 from blocklab.autograd.train import TokenWindows, check_train_config, evaluate, fit
 from blocklab.config import Config, NonEmpty, PositiveInt
+from blocklab.data.stdlib_code import load_stdlib_code
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.runtime import set_blas_threads
-from blocklab.tasks.python_code import DEMOS, completion_scores, demo_checks, line_completions, load_corpus
+from blocklab.tasks.python_code import DEMOS, completion_scores, demo_checks, line_completions
 from blocklab.train import TrainConfig
 
 from .analysis import SEED_STEPS, copilot_figures, copilot_measurements
@@ -71,7 +72,7 @@ class CopilotConfig(Config):
 @functools.lru_cache(maxsize=2)
 def copilot_data(root: str, train_chars: int, val_chars: int, test_chars: int, min_count: int, n_lines: int):
     """Corpus summary, tokenizer, train and val ids, held-out lines: the same for every seed, built once."""
-    corpus = load_corpus(root or None, {"train": train_chars, "val": val_chars, "test": test_chars})
+    corpus = load_stdlib_code({"train": train_chars, "val": val_chars, "test": test_chars}, root or None)
     tok = corpus.tokenizer(min_count)
     lines = line_completions(corpus.file_texts["test"], n_lines, CONTEXT)
     return corpus.summary(), tok, tok.encode(corpus.texts["train"]), tok.encode(corpus.texts["val"]), lines
@@ -89,7 +90,8 @@ def decode_all(model: GPT, tok, lines, demo_tokens: int, seed: int) -> tuple[dic
         scores = [completion_scores(t, line.target) for t, line in zip(texts, lines)]
         demos = [demo_checks(p, tok.decode(model.generate(tok.encode(p)[None], demo_tokens, generator=g, **kwargs)
                                            [0, len(p):])) for p in DEMOS]
-        metrics[name] = {"exact": 100 * np.mean([s[0] for s in scores]), "prefix": 100 * np.mean([s[1] for s in scores]),
+        metrics[name] = {"exact": 100 * np.mean([s[0] for s in scores]),
+                         "prefix": 100 * np.mean([s[1] for s in scores]),
                          **{f"demos_{k}": sum(d[k] for d in demos) for k in ("nonempty", "valid", "repetitive")}}
         samples[name] = {"demos": [d["line"] for d in demos],
                          "lines": [[line.target, t.split("\n", 1)[0]] for t, line in zip(texts[:6], lines)]}

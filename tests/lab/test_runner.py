@@ -7,10 +7,10 @@ import shlex
 import pytest
 
 from blocklab.errors import BlocklabError
-from blocklab.report import results as res
-from blocklab.report.stats import mean_ci
 from blocklab.lab import registry
 from blocklab.lab.runner import run_study
+from blocklab.report import results as res
+from blocklab.report.stats import mean_ci
 
 from .tiny_study import LRS, TinyStudy, run_cli
 

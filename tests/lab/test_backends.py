@@ -9,8 +9,8 @@ import pytest
 import ray
 
 from blocklab.errors import BlocklabError
-from blocklab.report import results as res
 from blocklab.lab.runner import run_study
+from blocklab.report import results as res
 
 from . import tiny_study
 from .tiny_study import LRS, TinyStudy, run_cli
@@ -91,7 +91,7 @@ def test_a_missing_ray_or_a_wrong_backend_is_a_clear_error(tiny, tmp_path, monke
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(BlocklabError, match=r"pip install 'blocklab\[ray\]'"):
         run_study("tiny", seeds=1, quick=True, out=tmp_path, backend="ray")
-    with pytest.raises(BlocklabError, match="backend='dask' is not valid; choose one of: 'sequential', 'ray'"):
+    with pytest.raises(BlocklabError, match="backend='dask' is not valid; choose one of: 'local', 'ray'"):
         run_study("tiny", seeds=1, quick=True, out=tmp_path, backend="dask")
     code, _, err = run_cli(capsys, "run", "tiny", "--quick", "--address", "auto", "--out", str(tmp_path))
     assert code == 2 and "add --backend ray" in err

@@ -5,8 +5,8 @@ import os
 import subprocess
 import sys
 
-from blocklab.report import results as res
 from blocklab.lab import registry
+from blocklab.report import results as res
 from blocklab.studies import catalogue
 
 from .tiny_study import FIGURES, TinyStudy, run_cli
@@ -108,4 +108,5 @@ def test_the_installed_entry_point_exits_2_on_an_unknown_study(tmp_path):
     done = subprocess.run([sys.executable, "-m", "blocklab.cli", "run", "no-such-study"], capture_output=True,
                           text=True, cwd=tmp_path, env={**os.environ, "BLOCKLAB_NO_PROGRESS": "1"})
     assert done.returncode == 2
-    assert done.stderr.startswith("error: unknown study 'no-such-study'; choose one of:") and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: unknown study 'no-such-study'; choose one of:")
+    assert "Traceback" not in done.stderr

@@ -102,7 +102,8 @@ def test_register_rejects_a_bad_declaration(tiny):
     class Twin(TinyStudy):
         pass  # same name as TinyStudy, which the fixture registered
 
-    for cls, words in [(NoConfig, "dataclass"), (BadName, "lowercase"), (UnknownClaim, "C999-01"), (Twin, "two studies")]:
+    wrong = [(NoConfig, "dataclass"), (BadName, "lowercase"), (UnknownClaim, "C999-01"), (Twin, "two studies")]
+    for cls, words in wrong:
         with pytest.raises(TypeError, match=words):
             registry.register(cls)
     with pytest.raises(BlocklabError, match="stepz"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from blocklab.report import results as res
 from blocklab.lab import registry
 from blocklab.lab.runner import run_study
+from blocklab.report import results as res
 
 from .tiny_study import LRS, TinyStudy, run_cli
 
@@ -27,7 +27,8 @@ def two_studies(tiny):
 def _table(out: str) -> dict[str, list[str]]:
     lines = out.splitlines()
     start = lines.index(next(x for x in lines if x.startswith("study ")))
-    return {line.split()[0]: line.split()[1:] for line in lines[start + 1:] if not line.startswith(("total", "results"))}
+    rows = [line for line in lines[start + 1:] if not line.startswith(("total", "results"))]
+    return {line.split()[0]: line.split()[1:] for line in rows}
 
 
 def test_all_runs_every_study_past_one_that_stops_with_an_error(two_studies, tmp_path, capsys):

@@ -105,6 +105,19 @@ class TinyStudy(registry.Study):
         ]
 
 
+class FailingTiny(TinyStudy):
+    """The test study with a failing pair. Worker processes (`--jobs`) rebuild a study from its class,
+    so what a test patches on TinyStudy does not reach them; a class of its own does."""
+
+    fail = ("lr=0.5", 1)
+
+
+class InterruptedTiny(TinyStudy):
+    """The test study interrupted at step 55, after the checkpoint at step 50 of its 60 quick steps."""
+
+    interrupt_at = 55
+
+
 def register_tiny(monkeypatch: pytest.MonkeyPatch, draw: bool = False) -> type[TinyStudy]:
     """Until `monkeypatch` undoes it, the registry holds only TinyStudy (registered through
     `register`, so that its declaration is checked too)."""
@@ -113,6 +126,7 @@ def register_tiny(monkeypatch: pytest.MonkeyPatch, draw: bool = False) -> type[T
     monkeypatch.setattr(TinyStudy, "calls", [])
     monkeypatch.setattr(TinyStudy, "draw", draw)
     monkeypatch.setenv("BLOCKLAB_NO_PROGRESS", "1")
+    monkeypatch.setenv("BLOCKLAB_JOBS", "1")  # `blocklab run` in one process, where the tests' patches apply
     return registry.register(TinyStudy)
 
 

@@ -42,12 +42,15 @@ def list_studies() -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/STUDY[-quick]).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a study config field; repeatable.")
-@click.option("--backend", type=click.Choice(["sequential", "ray"]), default="sequential", show_default=True,
-              help="Run the (cell, seed) pairs one after another here, or as Ray tasks (pip install 'blocklab[ray]').")
+@click.option("--jobs", type=click.IntRange(min=1), envvar="BLOCKLAB_JOBS", show_envvar=True,
+              help="(cell, seed) pairs run at once, each in its own process on one thread; 1 runs them one after "
+              "another in this process.  [default: the machine's cores]")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Run the (cell, seed) pairs on this machine, or as Ray tasks (pip install 'blocklab[ray]').")
 @click.option("--address", help="With --backend ray: the cluster to join ('auto', 'ray://host:10001'); "
               "default RAY_ADDRESS, else a local Ray for this run.")
-def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...], backend: str,
-        address: str | None) -> None:
+def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...], jobs: int | None,
+        backend: str, address: str | None) -> None:
     """Run a study (or a group): every cell on every seed, then its figures and claim verdicts.
 
     Rerunning into the same folder skips finished runs and resumes interrupted ones.
@@ -61,14 +64,19 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
       blocklab run skip-connections --quick --set 'depths=[20]' --seeds 1
       blocklab run attention --quick --set train.lr=3e-3 --set train.checkpoint_every=50
       blocklab run building-blocks --quick --out runs/blocks
+      blocklab run all --quick --jobs 1
     `blocklab show STUDY` lists the keys --set takes.
     """
     if address is not None and backend != "ray":
         raise BlocklabError(f"--address {address!r} names a Ray cluster; add --backend ray")
+    from ..lab.processes import machine_cores
+
     runner = _studies.runner()
+    if jobs is None:
+        jobs = machine_cores() if backend == "local" else 1
     start = time.perf_counter()
     folder = runner.run_study(study, seeds=seeds, quick=quick, device=device, out=out,
-                              overrides=parse_assignments(sets), backend=backend, address=address)
+                              overrides=parse_assignments(sets), backend=backend, address=address, jobs=jobs)
     _summarize(folder)
     table, failed = runner.time_table(folder, time.perf_counter() - start)
     click.echo(table)

@@ -8,8 +8,8 @@ results.json is rewritten atomically after every finished (cell, seed), so an in
 loses only the pairs in flight, and each resumes from its checkpoint on the next run.
 Pairs that are done or diverged are never run again; failed ones are retried. Seeds run
 in the outer loop, so a run stopped early still has every cell on its first seeds. The
-pairs run one after another here, or as Ray tasks (backends.py); runs are kept in that
-order whichever finishes first, so both backends write the same results.json.
+pairs run one after another here, on worker processes (--jobs), or as Ray tasks (backends.py);
+runs are kept in that order whichever finishes first, so every backend writes the same results.json.
 results["timing"]["wall"] holds the wall seconds of the latest invocation on the folder
 (pairs, figures and measurements), which `blocklab run` prints per study.
 """
@@ -37,26 +37,41 @@ from ..io import jsonable
 from ..report import results as res
 from ..report.verdicts import Measurement
 from ..train.device import resolve_device
-from .backends import BACKENDS, PairJob, run_pairs
+from .backends import BACKENDS, run_pairs
+from .pair import PairJob
+from .processes import WorkerPool
 from .registry import _CELL, Cell, Study, build_config, get_study, group_members, load_all
 
 RUNS = Path("runs")
 
 
 def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "auto", out: str | Path | None = None,
-              overrides: Mapping[str, Any] | None = None, backend: str = "sequential",
-              address: str | None = None) -> Path:
+              overrides: Mapping[str, Any] | None = None, backend: str = "local",
+              address: str | None = None, jobs: int = 1) -> Path:
     """Run study or group `name`; returns its folder (runs/<name>[-quick] unless `out` is given).
 
     A group runs each member into a subfolder; its --set keys read `<study>.<key>`. A member
     that stops with an error (its results.json keeps it under "error") does not stop the group.
-    `backend` is where the pairs run ("sequential" here, or "ray"; `address` names a Ray cluster).
+    `backend` is where the pairs run ("local" or "ray"; `address` names a Ray cluster). With "local",
+    `jobs` pairs run at once, each in a worker process (processes.py); 1 runs them here, one after another.
     """
     if seeds < 1:
         raise BlocklabError(f"--seeds {seeds}: at least one seed is needed")
     if backend not in BACKENDS:
         raise choice_error("blocklab run", "backend", backend, BACKENDS)
-    run = dict(seeds=seeds, quick=quick, device=device, backend=backend, address=address)
+    if jobs < 1:
+        raise BlocklabError(f"--jobs {jobs}: at least one job is needed")
+    if jobs > 1 and backend != "local":
+        raise BlocklabError(f"--jobs {jobs} runs pairs in processes on this machine; with --backend {backend}, "
+                            "the cluster decides how many run at once")
+    pool = WorkerPool(jobs) if jobs > 1 else None  # kept for every member of a group
+    with pool or contextlib.nullcontext():
+        run = dict(seeds=seeds, quick=quick, device=device, backend=backend, address=address, pool=pool)
+        return _run_named(name, quick, out, overrides, run)
+
+
+def _run_named(name: str, quick: bool, out: str | Path | None, overrides: Mapping[str, Any] | None,
+               run: dict) -> Path:
     load_all()
     folder = Path(out) if out is not None else RUNS / f"{name}{'-quick' if quick else ''}"
     members = group_members(name)
@@ -86,7 +101,7 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
 
 
 def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: bool, device: str, backend: str,
-             address: str | None) -> None:
+             address: str | None, pool: WorkerPool | None) -> None:
     began = time.perf_counter()
     cfg = build_config(study, quick, overrides)
     config = jsonable(dataclasses.asdict(cfg))
@@ -123,7 +138,8 @@ def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: boo
         results.pop("error", None)
         res.save(results, path)
         try:
-            run_pairs(backend, PairJob(study, cfg, dev, quick, folder.resolve()), pending, finished, emit, log, address)
+            run_pairs(backend, PairJob(study, cfg, dev, quick, folder.resolve()), pending, finished, emit, log, address,
+                      pool)
             results["measurements"] = [m.to_dict() for m in _measure(study, results)]
             results["figures"] = draw_figures(study, results, folder)
         except Exception as e:  # a bug outside run_cell (figures, measure, a lost Ray cluster): keep it, then raise

@@ -48,6 +48,7 @@ class TrainConfig(Config):
     amp: bool = False  # bf16 autocast on CUDA; ignored (with a note) elsewhere
     checkpoint_every: PositiveInt | None = None  # with a run_dir; a final checkpoint is always written
     grad_checkpointing: bool = False  # recompute each block in backward: less memory, ~1 more forward pass
+    compile: bool = False  # torch.compile the model for training steps (evaluation stays eager); slow to start
     tensorboard: bool = False  # also write run_dir/tensorboard event files (pip install 'blocklab[tensorboard]')
 
     def validate(self) -> None:

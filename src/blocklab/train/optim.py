@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
@@ -23,18 +23,25 @@ from torch import nn
 from .config import TrainConfig
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def parameter_groups(model: nn.Module, weight_decay: float,
+                     replace: Mapping[str, torch.Tensor] | None = None) -> list[dict]:
     """Decay weight matrices and embeddings (ndim >= 2) only: decaying biases and norm gains
-    pulls them towards 0 for no regularising gain (the GPT-2 and nanoGPT convention)."""
-    params = [p for p in model.parameters() if p.requires_grad]  # tied weights appear once
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
+    pulls them towards 0 for no regularising gain (the GPT-2 and nanoGPT convention).
+
+    `replace` maps parameter names to the tensors to optimize in their place (train/stacked.py's
+    (K, *shape) stacks); each is grouped by the ndim of the parameter it stands for."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]  # tied weights appear once
+    params = [(p, replace[n] if replace is not None else p) for n, p in named]
+    decay = [t for p, t in params if p.ndim >= 2]
+    no_decay = [t for p, t in params if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    groups = parameter_groups(model, cfg.weight_decay)
+def build_optimizer(model: nn.Module, cfg: TrainConfig,
+                    replace: Mapping[str, torch.Tensor] | None = None) -> torch.optim.Optimizer:
+    """The optimizer cfg names over `model`'s parameters (or over `replace`, as parameter_groups takes it)."""
+    groups = parameter_groups(model, cfg.weight_decay, replace)
     # foreach: one multi-tensor kernel per step instead of a Python loop over parameters;
     # torch only picks it by itself on CUDA, and it is measurably faster on the CPU too.
     if cfg.optimizer == "sgd":

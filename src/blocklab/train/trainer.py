@@ -1,6 +1,7 @@
 """The training loop every study uses: `fit` and `evaluate`.
 
-One step: batch -> loss_fn (under bf16 autocast when amp is on) -> finite loss? -> backward
+One step: batch -> loss_fn (under bf16 autocast when amp is on; on the torch.compile'd model when
+compile is on) -> finite loss? -> backward
 -> gradient norms, total and per group -> diverged? -> clip -> optimizer and scheduler step.
 Then, when due: the step record (log_every), an evaluation (eval_every and at the end), the
 early-stopping check, a checkpoint (checkpoint_every and at the end), callbacks, progress.
@@ -8,6 +9,7 @@ early-stopping check, a checkpoint (checkpoint_every and at the end), callbacks,
 Early stopping keeps the last weights, not the best: the model after `fit` is the one at the
 evaluation that stopped the run, and a note names the step where the best value was seen.
 Divergence is an outcome: the bad step's update is not applied, and `fit` returns normally.
+A model that torch.compile cannot compile trains eagerly, with a note and a warning that say why.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -25,7 +28,14 @@ from ..errors import BlocklabError
 from ..io import atomic_write_text, jsonable
 from ..nn.blocks import set_grad_checkpointing
 from .checkpoint import (
-    MODEL, OPTIM, STATE, Checkpoint, load_model_tensors, load_optimizer_tensors, read_checkpoint, save_checkpoint,
+    MODEL,
+    OPTIM,
+    STATE,
+    Checkpoint,
+    load_model_tensors,
+    load_optimizer_tensors,
+    read_checkpoint,
+    save_checkpoint,
 )
 from .config import TrainConfig
 from .data import BatchSampler, Split, check_data
@@ -111,6 +121,7 @@ class _Run:
         self.groups = LayerGroups(model)
         self.sampler = BatchSampler(data["train"], cfg.batch_size, cfg.seed)
         self.par = parallel(self.model, device, self.sampler.batch_size)  # one process, or DDP under torchrun
+        self.compiled = torch.compile(self.par.net) if cfg.compile else None  # compiles at its first call
         self.step, self.seconds = 0, 0.0
         self.history: list[dict[str, Any]] = []
         self.steps_log: list[dict[str, Any]] = []
@@ -139,7 +150,8 @@ class _Run:
         try:
             load_optimizer_tensors(self.optimizer, ckpt.optim)
         except (ValueError, KeyError, RuntimeError) as err:
-            raise BlocklabError(f"checkpoint file {ckpt.directory / OPTIM} does not fit this optimizer: {err}") from None
+            raise BlocklabError(f"checkpoint file {ckpt.directory / OPTIM} does not fit this optimizer: {err}") \
+                from None
         state = ckpt.state
         try:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -205,7 +217,7 @@ class _Run:
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.amp):
-            loss, metrics = self.loss_fn(self.par.net, batch)
+            loss, metrics = self._loss(batch)
         means = self.par.mean({"loss": float(loss.detach()), **{k: float(v) for k, v in metrics.items()}})
         loss_value = means.pop("loss")
         if not math.isfinite(loss_value):
@@ -234,6 +246,18 @@ class _Run:
             record.update({f"grad_norm/{g}": v for g, v in self.groups.by_group(norms).items()})
             record.update({f"update_ratio/{g}": v for g, v in self.groups.update_ratios(before).items()})
         return record, None
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, Any]]:
+        if self.compiled is not None:
+            try:
+                return self.loss_fn(self.compiled, batch)
+            except Exception as err:  # a backend or an op torch.compile cannot handle
+                self.compiled = None
+                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                note = f"compile=True failed ({type(err).__name__}: {first}); training without torch.compile"
+                self.notes.append(note)
+                warnings.warn(note, stacklevel=2)
+        return self.loss_fn(self.par.net, batch)
 
     def _after_update(self, record: dict[str, Any]) -> bool:
         """Bookkeeping after a good update; True when early stopping ends the run."""

@@ -1,0 +1,49 @@
+"""fit_stacked: K seeds trained as one stacked model give the K runs fit() gives one by one
+(same losses at every step, evaluations and final weights, up to float rounding), and what it
+cannot do the same way is refused by name."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from blocklab.errors import BlocklabError, ConfigError
+from blocklab.train import fit
+from blocklab.train.stacked import fit_stacked
+
+from .helpers import lm_data, lm_loss, quick_cfg, tiny_gpt
+
+SEEDS = (0, 1, 2)
+
+
+def test_seeds_trained_together_match_their_runs_alone():
+    data = lm_data()
+    # AdamW with weight decay (grouped by each weight's own ndim) and clipping (per run) on; cosine schedule
+    cfg = quick_cfg(steps=8, eval_every=4, log_every=1, weight_decay=0.1, grad_clip=0.5, schedule="cosine",
+                    warmup_steps=2)
+    alone = [tiny_gpt(seed) for seed in SEEDS]
+    expected = [fit(m, data, lm_loss, cfg.replace(seed=seed)) for m, seed in zip(alone, SEEDS)]
+    together = [tiny_gpt(seed) for seed in SEEDS]
+    results = fit_stacked(together, data, lm_loss, cfg, SEEDS)
+    for got, want, m_got, m_want in zip(results, expected, together, alone):
+        assert [r["step"] for r in got.steps_log] == [r["step"] for r in want.steps_log]
+        for key in ("loss", "acc", "lr", "grad_norm"):
+            assert [r[key] for r in got.steps_log] == pytest.approx([r[key] for r in want.steps_log], rel=1e-4), key
+        assert [sorted(h) for h in got.history] == [sorted(h) for h in want.history]
+        for g, w in zip(got.history, want.history):
+            assert g == pytest.approx(w, rel=1e-4)
+        for (name, a), (_, b) in zip(m_got.state_dict().items(), m_want.state_dict().items()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+        assert not got.diverged and got.steps_done == cfg.steps
+    assert expected[0].steps_log[0]["loss"] != expected[1].steps_log[0]["loss"]  # the seeds do differ
+
+
+def test_what_cannot_train_together_is_refused_by_name():
+    models = [tiny_gpt(seed) for seed in SEEDS]
+    with pytest.raises(ConfigError, match="TrainConfig.early_stop_metric='val_acc' is not supported"):
+        fit_stacked(models, lm_data(), lm_loss, quick_cfg(early_stop_metric="val_acc", patience=2), SEEDS)
+    with pytest.raises(ConfigError, match="one seed per model; got 3 models and 2 seeds"):
+        fit_stacked(models, lm_data(), lm_loss, quick_cfg(), SEEDS[:2])
+    with pytest.raises(ConfigError, match="one architecture"):
+        fit_stacked([tiny_gpt(0), tiny_gpt(1, d_ff=16)], lm_data(), lm_loss, quick_cfg(), SEEDS[:2])
+    with pytest.raises(BlocklabError, match="draws random numbers"):
+        fit_stacked([tiny_gpt(s, dropout=0.1) for s in SEEDS], lm_data(), lm_loss, quick_cfg(steps=2), SEEDS)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from blocklab.lab import registry
 from blocklab.report import plots
 from blocklab.report.results import finished_runs, seed_values
 from blocklab.report.verdicts import Measurement, around, at_most
-from blocklab.lab import registry
 
 LRS = (0.1, 0.5, 4.0)
 FIGURES = ["tiny_curves.png", "tiny_bars.png", "tiny_heatmap.png"]
@@ -37,6 +37,8 @@ class TinyStudy(registry.Study):
     claims = ("C000-01", "C000-08")
     Config = TinyConfig
     quick = {"steps": 60}
+    claim_figures = {"C000-08": ("tiny_bars.png",)}
+    figure_captions = {"tiny_curves.png": "Squared error per step, one line per learning rate"}
 
     calls: list = []  # (cell, seed) per run_cell call, reset by the fixture
     interrupt_at: int | None = None  # a step at which run_cell raises KeyboardInterrupt

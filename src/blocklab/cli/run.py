@@ -22,7 +22,8 @@ def list_studies() -> None:
     """List the registered studies and groups, each with its one-line description."""
     cat = _studies.catalogue()
     if not cat.CATALOGUE:
-        click.echo("no studies are registered yet (add one to src/blocklab/studies/catalogue.py; see blocklab/lab/registry.py)")
+        click.echo("no studies are registered yet "
+                   "(add one to src/blocklab/studies/catalogue.py; see blocklab/lab/registry.py)")
         return
     width = max(len(n) for n in [*(e.name for e in cat.CATALOGUE), *cat.GROUPS, cat.ALL])
     for entry in cat.CATALOGUE:
@@ -87,7 +88,7 @@ def tour(out: str, seeds: int) -> None:
 
     Takes about three minutes on 2 CPU cores; rerunning reuses what is finished.
     """
-    from ..report.html import build_report
+    from ..lab.report import build_report
 
     runner = _studies.runner()
     start = time.perf_counter()

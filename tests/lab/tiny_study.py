@@ -38,6 +38,8 @@ class TinyStudy(registry.Study):
     claims = ("C000-01", "C000-08")
     Config = TinyConfig
     quick = {"steps": 60}
+    claim_figures = {"C000-08": ("tiny_bars.png",)}
+    figure_captions = {"tiny_curves.png": "Squared error per step, one line per learning rate"}
 
     calls: list = []  # (cell, seed) per run_cell call, reset by the fixture
     interrupt_at: int | None = None  # a step at which run_cell raises KeyboardInterrupt

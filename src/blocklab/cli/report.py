@@ -17,7 +17,7 @@ def report(folder: str, out: str | None) -> None:
       blocklab report runs
       blocklab report runs/tour --out site
     """
-    from ..report.html import build_report
+    from ..lab.report import build_report
 
     click.echo(build_report(folder, out))
 

@@ -127,7 +127,7 @@ def tour(out: str, seeds: int) -> None:
     Takes about three minutes on 2 CPU cores; rerunning reuses what is finished. The last study,
     training-dynamics' headline recipe alone (one seed), leaves a model for `blocklab predict`.
     """
-    from ..report.html import build_report
+    from ..lab.report import build_report
 
     runner = _studies.runner()
     start = time.perf_counter()

@@ -53,6 +53,9 @@ in blocklab.studies.catalogue; importing it registers it.
             return [Measurement("C000-01", "~50% (chance)", seed_values(results, "plain-10", "test_acc"),
                                 unit="%", rule=around(50, 5))]
 
+        claim_figures = {"C000-01": ("45_skip_connections_training.png",)}   # optional: a claim's card shows these
+        figure_captions = {"45_skip_connections_training.png": "Validation accuracy per step, plain vs residual"}
+
         def tables(self, results):         # optional: more tables for the study's report page
             rows = [[c["name"], *seed_values(results, c["name"], "test_acc")] for c in results["cells"]]
             return [Table("Test accuracy by seed", ["cell", *(f"seed {s}" for s in results["seeds"])], rows)]
@@ -132,6 +135,9 @@ class Study:
     description: ClassVar[str]
     claims: ClassVar[tuple[str, ...]] = ()
     group: ClassVar[str] = ""
+    question: ClassVar[str] = ""  # for the report, one paragraph: what the study asks (default: its docstring's first)
+    claim_figures: ClassVar[Mapping[str, tuple[str, ...]]] = {}  # claim ID -> the figures that show it, for its card
+    figure_captions: ClassVar[Mapping[str, str]] = {}  # figure file name -> what it plots (seeds and bands are added)
     Config: ClassVar[type]
     quick: ClassVar[Mapping[str, Any]] = {}
 

@@ -9,8 +9,8 @@ from blocklab.errors import BlocklabError
 from blocklab.nn import Seq2SeqConfig
 from blocklab.nn.models.seq2seq import Seq2SeqTransformer
 from blocklab.studies.addition_heads import ablation as abl
+from blocklab.studies.addition_heads.model import PROMPT_LEN, answer_logits, beam, build, evaluate, greedy, predict
 from blocklab.studies.addition_heads.study import AdditionHeads, AdditionHeadsConfig
-from blocklab.studies.addition_heads.model import (PROMPT_LEN, answer_logits, beam, build, evaluate, greedy, predict)
 from blocklab.tasks import addition
 from blocklab.tasks.addition import EQUALS, VOCAB
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from blocklab.errors import BlocklabError
-from blocklab.studies.pe_extrapolation.study import PEConfig, data_seed
 from blocklab.studies.pe_extrapolation import parts
 from blocklab.studies.pe_extrapolation.figures import SEED_FIGURES
+from blocklab.studies.pe_extrapolation.study import PEConfig, data_seed
 from blocklab.tasks.sortedness import sortedness
 
 from .isolated import run_isolated

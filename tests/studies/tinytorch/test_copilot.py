@@ -6,11 +6,17 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from blocklab.report import results as res
 from blocklab.lab.runner import run_study
-from blocklab.tasks.python_code import (DEMOS, completion_scores, demo_checks, is_test_file, line_completions,
-                                        load_corpus, split_of)
-
+from blocklab.report import results as res
+from blocklab.tasks.python_code import (
+    DEMOS,
+    completion_scores,
+    demo_checks,
+    is_test_file,
+    line_completions,
+    load_corpus,
+    split_of,
+)
 from lab.tiny_study import run_cli
 
 LIBRARY = [f"pkg/mod{i}.py" for i in range(40)]

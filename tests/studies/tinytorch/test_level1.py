@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from blocklab.report import results as res
 from blocklab.lab.runner import run_study
+from blocklab.report import results as res
 from blocklab.tasks import patterns
 
 FIGURES = ["004_level1_training.png", "004_level1_patterns.png", "004_level1_speed.png"]

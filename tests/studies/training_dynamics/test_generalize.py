@@ -12,11 +12,16 @@ from torch import nn
 
 from blocklab.errors import ConfigError
 from blocklab.io import jsonable
-from blocklab.studies.training_dynamics import probes
 from blocklab.lab.registry import CellContext
+from blocklab.studies.training_dynamics import probes
 from blocklab.studies.training_dynamics.generalize import (
-    GeneralizationConfig, build_task, combinations_task, generalization_cells, generalization_figures,
-    generalization_measurements, run_generalization_cell,
+    GeneralizationConfig,
+    build_task,
+    combinations_task,
+    generalization_cells,
+    generalization_figures,
+    generalization_measurements,
+    run_generalization_cell,
 )
 from blocklab.tasks.operations import OPS, TOKEN, apply_op, args_of, encode
 

@@ -8,16 +8,23 @@ import torch
 import torch.nn.functional as F
 
 from blocklab.errors import BlocklabError, ConfigError
-from blocklab.studies.training_dynamics.study import DynamicsConfig, TrainingDynamics, dynamics_cells, train_config
 from blocklab.nn.models.operations import build_model, logits_for, model_config
 from blocklab.studies.training_dynamics.model import answer_loss, train_model
-from blocklab.train.saved_model import load_model, save_model
 from blocklab.studies.training_dynamics.record import (
-    RecordPlan, Recorder, cluster_cosines, cosine_matrix, eta_squared, op_confusion, predict_logits, scores,
+    Recorder,
+    RecordPlan,
+    cluster_cosines,
+    cosine_matrix,
+    eta_squared,
+    op_confusion,
+    predict_logits,
+    scores,
 )
+from blocklab.studies.training_dynamics.study import DynamicsConfig, TrainingDynamics, dynamics_cells, train_config
 from blocklab.tasks.operations import OPS, TOKEN, encode, operations
 from blocklab.train import TrainConfig
 from blocklab.train.data import BatchSampler
+from blocklab.train.saved_model import load_model, save_model
 
 from ..isolated import run_isolated
 

@@ -20,12 +20,12 @@ import numpy as np
 
 from blocklab.autograd import GPT, no_grad
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
-from blocklab.runtime import set_blas_threads
 from blocklab.autograd.train import Examples, fit
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.report import plots
 from blocklab.report.results import per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between
+from blocklab.runtime import set_blas_threads
 from blocklab.tasks import patterns
 from blocklab.train import TrainConfig
 

@@ -53,7 +53,6 @@ from blocklab.train.saved_model import save_model
 
 from . import claims
 from . import figures as report
-from .tables import tables as page_tables
 from .generalize import (
     QUICK,
     GeneralizationConfig,
@@ -65,6 +64,7 @@ from .generalize import (
 )
 from .model import train_model
 from .record import Recorder, RecordPlan
+from .tables import tables as page_tables
 
 SPLITS = ("seed", "disjoint")
 ABLATIONS = {"no-block2": {"n_layers": 1}, "no-attention": {"mixer": "mean"}, "no-ffn": {"ffn": False},

@@ -25,10 +25,10 @@ import torch
 from blocklab.autograd import GPT
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
 from blocklab.autograd.checkpoint import save_checkpoint
-from blocklab.runtime import set_blas_threads
 from blocklab.autograd.train import TokenWindows, evaluate, fit
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
+from blocklab.runtime import set_blas_threads
 from blocklab.tasks.python_code import DEMOS, completion_scores, demo_checks, line_completions, load_corpus
 from blocklab.train import TrainConfig
 

@@ -3,11 +3,11 @@ report page shows the arithmetic."""
 import pytest
 
 from blocklab.errors import BlocklabError
+from blocklab.lab.report import build_report
+from blocklab.lab.runner import run_study
 from blocklab.nn import build_model, preset
 from blocklab.report import results as res
-from blocklab.lab.report import build_report
 from blocklab.studies.paper_spec import encoder_decoder_arithmetic
-from blocklab.lab.runner import run_study
 
 SMALL = {"vocab_size": 100, "d_model": 32, "d_ff": 64, "n_heads": 4, "max_len": 40}
 

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ..io import atomic_write_bytes  # noqa: E402
+from .results import as_floats, finite  # noqa: E402,F401  (re-exported: figures read them here)
 from .scales import UNBOUNDED, Scale  # noqa: E402
 from .stats import curve_band, mean_ci  # noqa: E402
 
@@ -44,10 +45,36 @@ def save(fig: Figure, fig_dir: str | Path, name: str) -> str:
     """Write `fig` as fig_dir/name (a .png), atomically; returns `name` for figures()' list."""
     if not name.endswith(".png") or "/" in name:
         raise ValueError(f"figure name {name!r} must be a plain file name ending in .png")
+    for ax in fig.axes:
+        _linear_if_nothing_positive(ax)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     atomic_write_bytes(Path(fig_dir) / name, buf.getvalue())
     return name
+
+
+def _linear_if_nothing_positive(ax) -> None:
+    """A log axis over no positive finite value (every seed diverged, its values null) cannot be drawn: make it linear."""
+    for name, (low, high) in (("x", ax.dataLim.intervalx), ("y", ax.dataLim.intervaly)):
+        if getattr(ax, f"get_{name}scale")() == "log" and not (np.isfinite(high) and high > 0):
+            getattr(ax, f"set_{name}scale")("linear")
+
+
+def finite_mean(rows, axis: int | None = None) -> np.ndarray | float:
+    """The mean of nested metric values over the finite ones only (along `axis`), NaN where none is finite:
+    a diverged seed's nulls are left out of the mean instead of poisoning it (or raising, as np.mean on None does).
+    Say how many were left out where the mean is shown (see `left_out`)."""
+    a = as_floats(rows)
+    ok = np.isfinite(a)
+    total = np.where(ok, a, 0.0).sum(axis=axis)
+    count = ok.sum(axis=axis)
+    mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return float(mean) if axis is None else mean
+
+
+def left_out(values) -> int:
+    """How many entries of `values` (one per seed; each a number or nested lists) hold a non-finite value."""
+    return sum(not np.isfinite(as_floats(v)).all() for v in values)
 
 
 def pad(curves: Sequence[Sequence[float | None]]) -> np.ndarray:

@@ -157,6 +157,16 @@ def seed_values(results: dict, cell: str, metric: str) -> list[float]:
     return list(per_seed(results, cell, metric, numeric=True).values())
 
 
+def as_floats(values) -> np.ndarray:
+    """Nested lists of metric values as a float array: None (a non-finite number in results.json) becomes NaN."""
+    return np.asarray(values, dtype=float)  # numpy reads None as NaN when the dtype is float
+
+
+def finite(values: Sequence[float | None]) -> list[float]:
+    """The finite values of a flat list (a diverged seed's null or NaN left out)."""
+    return [float(v) for v in values if v is not None and np.isfinite(v)]
+
+
 def aggregate(results: dict) -> dict:
     """Mean and 95% interval per cell per numeric metric (nested ones under dotted names), over finished seeds."""
     scales = metric_scales(results)

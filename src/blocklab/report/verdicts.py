@@ -160,7 +160,7 @@ class Measurement:
     def __post_init__(self) -> None:
         if self.min_seeds < 1:
             raise ValueError(f"{self.claim_id}: min_seeds must be at least 1, got {self.min_seeds}")
-        self.values = [float(v) for v in self.values]
+        self.values = [math.nan if v is None else float(v) for v in self.values]  # null: a non-finite value
         scale = self.scale or Scale(self.unit)
         self.interval = mean_ci(self.values, scale, self.method)
         p_values = None if self.rule is None else region_p_values(self.values, self.rule.low, self.rule.high, scale)

@@ -8,7 +8,7 @@ import pytest
 
 from blocklab.studies.building_blocks.ablation_matrix import NAMES, AblationMatrix, cell_name, importance, interaction
 
-from ..isolated import run_isolated
+from ..isolated import check_survives_divergence, run_isolated
 
 FIGURES = {"51_ablation_comparison.png", "51_ablation_matrix.png", "51_ablation_interactions.png"}
 TINY = {"train.steps": 4, "n_train": 64, "n_test": 64}
@@ -53,3 +53,8 @@ def test_cell_names_are_unique_and_round_trip_the_subsets():
     subsets = [s for k in range(5) for s in itertools.combinations(NAMES, k)]
     assert len({cell_name(s) for s in subsets}) == 16
     assert cell_name(()) == "full" and cell_name(NAMES) == "none"
+
+
+def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
+    """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
+    check_survives_divergence("ablation-matrix", run[1], tmp_path)

@@ -9,7 +9,7 @@ import torch
 
 from blocklab.studies.building_blocks.attention.study import Attention, attention_cost, softmax_scaling
 
-from ..isolated import run_isolated
+from ..isolated import check_survives_divergence, run_isolated
 
 FIGURES = {"47_attention_learned.png", "47_attention_mechanism.png", "47_attention_multihead.png",
            "47_attention_patterns.png", "47_attention_scaling.png", "47_attention_self_cross.png",
@@ -70,3 +70,8 @@ def test_explicit_attention_memory_grows_quadratically_and_fused_does_not():
     assert explicit[2] >= 2 * 1024 * 1024 * 4, "scores and weights: two (T, T) float32 matrices at once"
     assert explicit[2] / explicit[1] > 3.5 and explicit[1] / explicit[0] > 3.5
     assert fused[2] < explicit[2] / 4
+
+
+def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
+    """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
+    check_survives_divergence("attention", run[1], tmp_path)

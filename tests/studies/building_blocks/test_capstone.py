@@ -9,7 +9,7 @@ from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
 from blocklab.studies.building_blocks.capstone import ABLATIONS, Capstone
 from blocklab.studies.common.components import drops, without
 
-from ..isolated import run_isolated
+from ..isolated import check_survives_divergence, run_isolated
 
 FIGURES = {"50_transformer_ablation.png", "50_transformer_training.png", "50_transformer_architecture.png"}
 TINY = {"train.steps": 10, "train.eval_every": 5, "n_train": 128, "n_val": 32, "n_test": 64, "n_layers": 2}
@@ -75,3 +75,8 @@ def test_each_ablation_changes_exactly_its_field():
     assert changed == {"full": set(), "no-skip": {"residual"}, "no-norm": {"norm"}, "no-attention": {"mixer"},
                        "no-PE": {"pos_encoding"}}
     assert "norms" not in parameter_summary(EncoderClassifier(without(cfg, ("norm",))))
+
+
+def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
+    """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
+    check_survives_divergence("capstone", run[1], tmp_path)

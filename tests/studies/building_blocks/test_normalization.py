@@ -8,7 +8,7 @@ import pytest
 
 from blocklab.studies.building_blocks.normalization.study import Normalization, flow_imbalance, loss_spread
 
-from ..isolated import run_isolated
+from ..isolated import check_survives_divergence, run_isolated
 
 FIGURES = {"46_normalization_training.png", "46_normalization_batch_training.png", "46_normalization_types.png",
            "46_normalization_distributions.png", "46_normalization_comparison.png",
@@ -65,3 +65,8 @@ def test_loss_spread_ignores_the_trend_and_flow_imbalance_is_symmetric():
     assert loss_spread([1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 1.0, 2.0]) > 0.3
     assert math.isnan(loss_spread([1.0, 2.0]))
     assert flow_imbalance([10.0, 1.0, 0.1]) == pytest.approx(2.0) == flow_imbalance([0.1, 1.0, 10.0])
+
+
+def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
+    """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
+    check_survives_divergence("normalization", run[1], tmp_path)

@@ -14,7 +14,7 @@ from blocklab.studies.building_blocks.positional_encoding.study import (
     pe_ratio,
 )
 
-from ..isolated import run_isolated
+from ..isolated import check_survives_divergence, run_isolated
 
 FIGURES = {"49_positional_task.png", "49_positional_sinusoidal.png", "49_positional_alibi.png",
            "49_positional_comparison.png", "49_positional_rope.png", "49_pe_failures.png"}
@@ -75,3 +75,8 @@ def test_distinguishability_and_the_embedding_ratio_on_known_values():
     with torch.no_grad():
         scaled.embed.tok.weight.fill_(1.0)
     assert pe_ratio(scaled, 10, 7) == pytest.approx(4 / 32, rel=1e-5)
+
+
+def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
+    """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
+    check_survives_divergence("positional-encoding", run[1], tmp_path)

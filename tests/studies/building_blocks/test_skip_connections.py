@@ -10,7 +10,7 @@ from blocklab.studies.building_blocks.skip_connections.study import SkipConnecti
 from blocklab.studies.common.gradients import per_block
 from blocklab.studies.common.training import VectorNet
 
-from ..isolated import run_isolated
+from ..isolated import check_survives_divergence, run_isolated
 
 FIGURES = {"45_skip_connections_training.png", "45_skip_connections_concept.png", "45_skip_connections_dense.png",
            "45_skip_connections_gradients.png", "45_skip_connections_highway.png", "45_skip_failures.png"}
@@ -84,3 +84,8 @@ def test_per_block_combines_groups_by_block_and_reads_step_logs():
     assert per_block(record, 2, "stack.blocks.", "grad_norm/") == [3.0, 4.0]  # block 10 is not block 1
     two_groups = {"blocks.0.attn": 3.0, "blocks.0.mlp": 4.0}
     assert per_block(two_groups, 1, "blocks.") == [5.0]
+
+
+def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
+    """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
+    check_survives_divergence("skip-connections", run[1], tmp_path)

@@ -194,7 +194,7 @@ class EncoderDecoder(Study):
             _history(axes[0], results, "seq2seq-reverse", key, key.replace("_", " "))
         axes[0].set(yscale="log", ylabel="cross-entropy (nats)", title="Seq2Seq reversing 6 tokens: loss")
         axes[0].legend()
-        cross = np.mean([p["cross"] for p in list(per_seed(results, "seq2seq-reverse", "patterns").values())], axis=0)
+        cross = plots.finite_mean([p["cross"] for p in list(per_seed(results, "seq2seq-reverse", "patterns").values())], axis=0)
         plots.heatmap(axes[1], cross, [f"out {i + 1}" for i in range(len(cross))], [f"in {j + 1}" for j in range(len(cross))],
                       fmt="{:.2f}")
         axes[1].set(title="Cross-attention (mean over test set and seeds)", xlabel="source position",

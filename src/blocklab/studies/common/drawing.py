@@ -21,10 +21,7 @@ def log10(values) -> list:
 
 def mean_log10(rows: list[list[float]]) -> list[float]:
     """Per column, the mean of log10 over the rows where it is finite (NaN where none is)."""
-    a = np.array(log10(rows), dtype=float)  # (rows, columns)
-    finite = np.isfinite(a)
-    total = np.where(finite, a, 0.0).sum(axis=0)
-    return np.where(finite.any(axis=0), total / np.maximum(finite.sum(axis=0), 1), np.nan).tolist()
+    return plots.finite_mean(log10(rows), axis=0).tolist()  # (columns,)
 
 
 def grid(nrows: int, ncols: int, **kw):

@@ -30,7 +30,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     axes[0].legend(ncol=2, fontsize=8)
     hist = list(per_seed(results, "copy", "history").values())
     plots.line_with_band(axes[1], [0] + [h["step"] for h in hist[0]],
-                         [[a] + [100 * h["val_acc"] for h in s] for a, s in zip(seed_values(results, "copy", "init_acc"), hist)])
+                         [[a] + [None if h["val_acc"] is None else 100 * h["val_acc"] for h in s] for a, s in zip(seed_values(results, "copy", "init_acc"), hist)])
     axes[1].axhline(100 / 5, color="gray", linestyle="--", label="chance (20%)")
     axes[1].set(xlabel="training step", ylabel="validation accuracy (%)", title="Copy-first-token accuracy")
     axes[1].legend()
@@ -53,7 +53,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     patterns = list(per_seed(results, heads, "pattern").values())
     fig, axes = plots.figure(1, len(patterns[0]) + 1, width=3.6)
     heatmap_row(axes, patterns[0], [f"head {h + 1} (seed 0)" for h in range(len(patterns[0]))], keys)
-    ranked = [sorted((p[0][1] for p in seeds), reverse=True) for seeds in patterns]
+    ranked = [sorted(plots.as_floats([p[0][1] for p in seeds]), reverse=True) for seeds in patterns]
     plots.bars_with_ci(axes[-1], [f"#{r + 1}" for r in range(len(ranked[0]))], list(zip(*ranked)))
     axes[-1].set(xlabel="head, ranked", ylabel="CLS weight on x1", title="Focus per head (all seeds)")
     names.append(plots.save(fig, fig_dir, "47_attention_multihead.png"))
@@ -61,8 +61,8 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     panels = [("at init", "copy", "init_pattern"), ("trained", "copy", "pattern"),
               ("no 1/√d", "copy-noscale", "pattern")]
     panels += [(f"temperature {t:g}", f"copy-temp{t:g}", "pattern") for t in cfg["temperatures"]]
-    matrices = [np.mean([p[0] for p in list(per_seed(results, cell, key).values())], axis=0) for _, cell, key in panels]
-    matrices.append(np.mean([s["pattern"][0] for s in list(per_seed(results, "copy", "same_qk").values())], axis=0))
+    matrices = [plots.finite_mean([p[0] for p in list(per_seed(results, cell, key).values())], axis=0) for _, cell, key in panels]
+    matrices.append(plots.finite_mean([s["pattern"][0] for s in list(per_seed(results, "copy", "same_qk").values())], axis=0))
     fig, axes = plots.figure(1, len(panels) + 1, width=3.4)
     heatmap_row(axes, matrices, [title for title, _, _ in panels] + ["trained, identical Q and K"], keys)
     fig.suptitle("Attention patterns on the probe batch (rows: queries; mean over probe inputs and seeds)")
@@ -84,11 +84,11 @@ def draw_all(results: dict, fig_dir) -> list[str]:
 
     kinds = {"encoder_self": "encoder self-attention", "decoder_self": "decoder self-attention (causal)",
              "cross": "cross-attention (decoder -> encoder)"}
-    matrices = [np.mean([p[k] for p in list(per_seed(results, "self-cross", "patterns").values())], axis=0) for k in kinds]
+    matrices = [plots.finite_mean([p[k] for p in list(per_seed(results, "self-cross", "patterns").values())], axis=0) for k in kinds]
     fig, axes = plots.figure(1, 3, width=4.4)
     heatmap_row(axes, matrices, list(kinds.values()), [str(i + 1) for i in range(len(matrices[0]))], "position")
     acc = seed_values(results, "self-cross", "seq_acc")
-    fig.suptitle(f"Seq2Seq reversing 6 tokens (exact-sequence accuracy {np.nanmean(acc):.0f}%; mean over seeds)")
+    fig.suptitle(f"Seq2Seq reversing 6 tokens (exact-sequence accuracy {plots.finite_mean(acc):.0f}%; mean over seeds)")
     names.append(plots.save(fig, fig_dir, "47_attention_self_cross.png"))
     names.append(failures(results, fig_dir))
     return names
@@ -107,8 +107,8 @@ def failures(results: dict, fig_dir) -> str:
     for ax, key, ylabel in ((axes[0, 2], "peak_bytes", "peak memory (MiB)"), (axes[1, 0], "seconds", "time (s)")):
         unit = 2**20 if key == "peak_bytes" else 1
         for path in ("explicit", "fused"):
-            plots.line_with_band(ax, lens, [[v / unit for v in m[path][key]] for m in mem], label=path)
-        top = np.mean([m["explicit"][key][-1] for m in mem]) / unit
+            plots.line_with_band(ax, lens, plots.as_floats([m[path][key] for m in mem]) / unit, label=path)
+        top = plots.finite_mean([m["explicit"][key][-1] for m in mem]) / unit
         ax.plot(lens, top * (lens / lens[-1]) ** 2, "k:", label="∝ T² (guide)")
         ax.set_xscale("log", base=2)
         ax.set(yscale="log", xticks=lens, xticklabels=[str(int(t)) for t in lens], xlabel="sequence length T",
@@ -119,11 +119,11 @@ def failures(results: dict, fig_dir) -> str:
                        [[e / math.log(6) for e in seed_values(results, "copy", "cls_entropy")],
                         [s["entropy_ratio"] for s in same]])
     axes[1, 1].set(ylabel="CLS entropy / ln 6 (1 = uniform)",
-                   title=f"Same Q/K: accuracy {np.mean(seed_values(results, 'copy', 'acc')):.0f}% -> "
-                         f"{np.mean([s['acc'] for s in same]):.0f}%")
+                   title=f"Same Q/K: accuracy {plots.finite_mean(seed_values(results, 'copy', 'acc')):.0f}% -> "
+                         f"{plots.finite_mean([s['acc'] for s in same]):.0f}%")
     temps = [(f"T={t:g}", f"copy-temp{t:g}") for t in sorted([*cfg["temperatures"], 1.0])]
     temps = [(label, "copy" if label == "T=1" else cell) for label, cell in temps]
-    plots.bars_with_ci(axes[1, 2], [f"{label}\n{np.mean(seed_values(results, c, 'acc')):.0f}% acc" for label, c in temps],
+    plots.bars_with_ci(axes[1, 2], [f"{label}\n{plots.finite_mean(seed_values(results, c, 'acc')):.0f}% acc" for label, c in temps],
                        [seed_values(results, c, "cls_entropy") for _, c in temps])
     axes[1, 2].set(ylabel="trained CLS entropy (nats)", title="Temperature vs trained focus")
     fig.suptitle("Attention failure modes (95% CI over seeds, dots are seeds)")

@@ -26,12 +26,13 @@ import functools
 import math
 import time
 
+import numpy as np
 import torch
 
 from blocklab.bench.timing import peak_memory
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier, HookPoint, scaled_dot_product_attention
-from blocklab.report.results import finished_runs, per_seed, seed_values
+from blocklab.report.results import as_floats, finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most
 from blocklab.studies.common.reverse import train_reverse
 from blocklab.studies.common.snapshots import Snapshots
@@ -179,8 +180,11 @@ class Attention(Study):
         dims = cfg["head_dims"]
         if SATURATION_DIM in dims:
             i = dims.index(SATURATION_DIM)
-            saturation = [100 * m["unscaled"]["max_weight"][i] for m in runs.values()]
-            grad_ratio = [100 * m["unscaled"]["grad_norm"][i] / m["scaled"]["grad_norm"][i] for m in runs.values()]
+            def column(path: str, key: str) -> np.ndarray:  # a null (non-finite) value reads as NaN
+                return as_floats([m[path][key][i] for m in runs.values()])
+
+            saturation = (100 * column("unscaled", "max_weight")).tolist()
+            grad_ratio = (100 * column("unscaled", "grad_norm") / column("scaled", "grad_norm")).tolist()
             where = f"random unit-variance q, k, head dim {SATURATION_DIM}, {cfg['n_keys']} keys"
             for claim in ("C000-16", "C003-05"):
                 out.append(Measurement(claim, "no √d scaling saturates softmax", saturation, "%", at_least(90),

@@ -87,9 +87,15 @@ def fig_distributions(results, cfg, fig_dir):
         for ax, when in zip(row, ("init", "final")):
             runs = [r for r in list(per_seed(results, f"{norm}-b{MAIN_BATCH}", f"dist_{when}").values()) if r]
             for k, layer in enumerate(runs[0] if runs else []):
-                stds = [run[k]["std"] for run in runs]
-                ax.stairs(layer["density"], layer["edges"], color=f"C{k}",
-                          label=f"block {k + 1}: std {np.mean(stds):.3g} (seeds {min(stds):.2g}-{max(stds):.2g})")
+                stds = plots.finite([run[k]["std"] for run in runs])  # a diverged seed's std is null
+                spread = f"std {np.mean(stds):.3g} (seeds {min(stds):.2g}-{max(stds):.2g})" if stds else "std n/a"
+                skipped = len(runs) - len(stds)
+                label = f"block {k + 1}: {spread}" + (f"; {skipped} seed(s) not finite" if skipped else "")
+                edges = plots.as_floats(layer["edges"])
+                if np.isfinite(edges).all():
+                    ax.stairs(plots.as_floats(layer["density"]), edges, color=f"C{k}", label=label)
+                else:
+                    ax.plot([], [], color=f"C{k}", label=label)
             ax.set_yscale("log")
             ax.set(title=f"{LABEL[norm]}, {'at init' if when == 'init' else 'trained'}", xlabel="hook_resid_post value",
                    ylabel="density")
@@ -132,7 +138,7 @@ def fig_batch_size(results, cfg, fig_dir):
     log_y(axes[0])
     axes[1].set(title="Test accuracy (chance 10%)", ylabel="%", ylim=(0, 102))
     for ax in axes:
-        ax.set(xscale="log", xlabel="batch size")
+        ax.set(xscale="log", xlabel="batch size", xlim=(min(sizes) / 1.5, max(sizes) * 1.5))  # also with no data
         ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.legend(fontsize=7)
     fig.suptitle(f"Batch size, {config_value(results, 'train.steps')} steps each")

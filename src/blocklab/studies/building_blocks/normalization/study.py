@@ -62,16 +62,19 @@ def loss_spread(losses: list[float]) -> float:
 
 @torch.no_grad()
 def distributions(model: EncoderClassifier, x: torch.Tensor, bins: int = 40) -> list[dict]:
-    """Per block: a density histogram of hook_resid_post on x (train mode, on a copy), and its std."""
+    """Per block: a density histogram of hook_resid_post's finite values on x (train mode, on a copy), their
+    std, and the % of values that are not finite (a diverged model's are all NaN: an empty histogram, std NaN)."""
     probe = copy.deepcopy(model).train()
     names = [f"blocks.{k}.hook_resid_post" for k in range(len(probe.blocks))]
     _, cache = probe.run_with_cache(x, names=names)
     out = []
     for name in names:
         v = cache[name].flatten().double().numpy()  # B*T*D values
-        edge = float(np.abs(v).max()) or 1.0
-        density, edges = np.histogram(v, bins=bins, range=(-edge, edge), density=True)
-        out.append({"edges": edges.tolist(), "density": density.tolist(), "std": float(v.std())})
+        ok = v[np.isfinite(v)]
+        edge = float(np.abs(ok).max()) if ok.size else 0.0
+        density, edges = np.histogram(ok, bins=bins, range=(-(edge or 1.0), edge or 1.0), density=bool(ok.size))
+        out.append({"edges": edges.tolist(), "density": density.tolist(), "std": float(ok.std()) if ok.size else math.nan,
+                    "nonfinite_pct": 100.0 * (1 - ok.size / v.size)})
     return out
 
 

@@ -42,7 +42,7 @@ def task(results: dict):
     keys = _keys(results)
     for ax, query in zip(axes[1:], ("first", "last")):
         for cell, label in zip(cells, labels):
-            curves = [np.mean(r["metrics"]["attention"][query], axis=0) for r in finished_runs(results, cell)]
+            curves = [plots.finite_mean(r["metrics"]["attention"][query], axis=0) for r in finished_runs(results, cell)]
             if curves:
                 plots.line_with_band(ax, range(len(keys)), curves, label=label)
         ax.set_xticks(range(len(keys)), keys)
@@ -57,7 +57,7 @@ def sinusoidal(results: dict):
     if not runs:
         _nothing(axes[0], "extrap-sinusoidal")
         return fig
-    table = np.array(runs[0]["metrics"]["table"])  # (P, D)
+    table = plots.as_floats(runs[0]["metrics"]["table"])  # (P, D); NaN if the run diverged
     image = axes[0].imshow(table.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fig.colorbar(image, ax=axes[0])
     axes[0].set(xlabel="position", ylabel="dimension (sin, cos interleaved)",
@@ -77,14 +77,14 @@ def alibi(results: dict):
     if not runs:
         _nothing(axes[0], "task-alibi")
         return fig
-    bias = np.array(runs[0]["metrics"]["alibi_bias"])  # (H, T, T)
+    bias = plots.as_floats(runs[0]["metrics"]["alibi_bias"])  # (H, T, T)
     for h in range(bias.shape[0]):
         axes[0].plot(range(bias.shape[2]), bias[h, 0], marker="o", label=f"head {h}, slope {-bias[h, 0, 1]:.3g}")
     axes[0].set(xlabel="key position (CLS at 0)", ylabel="bias on CLS's scores",
                 title="ALiBi bias, read from the model")
     axes[0].legend(fontsize=7)
     for ax, query in zip(axes[1:], ("first", "last")):
-        pattern = np.mean([r["metrics"]["attention"][query] for r in runs], axis=0)  # (H, S)
+        pattern = plots.finite_mean([r["metrics"]["attention"][query] for r in runs], axis=0)  # (H, S)
         plots.heatmap(ax, pattern, [f"head {h}" for h in range(len(pattern))], _keys(results), fmt="{:.2f}")
         ax.set_title(f"Trained CLS attention, Q = {query.upper()}\n(last layer, mean of seeds; acc "
                      f"{np.nanmean(seed_values(results, 'task-alibi', 'test_acc')):.0f}%)")

@@ -75,15 +75,16 @@ def fig_dense(results, cfg, fig_dir):
         for ax, kind in zip(row, ("plain", "residual")):
             cell = f"{kind}-{d0}-{init}"
             grids = [g for g in list(per_seed(results, cell, "boundary").values()) if g]
-            if grids:
-                ax.imshow(np.mean(grids, axis=0), origin="lower", extent=(-1.2, 1.2, -1.2, 1.2), cmap="coolwarm",
+            if grids:  # a diverged seed's grid holds nulls: the mean is over the finite values
+                ax.imshow(plots.finite_mean(grids, axis=0), origin="lower", extent=(-1.2, 1.2, -1.2, 1.2), cmap="coolwarm",
                           vmin=0, vmax=1)
             for arm, color in ((0, "navy"), (1, "darkred")):
                 angle = 2 * math.pi * TURNS * r + math.pi * arm
                 ax.plot(r * np.cos(angle), r * np.sin(angle), color=color, linewidth=1)
             acc = seed_values(results, cell, "test_acc")
-            ax.set(title=f"{kind}, {d0} layers, {INIT_LABEL[init]}\ntest acc {np.nanmean(acc):.1f}% "
-                   f"(n={len(acc)})" if acc else cell, xlabel="x", ylabel="y")
+            ax.set(title=f"{tag(results, cell, f'{kind}, {d0} layers, {INIT_LABEL[init]}')}\n"
+                   f"test acc {plots.finite_mean(acc):.1f}% (n={len(plots.finite(acc))})" if acc else cell,
+                   xlabel="x", ylabel="y")
             ax.grid(False)
     fig.suptitle("Learned P(arm 1), mean over seeds; lines: the true spiral arms")
     return plots.save(fig, fig_dir, "45_skip_connections_dense.png")

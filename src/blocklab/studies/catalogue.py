@@ -1,9 +1,10 @@
 """What `blocklab list` and shell completion show about the studies, readable without importing them.
 
 Importing a study module imports torch and its figures (seconds); naming the studies must not.
-The catalogue is the registry's ordered list of studies: it holds, in source-document order, each study's name, one-line description, group and
-the module whose import registers it. A test checks that it matches what the studies register,
-so the two cannot drift apart. This module imports nothing from blocklab.
+The catalogue is the registry's ordered list of studies: it holds, in source-document order, each
+study's name, one-line description, group and the module whose import registers it. A test checks
+that it matches what the studies register, so the two cannot drift apart.
+This module imports nothing from blocklab.
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ CATALOGUE: tuple[Entry, ...] = (  # source-document order: `blocklab list` and `
           "24 heads ablated", "", "blocklab.studies.addition_heads.study"),
     Entry("pe-extrapolation", "002: positional encodings trained on lengths 8-16, tested to 1000 "
           "(sortedness, first-vs-last)", "", "blocklab.studies.pe_extrapolation.study"),
+    Entry("length-generalization", "issue 17: a leaderboard of positional encodings past the training length "
+          "on three tasks", "", "blocklab.studies.length_generalization.study"),
     # 003: the paper's Transformer
     Entry("paper-spec", "003: parameter counts of the paper's base model and the classifier variant, "
           "by component", "", "blocklab.studies.paper_spec"),

@@ -11,6 +11,7 @@ tokens are, so none can be solved from the bag of tokens alone.
   copy x_1 into x_L. Chance is 50%.
 - lookup: x_1..x_L [P_k] (P_k = id n_symbols + k) -> x_k: read the symbol at the
   position named by the last token. Chance is 1/n_symbols.
+- first_vs_last_mixed: first_vs_last at mixed lengths, right-padded (length-extrapolation studies).
 """
 from __future__ import annotations
 
@@ -49,10 +50,12 @@ def first_vs_last(n_train: int, n_val: int, n_test: int, seed: int, length: int 
         return torch.cat([query, x], dim=1), y  # (n, 1 + L)
 
     return _build("first_vs_last", split_sizes(n_train, n_val, n_test), seed, sample, n_symbols + 2, n_symbols,
-                  f"[Q] x_1..x_{length}, Q = {first} (FIRST) or {last} (LAST), over {n_symbols} symbols -> x_1 or x_{length}")
+                  f"[Q] x_1..x_{length}, Q = {first} (FIRST) or {last} (LAST), over {n_symbols} symbols "
+                  f"-> x_1 or x_{length}")
 
 
-def first_equals_last(n_train: int, n_val: int, n_test: int, seed: int, length: int = 8, n_symbols: int = 10) -> TaskData:
+def first_equals_last(n_train: int, n_val: int, n_test: int, seed: int, length: int = 8,
+                      n_symbols: int = 10) -> TaskData:
     def sample(n, g):
         x = _symbols(n, length, n_symbols, g)
         same = torch.randint(0, 2, (n,), generator=g).bool()
@@ -74,3 +77,22 @@ def lookup(n_train: int, n_val: int, n_test: int, seed: int, length: int = 8, n_
 
     return _build("lookup", split_sizes(n_train, n_val, n_test), seed, sample, n_symbols + length, n_symbols,
                   f"x_1..x_{length} [P_k] over {n_symbols} symbols, P_k = {n_symbols} + k -> x_(k+1)")
+
+
+def first_vs_last_mixed(n: int, seed: int, lengths: tuple[int, ...], n_symbols: int) -> TaskData:
+    """first_vs_last with L drawn from `lengths` (rows cycle through them, then shuffle),
+    right-padded with PAD = n_symbols + 2. Splits: (x (n, 1 + max L), y, lengths)."""
+    pad, width = n_symbols + 2, 1 + max(lengths)
+    x = torch.full((n, width), pad)
+    y, lens = torch.empty(n, dtype=torch.long), torch.empty(n, dtype=torch.long)
+    for i, length in enumerate(lengths):
+        rows = torch.arange(i, n, len(lengths))
+        part_x, part_y = first_vs_last(len(rows), 0, 0, seed=seed * 100_000 + length, length=length,
+                                       n_symbols=n_symbols).splits["train"]
+        x[rows, : 1 + length], y[rows], lens[rows] = part_x, part_y, 1 + length
+    shuffle = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    span = f"{min(lengths)}-{max(lengths)}" if len(lengths) > 1 else str(lengths[0])
+    encoding = (f"[Q] x_1..x_L, L in {span}, Q = {n_symbols} (FIRST) or {n_symbols + 1} (LAST), "
+                f"over {n_symbols} symbols, right-padded with PAD={pad} -> x_1 or x_L")
+    return TaskData("first_vs_last", {"train": (x[shuffle], y[shuffle], lens[shuffle])}, n_symbols + 3, n_symbols,
+                    encoding, render=lambda row: " ".join(str(t) for t in row.tolist() if t != pad))

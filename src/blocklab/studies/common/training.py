@@ -25,6 +25,21 @@ def regress(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Te
     return F.mse_loss(model(x), y), {}
 
 
+class LastTokenClassifier(nn.Module):
+    """A GPT answering with a token: (B, T) right-padded -> (B, C) logits of the answer
+    tokens (ids vocab_size - C .. vocab_size - 1, never inputs) after the last real token.
+    The causal mask keeps the padding after it invisible."""
+
+    def __init__(self, gpt: nn.Module, pad: int, n_classes: int) -> None:
+        super().__init__()
+        self.gpt, self.pad, self.n_classes = gpt, pad, n_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.gpt(x)  # (B, T, V)
+        last = (x != self.pad).sum(dim=1) - 1  # (B,) index of each row's last real token
+        return logits[torch.arange(len(x)), last, -self.n_classes:]  # (B, C)
+
+
 class VectorNet(nn.Module):
     """A deep network on plain vectors made of blocklab blocks with no mixer: each block is
     Residual(FFN), so residual / norm / depth ablations are the same config fields as in a

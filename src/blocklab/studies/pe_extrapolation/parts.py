@@ -19,30 +19,13 @@ from torch import nn
 from blocklab.errors import BlocklabError
 from blocklab.nn import GPT, ClassifierConfig, EncoderClassifier, GPTConfig
 from blocklab.nn.positional import PositionalEncoding
-from blocklab.tasks import TaskData, first_vs_last
+from blocklab.studies.common.training import LastTokenClassifier
+from blocklab.tasks import TaskData
+from blocklab.tasks.sequences import first_vs_last_mixed
 from blocklab.tasks.sortedness import sortedness
 
 
 # ---------------------------------------------------------------------------- tasks
-def first_vs_last_mixed(n: int, seed: int, lengths: tuple[int, ...], n_symbols: int) -> TaskData:
-    """first_vs_last with L drawn from `lengths` (rows cycle through them, then shuffle),
-    right-padded with PAD = n_symbols + 2. Splits: (x (n, 1 + max L), y, lengths)."""
-    pad, width = n_symbols + 2, 1 + max(lengths)
-    x = torch.full((n, width), pad)
-    y, lens = torch.empty(n, dtype=torch.long), torch.empty(n, dtype=torch.long)
-    for i, length in enumerate(lengths):
-        rows = torch.arange(i, n, len(lengths))
-        part_x, part_y = first_vs_last(len(rows), 0, 0, seed=seed * 100_000 + length, length=length,
-                                       n_symbols=n_symbols).splits["train"]
-        x[rows, : 1 + length], y[rows], lens[rows] = part_x, part_y, 1 + length
-    shuffle = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    span = f"{min(lengths)}-{max(lengths)}" if len(lengths) > 1 else str(lengths[0])
-    encoding = (f"[Q] x_1..x_L, L in {span}, Q = {n_symbols} (FIRST) or {n_symbols + 1} (LAST), "
-                f"over {n_symbols} symbols, right-padded with PAD={pad} -> x_1 or x_L")
-    return TaskData("first_vs_last", {"train": (x[shuffle], y[shuffle], lens[shuffle])}, n_symbols + 3, n_symbols,
-                    encoding, render=lambda row: " ".join(str(t) for t in row.tolist() if t != pad))
-
-
 def make_task(task: str, n: int, seed: int, lengths: tuple[int, ...], n_values: int) -> TaskData:
     """n rows of `task` at `lengths`, all in the "train" split; n_values is the alphabet size."""
     if task == "sortedness":
@@ -55,21 +38,6 @@ def pad_id(task: str, n_values: int) -> int:
 
 
 # ---------------------------------------------------------------------------- models
-class LastTokenClassifier(nn.Module):
-    """A GPT answering with a token: (B, T) right-padded -> (B, C) logits of the answer
-    tokens (ids vocab_size - C .. vocab_size - 1, never inputs) after the last real token.
-    The causal mask keeps the padding after it invisible."""
-
-    def __init__(self, gpt: GPT, pad: int, n_classes: int) -> None:
-        super().__init__()
-        self.gpt, self.pad, self.n_classes = gpt, pad, n_classes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.gpt(x)  # (B, T, V)
-        last = (x != self.pad).sum(dim=1) - 1  # (B,) index of each row's last real token
-        return logits[torch.arange(len(x)), last, -self.n_classes:]  # (B, C)
-
-
 class RandomizedPositions(PositionalEncoding):
     """Randomized positions (Ruoss et al. 2023): every forward pass replaces positions
     0..T-1 by a sorted random sample of T distinct positions from 0..span-1, in training and

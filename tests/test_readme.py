@@ -89,7 +89,7 @@ def run_example() -> tuple[dict, str, str]:
 
 def test_python_example_runs_as_written_and_prints_what_the_readme_shows():
     ns, printed, shown = run_example()
-    model, x, y, pattern = ns["model"], ns["x"], ns["y"], ns["pattern"]
+    model, x, pattern = ns["model"], ns["x"], ns["pattern"]
 
     # The hook's pattern: (B, H, T, S) softmax rows over the keys, causal, on every test row.
     assert pattern.shape == (x.shape[0], model.cfg.n_heads, x.shape[1], x.shape[1])

@@ -9,8 +9,17 @@ import torch
 
 from blocklab.bench import breakdown as breakdown_module
 from blocklab.bench.breakdown import breakdown, family
-from blocklab.bench.gpt import batches, bench_step, build, loss_curves, markov_tokens, paper_base_mfu, ratios, train_step
 from blocklab.bench.flops import seq2seq_forward_flops, training_step_flops
+from blocklab.bench.gpt import (
+    batches,
+    bench_step,
+    build,
+    loss_curves,
+    markov_tokens,
+    paper_base_mfu,
+    ratios,
+    train_step,
+)
 from blocklab.bench.peers import CONTENDERS, SIZES, GPTSize, TorchEncoderGPT, n_parameters
 from blocklab.bench.timing import Stats
 from blocklab.nn import GPT, LayerNorm

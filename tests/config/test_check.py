@@ -8,8 +8,19 @@ from typing import Annotated, Literal
 
 import pytest
 
-from blocklab.config import (Config, NonEmpty, NonNegativeInt, PositiveFloat, PositiveInt, Probability, ProperFraction,
-                             Range, Seed, expected, fit)
+from blocklab.config import (
+    Config,
+    NonEmpty,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    ProperFraction,
+    Range,
+    Seed,
+    expected,
+    fit,
+)
 from blocklab.errors import ConfigError
 
 # annotation: (values it takes, values it refuses)

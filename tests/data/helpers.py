@@ -9,7 +9,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-
 # (category, text): fresh and rotten snippets, a plot row, an HTML entity and a repeated snippet
 RT_ROWS = [("fresh", "A joy from start to finish."), ("rotten", "Dull &amp; lifeless."), ("plot", "A man walks in."),
            ("fresh", "A joy from start to finish."), ("fresh", "Warm, funny and wise."), ("rotten", "It drags badly."),

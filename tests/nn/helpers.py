@@ -12,7 +12,13 @@ import torch
 from torch import nn
 
 from blocklab.nn import (
-    Block, ClassifierConfig, EncoderClassifier, GPT, GPTConfig, MultiHeadAttention, Seq2SeqConfig,
+    GPT,
+    Block,
+    ClassifierConfig,
+    EncoderClassifier,
+    GPTConfig,
+    MultiHeadAttention,
+    Seq2SeqConfig,
     Seq2SeqTransformer,
 )
 

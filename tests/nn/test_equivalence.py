@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from blocklab.nn import BlockConfig, Block, Context, MultiHeadAttention
+from blocklab.nn import Block, BlockConfig, Context, MultiHeadAttention
 
 from .helpers import TINY, WeightMap, assert_close, backprop_same, leaf, randomize_, tiny_seq2seq
 

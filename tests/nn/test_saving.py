@@ -13,7 +13,12 @@ from blocklab.autograd.gpt import GPT as NumpyGPT
 from blocklab.autograd.tokenizer import CharTokenizer
 from blocklab.errors import BlocklabError
 from blocklab.nn import (
-    ClassifierConfig, EncoderClassifier, GPT, GPTConfig, Seq2SeqConfig, Seq2SeqTransformer,
+    GPT,
+    ClassifierConfig,
+    EncoderClassifier,
+    GPTConfig,
+    Seq2SeqConfig,
+    Seq2SeqTransformer,
 )
 from blocklab.nn.models import saving
 from blocklab.nn.models.saving import load_any, load_tokenizer

@@ -9,8 +9,8 @@ import pytest
 
 from blocklab.errors import BlocklabError
 from blocklab.io import atomic_write_text
-from blocklab.report import results as res
 from blocklab.lab.runner import run_study
+from blocklab.report import results as res
 
 
 def test_saved_files_are_strict_json_with_null_for_non_finite(tiny, tmp_path):

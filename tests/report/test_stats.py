@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from blocklab.report.scales import FRACTION, PERCENT, UNBOUNDED, Scale
-from blocklab.report.stats import (RESAMPLES, curve_band, expanded_tail, mean_ci, paired_difference, t_cdf,
-                                   t_pdf, t_quantile)
+from blocklab.report.stats import (
+    RESAMPLES,
+    curve_band,
+    expanded_tail,
+    mean_ci,
+    paired_difference,
+    t_cdf,
+    t_pdf,
+    t_quantile,
+)
 
 scipy_stats = pytest.importorskip("scipy.stats")
 

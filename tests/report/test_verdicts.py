@@ -4,8 +4,17 @@ from __future__ import annotations
 import pytest
 
 from blocklab.report.scales import PERCENT
-from blocklab.report.verdicts import (Measurement, around, at_least, at_most, between, claim_verdict, combine,
-                                      ill_posed, provisional_reason)
+from blocklab.report.verdicts import (
+    Measurement,
+    around,
+    at_least,
+    at_most,
+    between,
+    claim_verdict,
+    combine,
+    ill_posed,
+    provisional_reason,
+)
 
 
 def verdict(values, rule):

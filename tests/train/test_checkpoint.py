@@ -9,7 +9,10 @@ from safetensors.torch import load_file
 from blocklab.errors import BlocklabError
 from blocklab.train import TrainConfig, build_optimizer, fit
 from blocklab.train.checkpoint import (
-    load_model_tensors, load_optimizer_tensors, read_checkpoint, save_checkpoint,
+    load_model_tensors,
+    load_optimizer_tensors,
+    read_checkpoint,
+    save_checkpoint,
 )
 
 from .helpers import assert_same_weights, lm_data, lm_loss, quick_cfg, tiny_gpt, weights

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from blocklab.errors import BlocklabError
-from blocklab.train import resolve_device, seed_everything
 from blocklab.train import device as dev
+from blocklab.train import resolve_device, seed_everything
 
 
 def test_cpu_and_auto_on_a_cpu_machine(monkeypatch):

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from blocklab.errors import BlocklabError
-from blocklab.nn import EncoderClassifier, ClassifierConfig
+from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.train import Int8Linear, compare_int8, quantize_int8, state_bytes
 from blocklab.train.quantize import quantize_rows
 

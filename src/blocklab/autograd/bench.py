@@ -27,10 +27,10 @@ import torch
 from ..bench.timing import cpu_name, time_alternately
 from ..nn.config import GPTConfig
 from ..nn.norms import LayerNorm
+from ..runtime import keep_freed_memory, set_blas_threads
 from .convert import to_torch
 from .gpt import GPT
 from .optim import AdamW, clip_grad_norm
-from ..runtime import keep_freed_memory, set_blas_threads
 
 # The two configurations of seed 004 (parameter counts 4,624 and 33,472, as the seed reports).
 # Batch sizes are the ones their demos train with.

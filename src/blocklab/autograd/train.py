@@ -21,11 +21,11 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..runtime import keep_freed_memory
 from ..train.config import TrainConfig
 from ..train.optim import lr_factor
 from .gpt import GPT
 from .optim import SGD, Adam, AdamW, Optimizer, clip_grad_norm, decay_groups
-from ..runtime import keep_freed_memory
 from .tensor import no_grad
 
 Batch = tuple[np.ndarray, np.ndarray]  # inputs (B, T) and targets (B, T), integer ids

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
-
 from .timing import quiet_stderr
 
 FAMILIES = {

@@ -27,8 +27,17 @@ read as JSON) and `build` (dotted keys reach nested configs: `--set train.lr=3e-
 """
 from .check import Config, check_fields, expected, fit
 from .overrides import build, field_keys, parse_assignments
-from .ranges import (NonEmpty, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Probability,
-                     ProperFraction, Range, Seed)
+from .ranges import (
+                     NonEmpty,
+                     NonNegativeFloat,
+                     NonNegativeInt,
+                     PositiveFloat,
+                     PositiveInt,
+                     Probability,
+                     ProperFraction,
+                     Range,
+                     Seed,
+)
 from .show import FieldRow, describe, format_value, render
 
 __all__ = ["Config", "FieldRow", "NonEmpty", "NonNegativeFloat", "NonNegativeInt", "PositiveFloat", "PositiveInt",

@@ -104,8 +104,8 @@ def bars_with_ci(ax, labels: Sequence[str], values: Sequence[Sequence[float]], c
     err = np.array([[0.0, 0.0] if i.low is None else [i.mean - i.low, i.high - i.mean] for i in intervals]).T
     ax.bar(xs, means, yerr=err.reshape(2, -1), capsize=4, color=color or "C0", alpha=0.8)
     for x, seeds in zip(xs, values):
-        finite = [v for v in seeds if v is not None and np.isfinite(v)]
-        ax.plot([x] * len(finite), finite, "o", color="black", markersize=3, alpha=0.7)
+        shown = [v for v in seeds if v is not None and np.isfinite(v)]
+        ax.plot([x] * len(shown), shown, "o", color="black", markersize=3, alpha=0.7)
     tilt = max(map(len, labels), default=0) > 8  # long labels would overlap
     ax.set_xticks(xs, labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
 
@@ -119,8 +119,8 @@ def heatmap(ax, matrix: Sequence[Sequence[float]], row_labels: Sequence[str], co
     ax.set_xticks(range(len(col_labels)), col_labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(range(len(row_labels)), row_labels)
     ax.grid(False)
-    finite = data[np.isfinite(data)]
-    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    shown = data[np.isfinite(data)]
+    middle = (shown.min() + shown.max()) / 2 if shown.size else 0.0
     for (i, j), v in np.ndenumerate(data):
         if np.isfinite(v):
             ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8,

@@ -11,11 +11,11 @@ TrainConfig.tensorboard's event files, and quantize.py for int8 inference after 
 """
 from .config import TrainConfig
 from .device import resolve_device, seed_everything
+from .evaluate import evaluate, evaluating
 from .metrics import accuracy, param_group
 from .optim import build_optimizer, build_scheduler, lr_factor
 from .quantize import Int8Linear, compare_int8, quantize_int8, state_bytes
 from .result import TrainResult, TrainState
-from .evaluate import evaluate, evaluating
 from .trainer import fit
 
 __all__ = [

@@ -25,7 +25,6 @@ from blocklab.studies.training_dynamics.study import DynamicsConfig, TrainingDyn
 from blocklab.tasks.operations import OPS, TOKEN, encode, operations
 from blocklab.train import TrainConfig
 from blocklab.train.data import BatchSampler
-from blocklab.train.saved_model import load_model, save_model
 
 from ..isolated import run_isolated
 

@@ -7,7 +7,7 @@ from torch import nn
 from ..blocks import Block, Blocks, final_norm
 from ..config import ClassifierConfig
 from ..embed import Embedder, init_weights
-from ..hooks import HookPoint, HookedModule
+from ..hooks import HookedModule, HookPoint
 from .saving import SavedModel
 
 

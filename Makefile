@@ -1,5 +1,5 @@
 # `make tour` sets up .venv with what the tour needs and runs the main job; `make test` adds the
-# dev extras (pytest, ...) and runs the tests.
+# dev extras (pytest, ruff, ...), checks the code with ruff and runs the tests.
 # torch is pinned here (not in pyproject) so that this machine's local CPU build is used:
 # elsewhere, `make tour TORCH=torch` takes whatever build suits the machine.
 PYTHON ?= python3
@@ -29,6 +29,7 @@ tour: setup
 	$(BIN)/blocklab tour
 
 test: setup-dev
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest
 
 clean:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from blocklab.report.results import per_seed
+from blocklab.report.results import config_value, per_seed
 from blocklab.report.stats import mean_ci
 from blocklab.report.tables import Table
 from blocklab.report.verdicts import Measurement, around
@@ -60,8 +60,8 @@ def per_seed_rates(results: dict, cells: list[str]) -> Table:
     return Table("Every problem: greedy exact match on all 10^6 sums, beside the held-out set",
                  ["cell", "seed", f"held-out ({n:,}) exact match (%)", "all 10^6 exact match (%)", "wrong",
                   "95% bound on the error rate", "CPU seconds to score"], rows,
-                 f"Greedy decoding of every a + b with a, b in 0..999, after {cfg['steps']} steps on training "
-                 f"problems drawn {drawn}. The row 'all': mean [95% t-interval] of the "
+                 f"Greedy decoding of every a + b with a, b in 0..999, after {config_value(results, 'train.steps')} steps on training "
+                 f"problems drawn {drawn}. The row 'all': mean [95% interval] of the "
                  f"seeds' rates. A seed with no wrong answer gets the one-sided 95% upper bound on its error rate, "
                  f"the 10^6 problems taken as independent trials: 1 - 0.05^(1/10^6) = "
                  f"{zero_failure_bound(N_PAIRS):.2e} (the rule of three). {n:,} held-out problems expect fewer than "

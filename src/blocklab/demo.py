@@ -32,5 +32,6 @@ def run_demo(seconds: float = 8.0, seed: int = 0, echo: Callable[[str], None] = 
         if step % 25 == 0:
             echo(f"step {step:4d}  loss {loss.item():.4f}")
         step += 1
-    echo(f"done: {step} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f} (ln {period} = {torch.log(torch.tensor(float(period))):.3f} is chance)")
+    chance = torch.log(torch.tensor(float(period)))
+    echo(f"done: {step} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f} (ln {period} = {chance:.3f} is chance)")
     return losses

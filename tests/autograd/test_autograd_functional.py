@@ -117,7 +117,8 @@ def test_cross_entropy_rejects_out_of_range_targets():
 def test_embedding_repeated_indices_accumulate(vs_torch, rng):
     """WHAT: a token seen k times gets the sum of k gradients. WHY: grad[idx] += g keeps one of them."""
     idx = np.array([[1, 3, 1], [1, 0, 3]])
-    vs_torch(lambda w: F.embedding(idx, w), lambda w: TF.embedding(torch.from_numpy(idx), w), rng.standard_normal((5, 4)))
+    vs_torch(lambda w: F.embedding(idx, w), lambda w: TF.embedding(torch.from_numpy(idx), w),
+             rng.standard_normal((5, 4)))
     w = Tensor(np.zeros((5, 2)), requires_grad=True)
     F.embedding(np.array([2, 2, 2]), w).backward(np.ones((3, 2)))
     np.testing.assert_array_equal(w.grad[2], [3.0, 3.0])

@@ -37,7 +37,8 @@ def test_weights_round_trip_with_equal_logits(rng, toggles):
     ours = from_torch(theirs)
     np.testing.assert_allclose(ours(idx).data, theirs(torch.from_numpy(idx)).detach().numpy(), atol=1e-5, rtol=0)
     back = to_torch(GPT(cfg, seed=3)).eval()
-    np.testing.assert_allclose(GPT(cfg, seed=3)(idx).data, back(torch.from_numpy(idx)).detach().numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(GPT(cfg, seed=3)(idx).data, back(torch.from_numpy(idx)).detach().numpy(),
+                               atol=1e-5, rtol=0)
     for name, value in back.state_dict().items():  # and the weights come back exactly
         np.testing.assert_array_equal(from_torch(back).state_dict()[name], value.numpy(), err_msg=name)
 
@@ -52,7 +53,8 @@ def test_gradients_equal_torch_in_float64(rng, toggles):
     targets[0, :3] = -100
     ours.loss(idx, targets).backward()
     logits = theirs(torch.from_numpy(idx))
-    torch.nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab_size), torch.from_numpy(targets).reshape(-1)).backward()
+    torch.nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab_size),
+                                      torch.from_numpy(targets).reshape(-1)).backward()
     grads = {name: p.grad.numpy() for name, p in theirs.named_parameters()}
     for name, p in ours.named_parameters():
         np.testing.assert_allclose(p.grad, grads[name], atol=1e-12, rtol=1e-9, err_msg=name)

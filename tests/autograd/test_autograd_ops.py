@@ -17,7 +17,8 @@ BROADCAST_PAIRS = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((5
 @pytest.mark.parametrize("a_shape,b_shape", BROADCAST_PAIRS)
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
 def test_binary_ops_broadcast(vs_torch, rng, op, a_shape, b_shape):
-    fn = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[op]
+    fn = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+          "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[op]
     a = rng.standard_normal(a_shape)
     b = rng.uniform(0.5, 2.0, b_shape) * rng.choice([-1, 1], b_shape)  # away from 0 for division
     vs_torch(fn, fn, a, b)
@@ -82,7 +83,8 @@ def test_unary(vs_torch, rng, name):
 def test_shape_ops(vs_torch, rng, case):
     fn = {
         "reshape": lambda t: t.reshape(4, 6), "view": lambda t: t.view(-1, 2), "transpose": lambda t: t.transpose(0, 2),
-        "permute": lambda t: t.permute(2, 0, 1), "T": lambda t: t.transpose(0, 2) if isinstance(t, torch.Tensor) else t.T,
+        "permute": lambda t: t.permute(2, 0, 1),
+        "T": lambda t: t.transpose(0, 2) if isinstance(t, torch.Tensor) else t.T,
     }[case]
     vs_torch(fn, fn, rng.standard_normal((2, 3, 4)))
 

@@ -55,7 +55,8 @@ def test_decay_groups_match_torch(rng):
     """Weight decay on matrices only, given as torch-style groups."""
     ours, theirs = _pair(rng, [(3, 2), (2,)])
     opt = AdamW([{"params": ours[:1], "weight_decay": 0.5}, {"params": ours[1:], "weight_decay": 0.0}], lr=0.1)
-    ref = torch.optim.AdamW([{"params": theirs[:1], "weight_decay": 0.5}, {"params": theirs[1:], "weight_decay": 0.0}], lr=0.1)
+    ref = torch.optim.AdamW([{"params": theirs[:1], "weight_decay": 0.5}, {"params": theirs[1:], "weight_decay": 0.0}],
+                            lr=0.1)
     _run_side_by_side(rng, ours, theirs, opt, ref, steps=3)
 
 

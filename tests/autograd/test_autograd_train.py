@@ -87,7 +87,8 @@ def test_generate_matches_the_torch_model_greedy_and_sampled(rng):
     ours = model.generate(prompt, 10, temperature=0.0)
     ref = theirs.generate(torch.from_numpy(prompt), 10, temperature=0.0, use_cache=False).numpy()
     np.testing.assert_array_equal(ours, ref)
-    sampled = model.generate(prompt, 10, temperature=0.8, top_k=3, top_p=0.9, generator=torch.Generator().manual_seed(0))
+    sampled = model.generate(prompt, 10, temperature=0.8, top_k=3, top_p=0.9,
+                             generator=torch.Generator().manual_seed(0))
     ref = theirs.generate(torch.from_numpy(prompt), 10, temperature=0.8, top_k=3, top_p=0.9, use_cache=False,
                           generator=torch.Generator().manual_seed(0)).numpy()
     np.testing.assert_array_equal(sampled, ref)

@@ -123,7 +123,8 @@ def test_bench_step_reports_every_contender_and_skips_a_missing_peer(monkeypatch
 
 def test_ratios_compare_with_the_fastest_peer_eager_and_compiled_apart():
     s = {name: Stats(t, t, t, 1) for name, t in
-         {"blocklab": 2.0, "torch.nn": 4.0, "transformers": 2.5, "blocklab+compile": 1.0, "torch.nn+compile": 2.0}.items()}
+         {"blocklab": 2.0, "torch.nn": 4.0, "transformers": 2.5, "blocklab+compile": 1.0,
+          "torch.nn+compile": 2.0}.items()}
     assert ratios(s) == {"blocklab": {"fastest_peer": "transformers", "ratio": 0.8},
                          "blocklab+compile": {"fastest_peer": "torch.nn+compile", "ratio": 0.5}}
 
@@ -141,7 +142,8 @@ def test_breakdown_sorts_kernels_into_families_and_sums_to_the_total():
     assert family("aten::_scaled_dot_product_flash_attention_for_cpu_backward") == "attention"
     assert family("aten::gelu") == "other"
     x, y = batches(TINY, 1, 0)[0]
-    steps = {name: (lambda s=train_step(build(name, TINY, CPU, 0), CPU): s(x, y)) for name in ("blocklab", "blocklab-explicit")}
+    steps = {name: (lambda s=train_step(build(name, TINY, CPU, 0), CPU): s(x, y))
+             for name in ("blocklab", "blocklab-explicit")}
     b = breakdown(steps, 1, peers=("blocklab-explicit",))
     fused, explicit = b["contenders"]["blocklab"], b["contenders"]["blocklab-explicit"]
     assert fused["attention"] > 0 and explicit["attention"] == 0  # the explicit path multiplies with bmm

@@ -34,7 +34,8 @@ def test_fetch_checks_extracts_only_the_member_and_a_second_fetch_is_a_no_op(tmp
     assert sorted(p.name for p in folder.iterdir()) == ["corpus.csv.bz2", MANIFEST]
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["archive_sha256"] == ds.sha256
-    assert manifest["files"] == {"corpus.csv.bz2": {"bytes": len(rt_csv_bz2()), "sha256": sha256_file(folder / "corpus.csv.bz2")}}
+    assert manifest["files"] == {"corpus.csv.bz2": {"bytes": len(rt_csv_bz2()),
+                                                    "sha256": sha256_file(folder / "corpus.csv.bz2")}}
     assert (folder / "corpus.csv.bz2").read_bytes() == rt_csv_bz2()
     assert fetch(ds, tmp_path / "cache", download) == folder and download.calls == 1
     fetch(ds, tmp_path / "cache", download, force=True)

@@ -27,7 +27,8 @@ H = 4
 # --------------------------------------------------------------------------- T5 buckets
 def test_t5_causal_buckets_by_hand():
     """8 buckets up to distance 20, causal: distances 0-3 exact; then 4 + floor(4 log(n/4) / log 5),
-    e.g. n = 5: 4 + floor(0.55) = 4; n = 6: 4 + floor(1.01) = 5; n = 9: 4 + floor(2.02) = 6; n = 19: 4 + floor(3.87) = 7; from 20 on the last bucket, 7.
+    e.g. n = 5: 4 + floor(0.55) = 4; n = 6: 4 + floor(1.01) = 5; n = 9: 4 + floor(2.02) = 6;
+    n = 19: 4 + floor(3.87) = 7; from 20 on the last bucket, 7.
     Keys after the query (n < 0) fall in bucket 0: the causal mask hides them."""
     distance = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 19, 20, 1000, -3])
     expected = [0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7, 7, 0]
@@ -218,7 +219,8 @@ def test_learned_bias_gradients_match_finite_differences(pos_encoding, fused):
         torch.nn.init.normal_(p, std=0.5)  # T5's and FIRE's init_std 0.02 would make the bias near zero
     if pos_encoding == "fire":
         with torch.no_grad():
-            model.embed.pos.log_threshold.fill_(math.log(2.5))  # queries on both sides of L (no i at the kink): both branches of max
+            # queries on both sides of L (no i at the kink): both branches of max
+            model.embed.pos.log_threshold.fill_(math.log(2.5))
     idx = torch.randint(0, 13, (2, 6))
     upstream = torch.randn(2, 6, 13, **F64)
 

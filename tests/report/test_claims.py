@@ -62,7 +62,8 @@ def test_parts_measured_by_different_studies_are_joined():
 
 def test_a_quick_or_short_run_is_provisional():
     quick = next(e for e in ledger([("q", fake_results("a", True, 5, "confirmed"))]) if e["id"] == "C000-10")
-    assert (quick["verdict"], quick["would_be"], quick["provisional"]) == ("provisional", "confirmed", "from a --quick run")
+    assert (quick["verdict"], quick["would_be"], quick["provisional"]) == ("provisional", "confirmed",
+                                                                           "from a --quick run")
     short = next(e for e in ledger([("s", fake_results("a", False, 3, "refuted"))]) if e["id"] == "C000-10")
     assert (short["verdict"], short["provisional"]) == ("provisional", "3 seeds, the claim needs 5")
 

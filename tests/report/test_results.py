@@ -88,7 +88,8 @@ def test_per_seed_pairs_cells_by_seed_and_reads_nested_metrics():
     assert res.per_seed(results, "a", "acc_at_0.5") == {0: None, 2: 1.5}  # a key that itself holds a dot
     assert res.per_seed(results, "a")[2] is runs[0]["metrics"]  # "" gives the whole metrics dict
     assert res.per_seed(results, "a", "final.missing") == {0: None, 2: None}
-    seeds = res.per_seed(results, "a", "final.acc", numeric=True).keys() & res.per_seed(results, "b", "final.acc").keys()
+    seeds = (res.per_seed(results, "a", "final.acc", numeric=True).keys()
+             & res.per_seed(results, "b", "final.acc").keys())
     assert seeds == {0}
     values = res.seed_values(results, "a", "final.acc")
     assert math.isnan(values[0]) and values[1] == 80.0 and len(values) == 2

@@ -12,9 +12,11 @@ from blocklab.report.scales import FRACTION, LOSS, NONNEGATIVE, PERCENT, UNBOUND
 
 @pytest.mark.parametrize("metric, expected", [
     ("acc", (0, 100)), ("final.test_acc", (0, 100)), ("orderings.unseen.acc", (0, 100)), ("diverged_pct", (0, 100)),
-    ("loss", (0, math.inf)), ("final.val_loss", (0, math.inf)), ("cls_entropy", (0, math.inf)), ("seconds", (0, math.inf)),
+    ("loss", (0, math.inf)), ("final.val_loss", (0, math.inf)), ("cls_entropy", (0, math.inf)),
+    ("seconds", (0, math.inf)),
     # names that hold a change or a statistic of a metric say nothing safe about its range
-    ("acc_change_pp", (-math.inf, math.inf)), ("loss_change", (-math.inf, math.inf)), ("entropy_ratio", (-math.inf, math.inf)),
+    ("acc_change_pp", (-math.inf, math.inf)), ("loss_change", (-math.inf, math.inf)),
+    ("entropy_ratio", (-math.inf, math.inf)),
     ("acc_median", (-math.inf, math.inf)), ("weight_x1", (-math.inf, math.inf)),
 ])
 def test_names_infer_a_range_only_where_no_value_can_leave_it(metric, expected):
@@ -37,7 +39,8 @@ def test_a_declared_pattern_wins_and_a_value_outside_it_is_an_error_naming_the_m
 
 def test_scales_round_trip_through_json_and_differences_span_both_signs():
     assert Scale.from_dict(NONNEGATIVE.to_dict()) == NONNEGATIVE and NONNEGATIVE.to_dict()["high"] is None
-    assert PERCENT.difference() == Scale("points", -100, 100) and LOSS.difference() == Scale("loss", -math.inf, math.inf)
+    assert PERCENT.difference() == Scale("points", -100, 100)
+    assert LOSS.difference() == Scale("loss", -math.inf, math.inf)
     with pytest.raises(ValueError, match="low"):
         Scale("", 1, 0)
 

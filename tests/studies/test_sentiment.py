@@ -33,14 +33,17 @@ def tiny_corpus(cache, n: int = 240) -> None:
     for i in range(n):
         fresh = i % 2 == 0
         word = rng.choice(GOOD if fresh else BAD)
-        writer.writerow(["fresh" if fresh else "rotten", f"The film is {word} and {rng.choice('abcdef')}{i}.", "m", "0"])
+        writer.writerow(["fresh" if fresh else "rotten", f"The film is {word} and {rng.choice('abcdef')}{i}.",
+                         "m", "0"])
     writer.writerow(["plot", "A spy meets a cat.", "m", "1"])
-    write_dataset(cache / "rotten-tomatoes", {"rotten_tomatoes_corpus_full.csv.bz2": bz2.compress(out.getvalue().encode())}, {})
+    write_dataset(cache / "rotten-tomatoes",
+                  {"rotten_tomatoes_corpus_full.csv.bz2": bz2.compress(out.getvalue().encode())}, {})
 
 
 def test_the_study_trains_every_cell_and_measures_its_claims(tmp_path):
     tiny_corpus(tmp_path / "cache")
-    folder, results = run_isolated("sentiment", tmp_path / "run", overrides={**TINY, "data_dir": str(tmp_path / "cache")})
+    folder, results = run_isolated("sentiment", tmp_path / "run",
+                                   overrides={**TINY, "data_dir": str(tmp_path / "cache")})
     runs = {r["cell"]: r for r in results["runs"]}
     assert set(runs) == {"bow-logreg", "transformer", "transformer-unscaled"}
     assert all(r["status"] == "done" for r in runs.values()), [r["message"] for r in runs.values()]

@@ -23,7 +23,8 @@ from blocklab.train.trainer import fit
 from .helpers import lm_data, lm_loss, quick_cfg, tiny_gpt
 
 WORLD = 2
-CFG = {"steps": 8, "batch_size": 12, "eval_every": 4, "log_every": 1, "lr": 1e-2, "device": "cpu", "checkpoint_every": 4}
+CFG = {"steps": 8, "batch_size": 12, "eval_every": 4, "log_every": 1, "lr": 1e-2, "device": "cpu",
+       "checkpoint_every": 4}
 
 
 def _free_port() -> int:

@@ -156,7 +156,8 @@ def test_records_hold_the_promised_keys_and_metrics_jsonl_mirrors_steps_log(tmp_
     assert set(result.history[0]) == {"step", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
                                       "test_acc", "lr"}
     assert [r["step"] for r in result.steps_log] == [5, 10, 15, 20]
-    assert {"loss", "acc", "lr", "grad_norm", "grad_norm/blocks.0.attn", "update_ratio/embed"} <= set(result.steps_log[0])
+    assert {"loss", "acc", "lr", "grad_norm", "grad_norm/blocks.0.attn",
+            "update_ratio/embed"} <= set(result.steps_log[0])
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == result.steps_log
     assert result.history[0]["val_loss"] == result.history[0]["test_loss"]  # same split, same weights

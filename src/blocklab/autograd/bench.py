@@ -131,8 +131,9 @@ def bench_table(results: list[dict]) -> str:
     lines = [head + f"{'numpy/torch':>13}{'numpy/fused':>13}"]
     for r in results:
         for phase in ("forward", "step"):
-            cells = "".join(f"{r[f'{c}_{phase}_ms']:>9.3f} [{r[f'{c}_{phase}_q1_ms']:.3f}-{r[f'{c}_{phase}_q3_ms']:.3f}]"
-                            .rjust(24) for c in CONTENDERS)
+            cells = "".join((f"{r[f'{c}_{phase}_ms']:>9.3f} "
+                             f"[{r[f'{c}_{phase}_q1_ms']:.3f}-{r[f'{c}_{phase}_q3_ms']:.3f}]").rjust(24)
+                            for c in CONTENDERS)
             lines.append(f"{r['config']:<8} {r['parameters']:>7,} {phase:<8}" + cells
                          + f"{r[f'{phase}_ratio_vs_torch']:>12.2f}x{r[f'{phase}_ratio_vs_torch_fused']:>12.2f}x")
     return "\n".join(lines)

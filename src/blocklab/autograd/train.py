@@ -38,7 +38,8 @@ class TokenWindows:
     def __init__(self, tokens: np.ndarray, context: int) -> None:
         tokens = np.asarray(tokens)
         if tokens.ndim != 1 or len(tokens) <= context:
-            raise ConfigError(f"TokenWindows needs a 1-D stream longer than context={context}; got shape {tokens.shape}")
+            raise ConfigError(f"TokenWindows needs a 1-D stream longer than context={context}; "
+                              f"got shape {tokens.shape}")
         self.tokens, self.context = tokens, context
         self.windows = np.lib.stride_tricks.sliding_window_view(tokens, context + 1)  # (N - T, T + 1), a view
 

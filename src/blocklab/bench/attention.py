@@ -61,7 +61,8 @@ def attention_table(result: dict) -> str:
     def grew(path: str) -> str:
         return f"{last[path]['peak_bytes'] / max(first[path]['peak_bytes'], 1):.0f}x"
 
-    note = f"T grew {growth:.0f}x: explicit peak memory {grew('explicit')} (T^2: {growth ** 2:.0f}x), fused {grew('fused')}"
+    note = (f"T grew {growth:.0f}x: explicit peak memory {grew('explicit')} (T^2: {growth ** 2:.0f}x), "
+            f"fused {grew('fused')}")
     return table(head, rows) + "\n" + note
 
 

@@ -114,7 +114,8 @@ def bench_step(size: GPTSize, *, repeats: int, warmup: int, device: torch.device
     out = {"size": size.__dict__, "tokens_per_step": size.tokens, "optimizer": OPTIMIZER_NOTE,
            "contenders": rows, "skipped": skipped, "ratios": ratios(stats)}
     if profile_steps and device.type == "cpu":  # on CUDA the CPU-side profile would time kernel launches
-        out["breakdown"] = breakdown({k: f for k, f in steps.items() if not k.endswith("+compile")}, profile_steps, PEERS)
+        eager = {k: f for k, f in steps.items() if not k.endswith("+compile")}
+        out["breakdown"] = breakdown(eager, profile_steps, PEERS)
     return out
 
 
@@ -173,8 +174,9 @@ def paper_base_mfu(device: torch.device, *, batch: int, src_len: int, tgt_len: i
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     peak = flops.peak_flops(name) if device.type == "cuda" else None
     util = flops.mfu(step_flops, s.median, peak)
-    return {"device_name": name, "batch": batch, "src_len": src_len, "tgt_len": tgt_len, "parameters": n_parameters(model),
-            "step_flops": step_flops, **stats_dict(s), "flops_per_s": step_flops / s.median,
+    return {"device_name": name, "batch": batch, "src_len": src_len, "tgt_len": tgt_len,
+            "parameters": n_parameters(model), "step_flops": step_flops, **stats_dict(s),
+            "flops_per_s": step_flops / s.median,
             "peak_tflops": None if peak is None else peak / 1e12, "mfu": None if util is None else round(util, 4)}
 
 
@@ -182,7 +184,8 @@ def step_table(results: list[dict]) -> str:
     rows = []
     for r in results:
         for name, c in r["contenders"].items():
-            rows.append([r["size"]["name"], name, f"{c['parameters']:,}", f"{c['ms']:.1f} [{c['q1_ms']:.1f}-{c['q3_ms']:.1f}]",
+            rows.append([r["size"]["name"], name, f"{c['parameters']:,}",
+                         f"{c['ms']:.1f} [{c['q1_ms']:.1f}-{c['q3_ms']:.1f}]",
                          f"{c['cpu_ms']:.1f}", f"{c['tokens_per_s']:,}"])
         rows += [[r["size"]["name"], name, "skipped", why, "", ""] for name, why in r["skipped"].items()]
     lines = [table(["config", "contender", "params", "ms/step [quartiles]", "cpu ms", "tokens/s"], rows)]

@@ -19,8 +19,10 @@ def _common(fn):
     fn = click.option("--device", default="auto", show_default=True,
                       help="auto (cuda when present), cpu or cuda.")(fn)
     fn = click.option("--quick", is_flag=True, help="Fewer repeats and sizes: a short check of the whole suite.")(fn)
-    fn = click.option("--repeats", type=click.IntRange(min=1), help="Timed calls per contender (default per benchmark).")(fn)
-    return click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help=THREADS_HELP)(fn)
+    fn = click.option("--repeats", type=click.IntRange(min=1),
+                      help="Timed calls per contender (default per benchmark).")(fn)
+    return click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+                        help=THREADS_HELP)(fn)
 
 
 @click.group()
@@ -91,7 +93,8 @@ def run_gpt(threads: int, repeats: int | None, quick: bool, device: str, out: st
     lines += [line for r in results if "breakdown" in r for line in breakdown_lines(r["size"]["name"], r["breakdown"])]
     lines += [curve_line(name, c) for name, c in curves.items()]
     if mfu is not None:
-        peak = f"{100 * mfu['mfu']:.1f}% of {mfu['peak_tflops']:.0f} TFLOP/s" if mfu["mfu"] is not None else "peak unknown"
+        peak = (f"{100 * mfu['mfu']:.1f}% of {mfu['peak_tflops']:.0f} TFLOP/s" if mfu["mfu"] is not None
+                else "peak unknown")
         lines.append(f"paper-base training step on {mfu['device_name']}: {mfu['ms']:.1f} ms, "
                      f"{mfu['flops_per_s'] / 1e12:.1f} TFLOP/s, MFU {peak}")
     else:

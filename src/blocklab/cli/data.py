@@ -44,7 +44,8 @@ def list_datasets() -> None:
             state = f"not fetched (blocklab data fetch {name})"
         elif "files" in manifest:
             size = sum(f["bytes"] for f in manifest["files"].values())
-            state = f"cached: {len(manifest['files'])} files, {size / 1e6:.1f} MB, archive sha256 {manifest['archive_sha256']}"
+            state = (f"cached: {len(manifest['files'])} files, {size / 1e6:.1f} MB, "
+                     f"archive sha256 {manifest['archive_sha256']}")
         else:
             state = (f"cached: {manifest['n_files']} files of Python {manifest['python']} at {manifest['root']}, "
                      f"sha256 {manifest['sha256']}")

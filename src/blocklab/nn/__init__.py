@@ -17,6 +17,6 @@ __all__ = [
     "ALiBi", "BatchNorm", "Block", "BlockConfig", "ClassifierConfig", "Context", "DigitPlaces", "EncoderClassifier",
     "FeedForward", "Fire", "GPT", "GPTConfig", "HookPoint", "HookedModule", "KVCache", "KerpleLog", "LayerNorm",
     "Learned", "MeanMixer", "MultiHeadAttention", "PRESETS", "RMSNorm", "Residual", "RoPE", "Seq2SeqConfig",
-    "Seq2SeqTransformer", "Sinusoidal", "Stack", "T5Bias", "add_residual", "alibi_slopes", "apply_rotary", "build_model",
-    "parameter_summary", "preset", "scaled_dot_product_attention", "set_fused", "set_grad_checkpointing",
+    "Seq2SeqTransformer", "Sinusoidal", "Stack", "T5Bias", "add_residual", "alibi_slopes", "apply_rotary",
+    "build_model", "parameter_summary", "preset", "scaled_dot_product_attention", "set_fused", "set_grad_checkpointing",
 ]

@@ -72,7 +72,8 @@ def _parts(results: dict, claim_id: str, **extra) -> list[dict]:
 
 
 def study_verdicts(results: dict) -> dict[str, dict]:
-    """claim_verdict() of each claim one results dict measures, in the order first measured (for `blocklab run`'s summary)."""
+    """claim_verdict() of each claim one results dict measures, in the order first measured
+    (for `blocklab run`'s summary)."""
     ids = dict.fromkeys(m["claim_id"] for m in results["measurements"])
     return {claim_id: {**claim_verdict(parts), "parts": len(parts)}
             for claim_id in ids for parts in [_parts(results, claim_id)]}

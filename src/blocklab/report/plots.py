@@ -54,7 +54,8 @@ def save(fig: Figure, fig_dir: str | Path, name: str) -> str:
 
 
 def _linear_if_nothing_positive(ax) -> None:
-    """A log axis over no positive finite value (every seed diverged, its values null) cannot be drawn: make it linear."""
+    """A log axis over no positive finite value (every seed diverged, its values null) cannot be drawn:
+    make it linear."""
     for name, (low, high) in (("x", ax.dataLim.intervalx), ("y", ax.dataLim.intervaly)):
         if getattr(ax, f"get_{name}scale")() == "log" and not (np.isfinite(high) and high > 0):
             getattr(ax, f"set_{name}scale")("linear")

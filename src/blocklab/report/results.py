@@ -60,7 +60,8 @@ _NUMBER_LIST = re.compile(r"\[\n[\s0-9.eE+\-,nul]*\]")
 
 def dumps(results: dict) -> str:
     text = json.dumps(jsonable(results), indent=1, allow_nan=False)
-    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(t.strip() for t in m.group(0)[1:-1].split(",")) + "]", text) + "\n"
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(t.strip() for t in m.group(0)[1:-1].split(",")) + "]",
+                            text) + "\n"
 
 
 def save(results: dict, path: str | Path) -> None:
@@ -179,7 +180,8 @@ def aggregate(results: dict) -> dict:
 
 
 def metric_scales(results: dict) -> dict[str, Scale]:
-    """The scale of every numeric metric: declared in results["scales"] or inferred (scales.py), over all cells' values."""
+    """The scale of every numeric metric: declared in results["scales"] or inferred (scales.py),
+    over all cells' values."""
     values: dict[str, list[float]] = {}
     for cell, keys in _cell_metrics(results).items():
         for k, column in zip(keys, seed_matrix(results, cell, keys).T):
@@ -189,7 +191,8 @@ def metric_scales(results: dict) -> dict[str, Scale]:
 
 def _cell_metrics(results: dict) -> dict[str, list[str]]:
     """Each cell's numeric metrics over its finished seeds, sorted."""
-    return {cell["name"]: sorted({k for r in finished_runs(results, cell["name"]) for k in _numeric_paths(r["metrics"])})
+    return {cell["name"]: sorted({k for r in finished_runs(results, cell["name"])
+                                  for k in _numeric_paths(r["metrics"])})
             for cell in results["cells"]}
 
 

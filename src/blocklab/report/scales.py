@@ -67,7 +67,8 @@ class Scale:
     @classmethod
     def from_dict(cls, d: Mapping) -> Scale:
         low, high = d.get("low"), d.get("high")
-        return cls(str(d.get("unit", "")), -math.inf if low is None else float(low), math.inf if high is None else float(high))
+        return cls(str(d.get("unit", "")), -math.inf if low is None else float(low),
+                   math.inf if high is None else float(high))
 
 
 PERCENT = Scale("%", 0.0, 100.0)

@@ -140,7 +140,8 @@ def detectable_effect(values: Sequence[float | None], alpha: float = ALPHA, powe
 
 def seeds_to_detect(values: Sequence[float | None], distance: float, alpha: float = ALPHA,
                     power: float = POWER) -> int | None:
-    """The fewest seeds that detect `distance` with the spread of `values`; None if it needs > MAX_SEEDS or no spread."""
+    """The fewest seeds that detect `distance` with the spread of `values`;
+    None if it needs > MAX_SEEDS or no spread."""
     x = finite_values(values)
     if x.size < 2 or distance <= 0:
         return None

@@ -170,7 +170,8 @@ def column_intervals(x: np.ndarray, scale: Scale = UNBOUNDED, method: str = "boo
             means = np.einsum("nm,rn->mr", x[:, block], weights)
             tail = expanded_tail(n, level)
             low[block], high[block] = _percentiles(means, draws, tail) if few else _percentiles_of_all(means, tail)
-        # resample means lie within [min, max]; this removes the last bits of rounding (identical values give that value)
+        # resample means lie within [min, max]; this removes the last bits of rounding
+        # (identical values give that value)
         lo, hi = x.min(axis=0), x.max(axis=0)
         mean = np.where(lo == hi, lo, mean)
         low, high = np.clip(low, lo, mean), np.clip(high, mean, hi)
@@ -235,7 +236,8 @@ def intervals(columns: np.ndarray, scales: Sequence[Scale], method: str = "boots
     x = np.asarray(columns, dtype=float)
     mean, low, high = curve_band(x, UNBOUNDED, method, level)
     low, high = (np.clip(v, [s.low for s in scales], [s.high for s in scales]) for v in (low, high))
-    return [Interval(float(m) if k else None, float(lo) if k > 1 else None, float(hi) if k > 1 else None, int(k), method)
+    return [Interval(float(m) if k else None, float(lo) if k > 1 else None, float(hi) if k > 1 else None,
+                     int(k), method)
             for m, lo, hi, k in zip(mean, low, high, np.isfinite(x).sum(axis=0))]
 
 

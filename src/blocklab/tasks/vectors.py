@@ -54,4 +54,5 @@ def signals(
     sizes = split_sizes(n_train, n_val, n_test)
     splits = {s: sample(sizes[s]) for s in SPLITS if sizes[s] > 0}
     return TaskData("signals", splits, 0, 0,
-                    f"{length} samples of 3 sinusoids + {n_spikes} spikes of height {spike_height} + noise {noise} -> the signal")
+                    f"{length} samples of 3 sinusoids + {n_spikes} spikes of height {spike_height} "
+                    f"+ noise {noise} -> the signal")

@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> None:
     if args.compare is not None:
         other = _losses(args.compare / "losses.json")
         if len(other) != len(losses):
-            raise BlocklabError(f"{args.compare} holds {len(other)} steps, this run {len(losses)}; run the same --steps")
+            raise BlocklabError(f"{args.compare} holds {len(other)} steps, this run {len(losses)}; "
+                                "run the same --steps")
         diff = max(abs(a - b) for a, b in zip(losses, other))
         print(f"largest per-step loss difference from {args.compare}: {diff:.3g}")
 

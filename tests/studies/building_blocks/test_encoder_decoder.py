@@ -50,7 +50,8 @@ def test_only_the_skip_carries_more_than_the_bottleneck(skip):
 
 def test_a_skip_between_different_widths_fails_clearly():
     with pytest.raises(Exception, match="residual connection needs matching shapes"):
-        AutoEncoder(BLOCK, length=12, bottleneck=2, enc_depth=1, dec_depth=1, dec_width=8, skip=True)(torch.randn(3, 12))
+        AutoEncoder(BLOCK, length=12, bottleneck=2, enc_depth=1, dec_depth=1, dec_width=8,
+                    skip=True)(torch.randn(3, 12))
 
 
 def test_noise_gain_is_one_for_the_identity_and_zero_for_a_perfect_denoiser():
@@ -67,5 +68,6 @@ def test_snapshots_survive_a_new_instance(tmp_path):
     first.record(0, model)
     first("eval", type("State", (), {"step": 5, "model": model})())
     again = Snapshots(tmp_path / "s.json", lambda m: 0.0)
-    assert again.as_dict()["steps"] == [0, 5] and again.as_dict()["values"][0] == pytest.approx(model.weight.sum().item())
+    assert again.as_dict()["steps"] == [0, 5]
+    assert again.as_dict()["values"][0] == pytest.approx(model.weight.sum().item())
     assert model.training

@@ -23,7 +23,9 @@ PRUNABLE = 0.99  # the seed's criterion: a head is prunable if accuracy stays ab
 # ---------------------------------------------------------------------------- reading results
 def head_cells(results: dict) -> list[str]:
     """The encoder-decoder cells with head ablations."""
-    return [c["name"] for c in results["cells"] if list(per_seed(results, c["name"]).values()) and "heads" in list(per_seed(results, c["name"]).values())[0]]
+    return [c["name"] for c in results["cells"]
+            if list(per_seed(results, c["name"]).values())
+            and "heads" in list(per_seed(results, c["name"]).values())[0]]
 
 
 def claims_cell(results: dict) -> str | None:
@@ -324,8 +326,8 @@ def attention_probes(results: dict, fig_dir: Path) -> list[str]:
                 ax.set_xticks(range(len(cols)), cols, fontsize=6)
                 ax.set_yticks(range(len(rows)), rows, fontsize=6)
                 ax.set_title(f"{lab} h{h}", fontsize=7)
-        fig.suptitle(f"{probe} = {sum(map(int, probe.split('+')))} (model says {entry['answer']}); {cell}, seed 0; rows query, "
-                     "columns key")
+        fig.suptitle(f"{probe} = {sum(map(int, probe.split('+')))} (model says {entry['answer']}); {cell}, seed 0; "
+                     "rows query, columns key")
         names.append(plots.save(fig, fig_dir, f"attention_{probe.replace('+', '_plus_')}.png"))
     return names
 
@@ -349,8 +351,9 @@ def measure(results: dict) -> list[Measurement]:
                    f"{np.mean([s['greedy'] for s in early]):.1f}%; of the failed problems, {np.mean(again_greedy):.0f}%"
                    f" have another wrong digit after greedy's first (teacher-forced from the true prefix: "
                    f"{np.mean(again_tf):.0f}%).")
-    gap_note = (f"{cell}, {len(t)} seeds, {results['config']['n_test']:,} held-out problems. Greedy exact match equals teacher-forced "
-                f"exact match problem by problem ({disagree} disagreements in all seeds), and is at least "
+    gap_note = (f"{cell}, {len(t)} seeds, {results['config']['n_test']:,} held-out problems. "
+                f"Greedy exact match equals teacher-forced exact match problem by problem "
+                f"({disagree} disagreements in all seeds), and is at least "
                 f"100 - 4 x (100 - token accuracy): a 99.85% token accuracy forces >= 99.4% greedy, so the seed's "
                 f"34.9% cannot come from the same model and test set; errors cascading cannot explain it." + cascade)
     out = [
@@ -392,7 +395,8 @@ def measure(results: dict) -> list[Measurement]:
                            part="column alignment, best cross-attention head",
                            note=f"Attention mass of an answer digit on the two input digits of its column, mean "
                                 f"over 500 held-out problems; uniform attention gives "
-                                f"{chance.get('decoder_0_cross', float('nan')):.2f}. No column alignment = at most 0.5."))
+                                f"{chance.get('decoder_0_cross', float('nan')):.2f}. "
+                                f"No column alignment = at most 0.5."))
     out.append(Measurement("C002-04", "carries pass through decoder self-attention",
                            [decoder_self_share(m) for m in ms], "", at_least(0.5),
                            part="decoder self-attention's share of the carry-specific drop",

@@ -136,7 +136,8 @@ def measurements(results: dict, cell: str) -> list[Measurement]:
     perfect = sum(e["wrong"] == 0 for e in every)
     per_seed_text = ", ".join(f"{e['exact_match']:.4f}%" for e in every)
     wrong_text = ", ".join(str(e["wrong"]) for e in every)
-    note = (f"{cell}, greedy decoding of all 10^6 problems per seed: {per_seed_text} ({wrong_text} wrong); the {results['config']['n_test']:,} held-out problems give "
+    note = (f"{cell}, greedy decoding of all 10^6 problems per seed: {per_seed_text} ({wrong_text} wrong); "
+            f"the {results['config']['n_test']:,} held-out problems give "
             f"{mean_ci(m['test']['greedy_em'] for m in ms).text('.2f')}%. {perfect} of {len(ms)} seeds answer every "
             f"problem (error rate <= {zero_failure_bound(N_PAIRS):.1e} at 95% each). Problems whose carry passes "
             f"through a 9-column: {100 * (1 - nine[0] / nine[1]):.4f}% right over all seeds; the others "

@@ -135,7 +135,8 @@ def architecture(results: dict):
     attention, ffn = (params.get(k, 0) // n_layers for k in ("attention", "feed-forward"))  # blocks are alike
     boxes = [  # (label, parameters, colour), bottom to top
         ("input: CLS, x_1..x_8, P_k", None, "#dddddd"),
-        ("token embedding x sqrt(d) + CLS vector\n+ sinusoidal PE (a fixed table)", params.get("embeddings", 0), "#c6dbef"),
+        ("token embedding x sqrt(d) + CLS vector\n+ sinusoidal PE (a fixed table)", params.get("embeddings", 0),
+         "#c6dbef"),
         ("LayerNorm", None, "#fdd0a2"), ("multi-head attention (4 heads)", attention, "#9ecae1"),
         ("+ skip", None, "#ffffff"), ("LayerNorm", None, "#fdd0a2"),
         ("feed-forward (GELU)", ffn, "#a1d99b"), ("+ skip", None, "#ffffff"),

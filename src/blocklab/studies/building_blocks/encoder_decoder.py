@@ -38,7 +38,8 @@ from blocklab.studies.common.training import VectorNet, regress
 from blocklab.tasks import TaskData, signals
 from blocklab.train import TrainConfig, fit
 
-SEED_LOSSES = {2: (0.0124, 0.0129), 4: (0.0055, 0.0064), 8: (0.0016, 0.0020), 16: (0.0015, 0.0017), 24: (0.0010, 0.0010)}
+SEED_LOSSES = {2: (0.0124, 0.0129), 4: (0.0055, 0.0064), 8: (0.0016, 0.0020), 16: (0.0015, 0.0017),
+               24: (0.0010, 0.0010)}
 PROBE_SEED, N_PROBE = 10_000, 3  # the same probe signals for every run seed, so snapshots average over seeds
 
 
@@ -194,16 +195,17 @@ class EncoderDecoder(Study):
             _history(axes[0], results, "seq2seq-reverse", key, key.replace("_", " "))
         axes[0].set(yscale="log", ylabel="cross-entropy (nats)", title="Seq2Seq reversing 6 tokens: loss")
         axes[0].legend()
-        cross = plots.finite_mean([p["cross"] for p in list(per_seed(results, "seq2seq-reverse", "patterns").values())], axis=0)
-        plots.heatmap(axes[1], cross, [f"out {i + 1}" for i in range(len(cross))], [f"in {j + 1}" for j in range(len(cross))],
-                      fmt="{:.2f}")
+        patterns = list(per_seed(results, "seq2seq-reverse", "patterns").values())
+        cross = plots.finite_mean([p["cross"] for p in patterns], axis=0)
+        plots.heatmap(axes[1], cross, [f"out {i + 1}" for i in range(len(cross))],
+                      [f"in {j + 1}" for j in range(len(cross))], fmt="{:.2f}")
         axes[1].set(title="Cross-attention (mean over test set and seeds)", xlabel="source position",
                     ylabel="decoder position")
         names.append(plots.save(fig, fig_dir, "48_encoder_decoder_seq2seq.png"))
 
         cases = {f"balanced k={k}": f"bottleneck-{k}", f"too small k={sweep[0]}": cells[0],
-                 f"no compression k={cfg['length']}": f"bottleneck-{cfg['length']}", "encoder >> decoder": "enc-over-dec",
-                 f"U-Net skip k={k}": f"unet-{k}"}
+                 f"no compression k={cfg['length']}": f"bottleneck-{cfg['length']}",
+                 "encoder >> decoder": "enc-over-dec", f"U-Net skip k={k}": f"unet-{k}"}
         metrics = {"test MSE": lambda c: seed_values(results, c, "test.mse"),
                    "test MSE / train MSE (memorisation)": lambda c: [t / r for t, r in zip(
                        seed_values(results, c, "test.mse"), seed_values(results, c, "train.mse"))],
@@ -222,12 +224,14 @@ class EncoderDecoder(Study):
         target = list(per_seed(results, next(iter(cells.values())), "probe_target").values())[0][i]
         ax.plot(target, color="black", linewidth=2.2, alpha=0.5, label="target")
         for label, cell in cells.items():
-            plots.line_with_band(ax, None, [s["values"][-1][i] for s in list(per_seed(results, cell, "snapshots").values())], label=label)
+            snaps = list(per_seed(results, cell, "snapshots").values())
+            plots.line_with_band(ax, None, [s["values"][-1][i] for s in snaps], label=label)
         ax.set(xlabel="sample", ylabel="value", title=f"Probe signal {i + 1}, after training")
         ax.legend(fontsize=8)
 
     def _evolution(self, results, cell, fig_dir) -> str:
-        snaps, target = list(per_seed(results, cell, "snapshots").values()), list(per_seed(results, cell, "probe_target").values())[0]
+        snaps = list(per_seed(results, cell, "snapshots").values())
+        target = list(per_seed(results, cell, "probe_target").values())[0]
         steps = snaps[0]["steps"]
         picks = sorted({0, 1, len(steps) // 3, len(steps) - 1})
         fig, axes = plots.figure(len(target), len(picks), width=3.2, height=2.2)  # (signals, steps)
@@ -283,8 +287,10 @@ class EncoderDecoder(Study):
                 between(ratio / 2, ratio * 2), part=f"bottleneck {b}: test MSE / test MSE at bottleneck 2",
                 note="scale-free: confirmed within a factor of 2 of the seed's ratio"))
         k = results["config"]["unet_bottleneck"]
-        for key, label, (a, b) in (("test.mse", "MSE", (6.75, 6.56)), ("test.spike_mse", "spike preservation", (5.03, 4.89))):
-            plain, unet = per_seed(results, f"bottleneck-{k}", key, numeric=True), per_seed(results, f"unet-{k}", key, numeric=True)
+        for key, label, (a, b) in (("test.mse", "MSE", (6.75, 6.56)),
+                                   ("test.spike_mse", "spike preservation", (5.03, 4.89))):
+            plain = per_seed(results, f"bottleneck-{k}", key, numeric=True)
+            unet = per_seed(results, f"unet-{k}", key, numeric=True)
             change = 100 * (b - a) / a
             out.append(Measurement(
                 "C000-09", f"{a} -> {b} ({change:+.1f}%)",

@@ -100,7 +100,8 @@ class CharLM(Study):
         start, cpu_start = time.perf_counter(), time.process_time()
         tok, train_ids, val_ids, summary = corpus(cell.params["corpus"], cfg.data_dir, cfg.code_chars)
         rng = np.random.default_rng(seed)
-        train = windows(train_ids, cfg.context, rng.integers(0, len(train_ids) - cfg.context, steps * cfg.train.batch_size))
+        train = windows(train_ids, cfg.context,
+                        rng.integers(0, len(train_ids) - cfg.context, steps * cfg.train.batch_size))
         val = windows(val_ids, cfg.context, np.linspace(0, len(val_ids) - cfg.context - 1, cfg.val_windows).astype(int))
         model = GPT(GPTConfig(vocab_size=tok.vocab_size, d_model=cfg.d_model, n_heads=cfg.n_heads,
                               n_layers=cfg.n_layers, d_ff=4 * cfg.d_model, max_len=cfg.context, dropout=cfg.dropout,

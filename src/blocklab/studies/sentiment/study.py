@@ -172,7 +172,8 @@ class Sentiment(Study):
             "int8_size_ratio": int8["size_ratio"],
             "parameters": sum(p.numel() for p in model.parameters()),
             "embedding_rms": {"init": rms_init, "trained": embedding_rms(model, probe)} if rms_init else {},
-            "data": summary, "cpu_seconds": time.process_time() - cpu_start, "wall_seconds": time.perf_counter() - start,
+            "data": summary, "cpu_seconds": time.process_time() - cpu_start,
+            "wall_seconds": time.perf_counter() - start,
             "load_average": os.getloadavg()[0], **result.to_dict(),
         }
 

@@ -141,8 +141,9 @@ class TinyTorchLevel1(Study):
                              "medians timed alternately"),
             Measurement("C004-05", "500-1000 steps", v("steps_to_high_determined"), "steps", between(500, 1000),
                         part="steps to 90% of patterns (determined predictions)",
-                        note=f"first check (every {config_value(results, 'train.eval_every')} steps) with at least 11 of 12 "
-                             "patterns right, scoring only the predictions the prefix determines; NaN: never"),
+                        note=f"first check (every {config_value(results, 'train.eval_every')} steps) "
+                             "with at least 11 of 12 patterns right, scoring only the predictions "
+                             "the prefix determines; NaN: never"),
             Measurement("C004-05", "500-1000 steps", v("steps_to_ceiling"), "steps", between(500, 1000),
                         part="steps to the seed test's ceiling (10 of 12)",
                         note="the seed's own test cannot pass 10 of 12: three patterns start with 'A'"),
@@ -189,6 +190,7 @@ def _speed_figure(runs: list[dict], fig_dir) -> str:
                                                     for c in ("numpy", "torch", "torch_fused")]
     plots.bars_with_ci(ax, labels, values)
     ax.axhline(17, color="red", linestyle="--", label="the seed's TinyTorch: 17 ms/step")
-    ax.set(ylabel="ms per training step (median; 95% CI over seeds)", title="Level 1: one training step (forward, backward, update)")
+    ax.set(ylabel="ms per training step (median; 95% CI over seeds)",
+           title="Level 1: one training step (forward, backward, update)")
     ax.legend(fontsize=8)
     return plots.save(fig, fig_dir, "004_level1_speed.png")

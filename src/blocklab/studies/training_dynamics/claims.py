@@ -114,7 +114,8 @@ def _ops_claims(results: dict) -> list[Measurement]:
         ks = [OPS.index(o.strip()) for o in name.split(",")]
         for e, seed in points.items():
             values = curve_at(results, BASE, "test_acc_op", e, lambda v, ks=ks: sum(v[k] for k in ks) / len(ks))
-            out.append(Measurement("C001-04", f"{seed}%", values, "%", around(seed, 10), part=f"{name}, epoch {e} test"))
+            out.append(Measurement("C001-04", f"{seed}%", values, "%", around(seed, 10),
+                                   part=f"{name}, epoch {e} test"))
     out.append(Measurement("C001-04", "First fastest", _first_lead(results), "epochs", at_most(0),
                            part="epochs for First to reach 90% test minus the fastest other op"))
     for true, given, seed in (("Max", "Min", 8), ("Min", "Max", 7)):
@@ -185,7 +186,8 @@ def _internals_claims(results: dict) -> list[Measurement]:
         out.append(Measurement("C001-09", f"{seed}", log10(curve_at(results, BASE, "param_change", e,
                                                                      lambda g: g["all"])),
                                "log10", around(math.log10(seed), 0.3), part=f"epoch {e} mean |parameter change|",
-                               note="the seed's 50->51 is measured as 49->50 (training stops at 50)" if e == 50 else ""))
+                               note="the seed's 50->51 is measured as 49->50 (training stops at 50)" if e == 50
+                               else ""))
     g1, g50 = (curve_at(results, BASE, "grad_abs", e, lambda g: g["all"]) for e in (1, end))
     out.append(Measurement("C001-09", "0.0067 -> 0.0003 (22x)", [a / b for a, b in zip(g1, g50)], "x", at_least(5),
                            part=_at_end("gradient magnitude epoch 1 / epoch 50", results)))
@@ -220,12 +222,14 @@ def _sweep_claims(results: dict) -> list[Measurement]:
     out.append(Measurement("C001-12", "< 15% (fails)", seed_values(results, "ablate-no-residual", "test_acc"), "%",
                            at_most(15), part="no-residual", note=note))
     for opt in ("sgd", "sgd-momentum"):
-        out.append(Measurement("C001-13", "Adam faster", _diff(ref, seed_values(results, f"optimizer-{opt}", "test_acc")),
+        out.append(Measurement("C001-13", "Adam faster",
+                               _diff(ref, seed_values(results, f"optimizer-{opt}", "test_acc")),
                                "points", at_least(1), part=f"Adam minus {opt}, test accuracy", note=note))
     per_epoch = [c / e for c, e in zip(seed_values(results, BASE, "cpu_s"), seed_values(results, BASE, "epochs"))]
     cpu = [50 * c for c in per_epoch]
     to95 = seed_values(results, BASE, "time_to_95.cpu_s")
-    out += [Measurement("C001-15", "~2 hours", cpu, "s", between(3600, 10800), part="the seed's recipe, 50 epochs, CPU s",
+    out += [Measurement("C001-15", "~2 hours", cpu, "s", between(3600, 10800),
+                        part="the seed's recipe, 50 epochs, CPU s",
                         note="CPU s per epoch x 50; measured over the run's own epochs (the cost per epoch is flat)"),
             Measurement("C001-15", "~2 hours to 95%", to95, "s", between(3600, 10800),
                         part="the seed's recipe, CPU s to 95% val accuracy")]

@@ -222,7 +222,8 @@ class Recorder:
 
     @torch.no_grad()
     def _snapshot(self, model: torch.nn.Module, epoch: int, cos: torch.Tensor) -> None:
-        patterns = [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers) if model.cfg.mixer == "attention"]
+        patterns = [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)
+                    if model.cfg.mixer == "attention"]
         cache = _cached(model, self.probes, patterns)
         _, y, op = self.task.splits["test"]
         last = self._ffn_last(model)

@@ -1,8 +1,8 @@
 """The training-dynamics report page's tables: each of the seed's tables beside blocklab's numbers.
 
 Every row gives the seed's figure, blocklab's mean [95% CI] over the finished seeds (a bootstrap
-that stays within the values, report/stats.py) and how many seeds (or runs) it pools. The seed's figures are those the claims
-module tests (claims.py), so the page and the verdicts cannot disagree about what
+that stays within the values, report/stats.py) and how many seeds (or runs) it pools. The seed's figures
+are those the claims module tests (claims.py), so the page and the verdicts cannot disagree about what
 the seed says. A cell a run did not hold (a --quick run, --set parts=...) gives no row, and a
 table left without rows is not drawn; an epoch past the end of a run reads "not reached".
 Everything is read from the results dict, like the figures.
@@ -196,10 +196,10 @@ def sweeps(results: dict) -> Table | None:
         return None
     return Table("Sweeps: one factor of the seed's recipe changed, test accuracy",
                  ["cell", "changed", "updates", "seed (%)", "blocklab (%)", "seeds"], rows,
-                 f"Each sweep cell trains on the budget of {budget} epochs' updates of the seed's recipe (a size cell "
-                 "keeps the updates, a batch-1 cell is capped) and reports test accuracy at its end, mean [95% CI] over "
-                 f"seeds. The reference row is {BASE} at epoch {budget}, the same training run. The seed's figures "
-                 "(C001-11 sizes, C001-12 ablations) are final accuracies after its 50 epochs.")
+                 f"Each sweep cell trains on the budget of {budget} epochs' updates of the seed's recipe "
+                 "(a size cell keeps the updates, a batch-1 cell is capped) and reports test accuracy at its end, "
+                 f"mean [95% CI] over seeds. The reference row is {BASE} at epoch {budget}, the same training run. "
+                 "The seed's figures (C001-11 sizes, C001-12 ablations) are final accuracies after its 50 epochs.")
 
 
 def headline(results: dict) -> Table | None:
@@ -253,9 +253,10 @@ def setup(results: dict) -> Table | None:
             ["weight decay", "0", f"{train['weight_decay']:g}"], ["training rows", "10,000", cfg["n_train"]],
             ["updates", "15,600", m["steps"]], ["parameters", SEED_PARAMS, m["n_params"]]]
     return Table("The seed's hyperparameters and this run's", ["parameter", "seed", "this run"], rows,
-                 f"This run's values from {BASE}'s stored training config (seed {runs[0]['seed']}). The architecture rows "
-                 "of the seed's table (2 blocks, d_model 64, 4 heads, FFN 256, dropout 0.1, vocabulary 20, max length "
-                 "50) are fixed in nn.models.operations.SEED_MODEL; the parameter count checks them.")
+                 f"This run's values from {BASE}'s stored training config (seed {runs[0]['seed']}). "
+                 "The architecture rows of the seed's table (2 blocks, d_model 64, 4 heads, FFN 256, dropout 0.1, "
+                 "vocabulary 20, max length 50) are fixed in nn.models.operations.SEED_MODEL; "
+                 "the parameter count checks them.")
 
 
 def _mean_over_ops(results: dict, cell: str, path: str) -> list[float]:
@@ -287,7 +288,8 @@ def generalization(results: dict) -> Table | None:
         ("gen-seed-split", "Middle(a,b,c), never trained: answers = the median, distinct a,b,c (%)", "—",
          "middle.agree_distinct.median"),
     ]
-    for cell in [c["name"] for c in results["cells"] if c["name"] == "gen-seed-split" or c["name"].startswith("gen-length-")]:
+    for cell in [c["name"] for c in results["cells"]
+                 if c["name"] == "gen-seed-split" or c["name"].startswith("gen-length-")]:
         runs = finished_runs(results, cell)
         specs += [(cell, f"{n} arguments, trained on 3, {runs[0]['metrics']['pos_encoding']} positions (%)", "—",
                    f"lengths.{n}.acc") for n in cfg.get("test_lengths", ()) if runs]
@@ -302,11 +304,12 @@ def generalization(results: dict) -> Table | None:
                          len(values)])
     if not rows:
         return None
-    return Table("Generalization: accuracy on inputs training never showed", ["cell", "test", "seed", "blocklab", "seeds"],
-                 rows, "From the gen-* cells (generalize.py): each trains the seed's model on one split "
-                 f"for {cfg.get('gen_epochs')} epochs (the gen-long-* cells for {cfg.get('long_epochs')}) and runs every "
-                 "probe on it. The seed gives examples, not rates, for its generalization claims (C001-14). Mean [95% CI] "
-                 "over seeds.")
+    return Table("Generalization: accuracy on inputs training never showed",
+                 ["cell", "test", "seed", "blocklab", "seeds"], rows,
+                 "From the gen-* cells (generalize.py): each trains the seed's model on one split "
+                 f"for {cfg.get('gen_epochs')} epochs (the gen-long-* cells for {cfg.get('long_epochs')}) "
+                 "and runs every probe on it. The seed gives examples, not rates, for its generalization claims "
+                 "(C001-14). Mean [95% CI] over seeds.")
 
 
 def _gap_at(results: dict, cell: str, epoch: int) -> list[float]:

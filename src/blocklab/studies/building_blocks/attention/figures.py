@@ -30,7 +30,8 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     axes[0].legend(ncol=2, fontsize=8)
     hist = list(per_seed(results, "copy", "history").values())
     plots.line_with_band(axes[1], [0] + [h["step"] for h in hist[0]],
-                         [[a] + [None if h["val_acc"] is None else 100 * h["val_acc"] for h in s] for a, s in zip(seed_values(results, "copy", "init_acc"), hist)])
+                         [[a] + [None if h["val_acc"] is None else 100 * h["val_acc"] for h in s]
+                          for a, s in zip(seed_values(results, "copy", "init_acc"), hist)])
     axes[1].axhline(100 / 5, color="gray", linestyle="--", label="chance (20%)")
     axes[1].set(xlabel="training step", ylabel="validation accuracy (%)", title="Copy-first-token accuracy")
     axes[1].legend()
@@ -61,8 +62,10 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     panels = [("at init", "copy", "init_pattern"), ("trained", "copy", "pattern"),
               ("no 1/√d", "copy-noscale", "pattern")]
     panels += [(f"temperature {t:g}", f"copy-temp{t:g}", "pattern") for t in cfg["temperatures"]]
-    matrices = [plots.finite_mean([p[0] for p in list(per_seed(results, cell, key).values())], axis=0) for _, cell, key in panels]
-    matrices.append(plots.finite_mean([s["pattern"][0] for s in list(per_seed(results, "copy", "same_qk").values())], axis=0))
+    matrices = [plots.finite_mean([p[0] for p in list(per_seed(results, cell, key).values())], axis=0)
+                for _, cell, key in panels]
+    same_qk = list(per_seed(results, "copy", "same_qk").values())
+    matrices.append(plots.finite_mean([s["pattern"][0] for s in same_qk], axis=0))
     fig, axes = plots.figure(1, len(panels) + 1, width=3.4)
     heatmap_row(axes, matrices, [title for title, _, _ in panels] + ["trained, identical Q and K"], keys)
     fig.suptitle("Attention patterns on the probe batch (rows: queries; mean over probe inputs and seeds)")
@@ -84,7 +87,8 @@ def draw_all(results: dict, fig_dir) -> list[str]:
 
     kinds = {"encoder_self": "encoder self-attention", "decoder_self": "decoder self-attention (causal)",
              "cross": "cross-attention (decoder -> encoder)"}
-    matrices = [plots.finite_mean([p[k] for p in list(per_seed(results, "self-cross", "patterns").values())], axis=0) for k in kinds]
+    matrices = [plots.finite_mean([p[k] for p in list(per_seed(results, "self-cross", "patterns").values())], axis=0)
+                for k in kinds]
     fig, axes = plots.figure(1, 3, width=4.4)
     heatmap_row(axes, matrices, list(kinds.values()), [str(i + 1) for i in range(len(matrices[0]))], "position")
     acc = seed_values(results, "self-cross", "seq_acc")
@@ -123,7 +127,8 @@ def failures(results: dict, fig_dir) -> str:
                          f"{plots.finite_mean([s['acc'] for s in same]):.0f}%")
     temps = [(f"T={t:g}", f"copy-temp{t:g}") for t in sorted([*cfg["temperatures"], 1.0])]
     temps = [(label, "copy" if label == "T=1" else cell) for label, cell in temps]
-    plots.bars_with_ci(axes[1, 2], [f"{label}\n{plots.finite_mean(seed_values(results, c, 'acc')):.0f}% acc" for label, c in temps],
+    plots.bars_with_ci(axes[1, 2],
+                       [f"{label}\n{plots.finite_mean(seed_values(results, c, 'acc')):.0f}% acc" for label, c in temps],
                        [seed_values(results, c, "cls_entropy") for _, c in temps])
     axes[1, 2].set(ylabel="trained CLS entropy (nats)", title="Temperature vs trained focus")
     fig.suptitle("Attention failure modes (95% CI over seeds, dots are seeds)")

@@ -145,7 +145,8 @@ class Attention(Study):
         snaps = Snapshots(ctx.work_dir / "cls_attention.json", lambda m: mean_pattern(m, probe)[:, 0])  # (H, S)
         snaps.record(0, model)
         train = cfg.train.replace(seed=seed, device=ctx.device)
-        result = fit(model, task.splits, classify, train, run_dir=ctx.work_dir, callbacks=[snaps], progress=ctx.progress)
+        result = fit(model, task.splits, classify, train, run_dir=ctx.work_dir, callbacks=[snaps],
+                     progress=ctx.progress)
         logits, cache = eval_cache(model, probe[:1], [SCORES, PATTERN])
         tokens = init_pattern.mean(0)[0, 1:]  # the CLS row over x_1..x_5, renormalised: uniform is 0.2 each
         _, probe_cache = eval_cache(model, probe, [PATTERN])
@@ -172,8 +173,8 @@ class Attention(Study):
             Measurement("C000-07", "[0.2 ×5] before training", seed_values(results, "copy", "init_uniform_dev"), "pp",
                         at_most(1), part="uniform at init",
                         note="largest gap from 0.2 of the CLS row over x1..x5, renormalised (the CLS key is excluded)"),
-            Measurement("C000-07", "~0.995 on position 0 after training", seed_values(results, "copy", "weight_x1"), "%",
-                        around(99.5, 0.5), part="focused after training",
+            Measurement("C000-07", "~0.995 on position 0 after training", seed_values(results, "copy", "weight_x1"),
+                        "%", around(99.5, 0.5), part="focused after training",
                         note="CLS query's weight on x1 out of all 6 keys, mean over the probe batch"),
         ]
         runs = {r["seed"]: r["metrics"] for r in finished_runs(results, "scaling")}

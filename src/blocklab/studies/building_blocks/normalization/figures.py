@@ -154,7 +154,8 @@ def fig_failures(results, cfg, fig_dir):
     axes[0].set(title="NaN logits at init (zeroed: position 0's input is 0)", ylabel="% of sequences", ylim=(0, 105))
     pairs = [(n, mode) for n in ("batch", "layer") for mode in ("train", "eval")]
     plots.bars_with_ci(axes[1], [f"{LABEL[n]}\n{mode} mode" for n, mode in pairs],
-                       [seed_values(results, f"{n}-b{MAIN_BATCH}", f"batchmates_{mode}") for n, mode in pairs], color="C4")
+                       [seed_values(results, f"{n}-b{MAIN_BATCH}", f"batchmates_{mode}") for n, mode in pairs],
+                       color="C4")
     axes[1].set(title="Wrong axis: one sequence's logits vs its batch-mates", ylabel="% change of the logits")
     message = next((m for m in list(per_seed(results, "probes", "bn1_message").values()) if m), "(not run)")
     trained = seed_values(results, "batch-b1", "test_acc")

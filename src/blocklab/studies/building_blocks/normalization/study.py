@@ -73,8 +73,8 @@ def distributions(model: EncoderClassifier, x: torch.Tensor, bins: int = 40) -> 
         ok = v[np.isfinite(v)]
         edge = float(np.abs(ok).max()) if ok.size else 0.0
         density, edges = np.histogram(ok, bins=bins, range=(-(edge or 1.0), edge or 1.0), density=bool(ok.size))
-        out.append({"edges": edges.tolist(), "density": density.tolist(), "std": float(ok.std()) if ok.size else math.nan,
-                    "nonfinite_pct": 100.0 * (1 - ok.size / v.size)})
+        out.append({"edges": edges.tolist(), "density": density.tolist(),
+                    "std": float(ok.std()) if ok.size else math.nan, "nonfinite_pct": 100.0 * (1 - ok.size / v.size)})
     return out
 
 
@@ -182,8 +182,8 @@ class Normalization(Study):
             Measurement("C000-05", "LayerNorm stable at all batch sizes", ratio(
                 f"layer-b{small}", f"layer-b{large}", "loss_spread"), "x", between(0.5, 2),
                 part=f"LayerNorm: loss spread at batch {small} / at {large}"),
-            Measurement("C000-16", "eps = 0 gives NaN", seed_values(results, "probes", "nan_pct.layer-eps0-zeroed"), "%",
-                        at_least(50), part="LayerNorm eps 0 gives NaN",
+            Measurement("C000-16", "eps = 0 gives NaN", seed_values(results, "probes", "nan_pct.layer-eps0-zeroed"),
+                        "%", at_least(50), part="LayerNorm eps 0 gives NaN",
                         note="% of NaN logits when position 0's input vector is zero; eps 1e-5 and ordinary "
                              "inputs are in the figure"),
             Measurement("C000-16", "BatchNorm with batch 1 is undefined", seed_values(results, "probes", "bn1_raised"),

@@ -26,8 +26,8 @@ def fig_training(results, cfg, fig_dir):
             for kind in ("plain", "residual"):
                 cell = f"{kind}-{d}-{init}"
                 steps = max(list(per_seed(results, cell, "curve.step").values()) or [[]], key=len)
-                band(ax, steps, list(per_seed(results, cell, "curve.val_acc").values()), tag(results, cell, f"{kind}, {d} layers"), f"C{i}",
-                     kind == "plain")
+                band(ax, steps, list(per_seed(results, cell, "curve.val_acc").values()),
+                     tag(results, cell, f"{kind}, {d} layers"), f"C{i}", kind == "plain")
         ax.set(title=f"init {INIT_LABEL[init]}", xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 102))
         ax.legend(fontsize=7)
     fig.suptitle("Spirals: plain vs residual (mean, 95% CI over seeds)")
@@ -76,8 +76,8 @@ def fig_dense(results, cfg, fig_dir):
             cell = f"{kind}-{d0}-{init}"
             grids = [g for g in list(per_seed(results, cell, "boundary").values()) if g]
             if grids:  # a diverged seed's grid holds nulls: the mean is over the finite values
-                ax.imshow(plots.finite_mean(grids, axis=0), origin="lower", extent=(-1.2, 1.2, -1.2, 1.2), cmap="coolwarm",
-                          vmin=0, vmax=1)
+                ax.imshow(plots.finite_mean(grids, axis=0), origin="lower", extent=(-1.2, 1.2, -1.2, 1.2),
+                          cmap="coolwarm", vmin=0, vmax=1)
             for arm, color in ((0, "navy"), (1, "darkred")):
                 angle = 2 * math.pi * TURNS * r + math.pi * arm
                 ax.plot(r * np.cos(angle), r * np.sin(angle), color=color, linewidth=1)
@@ -100,7 +100,8 @@ def fig_concept(results, cfg, fig_dir):
             band(axes[0], np.arange(1, max(1, deep // 2) + 1), curves, f"{kind}, {INIT_LABEL[init]}", f"C{i}",
                  kind == "plain")
         for when in ("init", "final"):
-            ratios = log10([v for v in list(per_seed(results, f"residual-{d0}-{init}", f"skip_ratio_{when}").values()) if v])
+            seeds = list(per_seed(results, f"residual-{d0}-{init}", f"skip_ratio_{when}").values())
+            ratios = log10([v for v in seeds if v])
             band(axes[1], np.arange(1, d0 // 2 + 1), ratios, f"{'trained' if when == 'final' else 'at init'}, "
                  f"{INIT_LABEL[init]}", f"C{i}", when == "init")
     axes[0].set(title=f"Forward signal at init, {deep} layers\n(a line ends where it underflows to 0)", xlabel="block",
@@ -136,8 +137,8 @@ def fig_failures(results, cfg, fig_dir):
     plots.bars_with_ci(axes[1], acc_labels, accs, color="C0")
     axes[1].axhline(50, color="gray", linestyle=":", linewidth=0.8)
     axes[1].set(title="Test accuracy (chance 50%)", ylabel="%", ylim=(0, 102))
-    outcome = next((f"{m['error_type'] or 'no error'}: {m['message']}" for m in list(per_seed(results, "mismatch", "").values())
-                    if m), "(not run)")
+    outcome = next((f"{m['error_type'] or 'no error'}: {m['message']}"
+                    for m in list(per_seed(results, "mismatch", "").values()) if m), "(not run)")
     lines = textwrap.wrap(outcome, 46) + ["", "Diverged (a diverged run keeps the weights", "of its last good step):"]
     axes[2].axis("off")
     axes[2].set_title(f"add_residual(x: {cfg['d_model']} wide, F(x): {cfg['d_model'] // 2} wide)")

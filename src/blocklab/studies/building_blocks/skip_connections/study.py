@@ -126,7 +126,8 @@ class SkipConnections(Study):
         out = {
             "test_acc": scored["acc"], "mistakes": scored["mistakes"], "diverged": result.diverged,
             "diverged_at": result.diverged_at, "notes": result.notes,
-            "curve": {"step": [h["step"] for h in result.history], "val_acc": [100 * h["val_acc"] for h in result.history]},
+            "curve": {"step": [h["step"] for h in result.history],
+                      "val_acc": [100 * h["val_acc"] for h in result.history]},
             "grad_init": grad_init, "first_grad_init": grad_init[0],
             "grad_train": [per_block(r, blocks, PREFIX, "grad_norm/") for r in result.steps_log],
             "skip_ratio_init": signal_init["skip_ratio"], "skip_ratio_final": signal_final["skip_ratio"],
@@ -188,5 +189,6 @@ def probe_depths(cfg: SkipConfig, batch: tuple[torch.Tensor, ...]) -> dict:
                 blocks = max(1, layers // 2)
                 model = VectorNet(net_config(cfg, init, kind == "residual"), 2, 2, blocks)
                 first = per_block(gradient_norms(model, classify, batch), 1, PREFIX)[0]
-                out[f"{kind}-{layers}-{init}"] = {"first_grad": first, "stream": signal_norms(model, batch[0], None)["stream"]}
+                out[f"{kind}-{layers}-{init}"] = {"first_grad": first,
+                                                  "stream": signal_norms(model, batch[0], None)["stream"]}
     return {"probe": out}

@@ -20,7 +20,8 @@ def copilot_measurements(results: dict) -> list[Measurement]:
     runs = list(per_seed(results, "copilot").values())
     bench = [m["bench"] for m in runs]
     out = [
-        Measurement("C004-02", "4.61", [m["loss_initial"] for m in runs], "nats", around(4.61, 0.1), part="initial loss",
+        Measurement("C004-02", "4.61", [m["loss_initial"] for m in runs], "nats", around(4.61, 0.1),
+                    part="initial loss",
                     note="training loss of step 1, before any update; chance is ln(vocabulary size)"),
         Measurement("C004-03", "2.4 s/step", [b["numpy_step_ms"] for b in bench], "ms", around(SEED_STEP_MS, 600),
                     part="Copilot step time, numpy engine",
@@ -112,7 +113,8 @@ def _failure_modes(runs: list[dict], fig_dir) -> str:
     fig, axes = plots.figure(1, 3, width=4.6)
     steps, strategies = _steps(runs), list(runs[0]["checkpoints"][0]["decoding"])
     panels = (("demos_nonempty", "blank completions", lambda v: len(DEMOS) - v),
-              ("demos_repetitive", "repetitive completions", lambda v: v), ("demos_valid", "valid Python lines", lambda v: v))
+              ("demos_repetitive", "repetitive completions", lambda v: v),
+              ("demos_valid", "valid Python lines", lambda v: v))
     for ax, (key, title, f) in zip(axes, panels):
         for s in strategies:
             plots.line_with_band(ax, steps, _per_checkpoint(runs, lambda c: f(c["decoding"][s][key])), label=s)
@@ -146,6 +148,7 @@ def _speed(runs: list[dict], fig_dir) -> str:
     values = [[m["bench"][f"{n}_{phase}_ms"] for m in runs] for phase in ("forward", "step") for n in names]
     plots.bars_with_ci(ax, labels, values)
     ax.axhline(SEED_STEP_MS, color="red", linestyle="--", label="the seed's TinyTorch step: 2,400 ms")
-    ax.set(yscale="log", ylabel="ms (median of repeats)", title="Copilot config: numpy engine vs PyTorch (CPU, 1 thread)")
+    ax.set(yscale="log", ylabel="ms (median of repeats)",
+           title="Copilot config: numpy engine vs PyTorch (CPU, 1 thread)")
     ax.legend(fontsize=8)
     return plots.save(fig, fig_dir, "004_copilot_speed.png")

@@ -56,11 +56,12 @@ def per_seed_rates(results: dict, cells: list[str]) -> Table:
     cfg = results["config"]
     n = cfg["n_test"]
     share = cfg.get("nine_share")
+    steps = config_value(results, "train.steps")
     drawn = "uniformly (9% carry through a 9)" if share is None else f"with {share:.0%} carrying through a 9"
     return Table("Every problem: greedy exact match on all 10^6 sums, beside the held-out set",
                  ["cell", "seed", f"held-out ({n:,}) exact match (%)", "all 10^6 exact match (%)", "wrong",
                   "95% bound on the error rate", "CPU seconds to score"], rows,
-                 f"Greedy decoding of every a + b with a, b in 0..999, after {config_value(results, 'train.steps')} steps on training "
+                 f"Greedy decoding of every a + b with a, b in 0..999, after {steps} steps on training "
                  f"problems drawn {drawn}. The row 'all': mean [95% interval] of the "
                  f"seeds' rates. A seed with no wrong answer gets the one-sided 95% upper bound on its error rate, "
                  f"the 10^6 problems taken as independent trials: 1 - 0.05^(1/10^6) = "

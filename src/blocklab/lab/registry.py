@@ -156,6 +156,11 @@ class Study:
     def tables(self, results: dict) -> list:
         return []
 
+    def viewers(self, results: dict) -> list:
+        """How the report's attention viewer runs the models this study saves (report.viewer.Viewer, one per cell
+        that saves them, preferred first); none by default."""
+        return []
+
 
 STUDIES: dict[str, type[Study]] = {}
 

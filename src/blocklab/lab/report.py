@@ -1,7 +1,8 @@
 """The report site, told what the registry knows about each study: report.html.build_report, given the registry.
 
 For a study's page: its question (Study.question, else the opening paragraph of its module's
-docstring), its own tables, the captions of its figures and the figures that show each claim.
+docstring), its own tables, the captions of its figures, the figures that show each claim and how
+its saved models run in the attention viewer.
 For the ledger: which studies measure each claim, so an unmeasured claim names its command.
 """
 from __future__ import annotations
@@ -30,7 +31,9 @@ def study_notes(results: dict) -> StudyNotes:
     study = registry.STUDIES.get(results["study"])
     if study is None:
         return StudyNotes()
-    return StudyNotes(question(study), study().tables(results), study.claim_figures, study.figure_captions)
+    instance = study()
+    return StudyNotes(question(study), instance.tables(results), study.claim_figures, study.figure_captions,
+                      instance.viewers(results))
 
 
 def claim_studies() -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
-"""The static report: index.html, ledger.html and one article per study run, from results.json files alone.
+"""The static report: index.html, ledger.html and one article per study run, from results.json files and saved models.
 
-The figures next to each results.json are copied in and the stylesheet and the ledger's script
-(assets/) are written beside the pages, so the folder can be moved or published as it is and
+The figures next to each results.json are copied in, and the stylesheet and the scripts of the
+ledger and the attention viewer (assets/) are written beside the pages, with the weights of the
+models the viewer runs (viewer/), so the folder can be moved or published as it is and
 read from file:// with nothing fetched from elsewhere. The pages are written by index_page,
 ledger_page and study_page, in the vocabulary of markup.
 """
@@ -20,7 +21,7 @@ from .ledger_page import ledger_page
 from .results import find_results, load
 from .study_page import StudyNotes, study_page
 
-ASSETS = ("site.css", "ledger.js")
+ASSETS = ("site.css", "ledger.js", "transformer.js", "viewer.js")
 
 
 def build_report(root: str | Path, out: str | Path | None = None,

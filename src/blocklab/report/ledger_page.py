@@ -53,7 +53,7 @@ def ledger_page(entries: list[dict], claim_studies: Mapping[str, Sequence[str]])
         f"<tbody>{rows}</tbody></table>"
         f"<details><summary>How verdicts are reached</summary><p>{escape(GENERAL_RULE)}</p></details>"
     )
-    return page("claims ledger · blocklab", body, script="ledger.js")
+    return page("claims ledger · blocklab", body, scripts=["ledger.js"])
 
 
 def _row(e: dict, studies: Sequence[str]) -> str:

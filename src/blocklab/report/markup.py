@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .claims import NOT_MEASURED
 
 NUMERIC = "\0"  # a table cell starting with this is right-aligned as a number
 
 
-def page(title: str, body: str, script: str = "") -> str:
-    """A whole page: the shared stylesheet (assets/site.css, written beside the pages) and an optional script."""
-    js = f"<script src='{escape(script)}'></script>" if script else ""
+def page(title: str, body: str, scripts: Sequence[str] = ()) -> str:
+    """A whole page: the shared stylesheet (assets/site.css, written beside the pages) and the scripts it runs."""
+    js = "".join(f"<script src='{escape(s)}'></script>" for s in scripts)
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
             "<meta name=viewport content='width=device-width,initial-scale=1'>"
             f"<link rel=stylesheet href='site.css'></head><body>{body}{js}</body></html>\n")

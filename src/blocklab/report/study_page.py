@@ -19,6 +19,7 @@ from .markup import NUMERIC, badge, flatten, interval, page, params_text, plain,
 from .results import FINISHED, metric_scales
 from .tables import Table, format_cell
 from .verdicts import claim_verdict
+from .viewer import Viewer, viewer_section
 
 
 @dataclass
@@ -29,6 +30,7 @@ class StudyNotes:
     tables: list[Table] = field(default_factory=list)  # the study's own tables (Study.tables)
     claim_figures: Mapping[str, Sequence[str]] = field(default_factory=dict)  # claim ID -> figure file names
     captions: Mapping[str, str] = field(default_factory=dict)  # figure file name -> what it plots
+    viewers: Sequence[Viewer] = ()  # how to run the cells' saved models, preferred first (Study.viewers)
 
 
 def study_page(name: str, path: Path, r: dict, out: Path, notes: StudyNotes, ledger: Mapping[str, dict]) -> str:
@@ -45,18 +47,20 @@ def study_page(name: str, path: Path, r: dict, out: Path, notes: StudyNotes, led
                     for cid in claim_ids)
     shown = {f for cid in claim_ids for f in notes.claim_figures.get(cid, ())}
     rest = [n for n in r["figures"] if n not in shown]
+    viewer, scripts = viewer_section(name, notes.viewers, path.parent, [c["name"] for c in r["cells"]], out)
     body = (
         f"<nav><a href='index.html'>← report index</a> · <a href='ledger.html'>claims ledger</a></nav>"
         f"<h1>{escape(r['study'])}</h1><p class=lead>{escape(r['description'])}</p>"
         + (f"<p>{escape(notes.question)}</p>" if notes.question else "")
         + f"<p class=small>{_facts(r)}</p>"
         + (f"<h2>Claims</h2>{cards}" if cards else "<p>This study measures no claim of the source documents.</p>")
+        + viewer
         + (f"<h2>{'More figures' if shown else 'Figures'}</h2>{figures(rest)}" if rest else "")
         + ("" if r["figures"] else "<p>This study draws no figures.</p>")
         + "".join(_study_table(t) for t in notes.tables)
         + "<h2>Data</h2>" + _cells(r) + _seeds(r) + _config(r) + _about(path, r)
     )
-    return page(f"{r['study']} · blocklab", body)
+    return page(f"{r['study']} · blocklab", body, scripts)
 
 
 def _parts(name: str, r: dict, claim_id: str, entry: dict | None) -> tuple[list[dict], bool]:

@@ -34,10 +34,14 @@ Head = tuple[str, int]  # (module path, head index)
 def modules(model: Seq2SeqTransformer) -> dict[str, str]:
     """Seed-style label -> module path, encoder self, decoder self, then cross-attention."""
     enc, dec = model.cfg.n_encoder_layers, model.cfg.n_decoder_layers
-    out = {f"encoder_{i}_self": f"encoder.blocks.{i}.attn" for i in range(enc)}
-    out |= {f"decoder_{i}_self": f"decoder.blocks.{i}.attn" for i in range(dec)}
-    out |= {f"decoder_{i}_cross": f"decoder.blocks.{i}.cross_attn" for i in range(dec)}
-    return out
+    labels = [f"encoder_{i}_self" for i in range(enc)] + [f"decoder_{i}_self" for i in range(dec)]
+    return {label: module_path(label) for label in labels + [f"decoder_{i}_cross" for i in range(dec)]}
+
+
+def module_path(label: str) -> str:
+    """'encoder_1_self' -> 'encoder.blocks.1.attn'; 'decoder_0_cross' -> 'decoder.blocks.0.cross_attn'."""
+    stack, index, kind = label.split("_")
+    return f"{stack}.blocks.{index}.{'cross_attn' if kind == 'cross' else 'attn'}"
 
 
 def heads(model: Seq2SeqTransformer) -> dict[str, Head]:

@@ -48,6 +48,7 @@ from .every_problem import FAILURES_KEPT
 from .model import MODELS, build, evaluate, greedy, loss_fn
 from .nines import relay_heads
 from .tables import all_tables
+from .viewer import viewers
 
 
 @dataclass
@@ -125,6 +126,7 @@ class AdditionHeads(Study):
                      run_dir=ctx.work_dir, progress=ctx.progress)
         cpu = time.process_time() - cpu
         model.cpu().eval()
+        model.save(ctx.work_dir / "model")  # the report's attention viewer runs it
         hist = result.history
         out = {"model": p["model"], "order": p["order"], "diverged": result.diverged,
                "params": sum(t.numel() for t in model.parameters()),
@@ -177,3 +179,6 @@ class AdditionHeads(Study):
 
     def measure(self, results: dict) -> list:
         return report.measure(results)
+
+    def viewers(self, results: dict) -> list:
+        return viewers(results)

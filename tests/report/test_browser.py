@@ -23,9 +23,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from blocklab.errors import BlocklabError
 from blocklab.lab.report import build_report
 from blocklab.lab.runner import run_study
+from blocklab.nn import GPT, GPTConfig, Seq2SeqConfig, Seq2SeqTransformer
 from blocklab.nn.models.saving import load_any
+from blocklab.report.model_export import export_model
+from blocklab.report.viewer import Viewer, read_input
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 WIDTH = 1280
@@ -220,8 +224,6 @@ def check_against_python(browser, section: str, model, viewer: dict, ablate=None
 
 
 def test_the_viewer_redraws_for_each_input_and_agrees_with_the_python_model(site, browser, tmp_path):
-    from blocklab.report.viewer import Viewer, read_input
-
     found = viewer_pages(site, browser)
     assert found, "no page has an attention viewer"
     kinds = set()
@@ -234,6 +236,8 @@ def test_the_viewer_redraws_for_each_input_and_agrees_with_the_python_model(site
                           tuple(viewer["suffix"]), viewer["bos"], viewer["digits"], viewer["length"])
             kinds.add(exported["model"]["kind"])
             draws = int(browser.execute_script("return window.blocklabViewers[arguments[0]].draws", section))
+            pixels = "return Array.from(document.querySelectorAll('#' + arguments[0] + ' canvas'), c => c.toDataURL())"
+            drawn = []
             for i, example in enumerate(viewer["examples"][:3]):
                 if i:
                     browser.execute_script("const s = document.querySelector('#' + arguments[0] + ' select');"
@@ -246,15 +250,20 @@ def test_the_viewer_redraws_for_each_input_and_agrees_with_the_python_model(site
                 assert fed == read_input(example, spec), f"the page reads {example!r} as {fed}"
                 now = int(browser.execute_script("return window.blocklabViewers[arguments[0]].draws", section))
                 assert now == draws + i, f"{page.name}: {now} drawings after {i} changes of the input"
+                drawn.append(browser.execute_script(pixels, section))
+            assert drawn[0] != drawn[1] != drawn[2], "the heatmaps did not change with the input"
             tick = browser.find_element("css selector", f"#{section} input[type=checkbox]")
             tick.click()
             name, head = tick.get_attribute("data-head").rsplit(":", 1)
-            check_against_python(browser, section, model, viewer, ablate=(name, int(head)))
+            ablated = check_against_python(browser, section, model, viewer, ablate=(name, int(head)))
+            assert ablated["answer"][-1]["probabilities"] != last["answer"][-1]["probabilities"]
             tick.click()
             typed = browser.find_element("css selector", f"#{section} input[type=text]")
             typed.clear()
-            typed.send_keys("?")
-            assert "write it like" in browser.find_element("css selector", f"#{section} .viewer-message").text
+            typed.send_keys("12?")
+            with pytest.raises(BlocklabError) as refused:
+                read_input("12?", spec)
+            assert browser.find_element("css selector", f"#{section} .viewer-message").text == str(refused.value)
             assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     if not os.environ.get("BLOCKLAB_BROWSER_SITE"):
         assert kinds == {"GPT", "Seq2SeqTransformer"}, kinds
@@ -304,9 +313,6 @@ def test_the_page_forward_pass_is_blocklab_nn_for_every_setting_it_runs(kind, ch
     """WHAT: transformer.js's logits and patterns equal the float64 Python model's to 1e-9, with and without a head
     ablated, for each setting it reads. WHY: the end-to-end check above is on trained float32 models, where a
     slightly wrong formula (a tanh GELU, a missing bias) can hide under 1e-5; large random weights cannot hide it."""
-    from blocklab.nn import GPT, GPTConfig, Seq2SeqConfig, Seq2SeqTransformer
-    from blocklab.report.model_export import export_model
-
     torch.manual_seed(0)
     common = dict(vocab_size=9, d_model=8, n_heads=4, d_ff=16, max_len=16, dropout=0.0)
     model = (GPT(GPTConfig(**common, **changes), head_bias=not changes.get("tie_weights", True)) if kind == "GPT"

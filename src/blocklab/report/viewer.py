@@ -89,7 +89,7 @@ def read_input(text: str, viewer: Viewer) -> list[int]:
     while i < len(s):
         k = next((k for k in by_length if s.startswith(viewer.vocab[k], i)), None)
         if k is None:
-            raise BlocklabError(f"cannot read {s[i:]!r}: no token starts there; {hint}")
+            raise BlocklabError(f"cannot read {text!r}: no token starts with {s[i]!r}; {hint}")
         ids.append(k)
         i += len(viewer.vocab[k])
     if not ids or viewer.length is not None and len(ids) != viewer.length:

@@ -36,7 +36,7 @@
     const ids = [];
     for (let i = 0; i < s.length;) {
       const k = byLength.find((j) => s.startsWith(spec.vocab[j], i));
-      if (k === undefined) { throw new Error(`cannot read '${s.slice(i)}': no token starts there; ${hint}`); }
+      if (k === undefined) { throw new Error(`cannot read '${text}': no token starts with '${s[i]}'; ${hint}`); }
       ids.push(k);
       i += spec.vocab[k].length;
     }

@@ -82,13 +82,14 @@ class TinyStudy(registry.Study):
         fig, ax = plots.figure()
         for c in results["cells"]:
             plots.line_with_band(ax, None, [r["metrics"]["curve"] for r in finished_runs(results, c["name"])],
-                                 label=c["name"])
+                                 label=c["name"], scale=plots.LOSS)
         ax.set_yscale("log")
         ax.legend()
         names = [plots.save(fig, fig_dir, FIGURES[0])]
         fig, ax = plots.figure()
         plots.bars_with_ci(ax, [c["name"] for c in results["cells"]],
-                           [seed_values(results, c["name"], "slope_error") for c in results["cells"]])
+                           [seed_values(results, c["name"], "slope_error") for c in results["cells"]],
+                           scale=plots.NONNEGATIVE)
         names.append(plots.save(fig, fig_dir, FIGURES[1]))
         fig, ax = plots.figure()
         matrix = [[np.mean(seed_values(results, c["name"], "final_loss") or [np.nan])] for c in results["cells"]]

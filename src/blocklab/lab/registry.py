@@ -46,7 +46,7 @@ in blocklab.studies.catalogue; importing it registers it.
             fig, ax = plots.figure()
             for c in results["cells"]:
                 curves = [[h["val_acc"] for h in r["metrics"]["history"]] for r in finished_runs(results, c["name"])]
-                plots.line_with_band(ax, None, curves, label=c["name"])
+                plots.line_with_band(ax, None, curves, label=c["name"], scale=plots.ACCURACY)
             return [plots.save(fig, fig_dir, "45_skip_connections_training.png")]
 
         def measure(self, results):

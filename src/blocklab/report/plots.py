@@ -3,10 +3,12 @@
 Figures are `matplotlib.figure.Figure` objects rendered by Agg: no pyplot state, no
 window, nothing that needs a display, and nothing leaks between figures. Every helper
 that draws a number over seeds draws its 95% interval too (see stats.py), inside the
-metric's range (a `scale`, see scales.py).
+range of the metric it draws: each call names that range (`scale=`, see scales.py;
+the common ones are here as plots.ACCURACY, plots.LOSS, ...), so no band or error bar
+claims an accuracy above 100 or a negative loss.
 
     fig, ax = plots.figure()
-    plots.line_with_band(ax, steps, loss_curves_per_seed, label="residual")
+    plots.line_with_band(ax, steps, loss_curves_per_seed, label="residual", scale=plots.LOSS)
     plots.save(fig, fig_dir, "45_skip_connections_training.png")
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from ..io import atomic_write_bytes  # noqa: E402
 from .results import as_floats, finite  # noqa: E402,F401  (re-exported: figures read them here)
-from .scales import UNBOUNDED, Scale  # noqa: E402
+from .scales import ACCURACY, COSINE, FRACTION, LOSS, NONNEGATIVE, PERCENT, UNBOUNDED, Scale  # noqa: E402,F401
 from .stats import curve_band, mean_ci  # noqa: E402
 
 DPI = 120
@@ -88,27 +90,43 @@ def pad(curves: Sequence[Sequence[float | None]]) -> np.ndarray:
 
 
 def line_with_band(ax, x: Sequence[float] | None, curves: Sequence[Sequence[float | None]], label: str | None = None,
-                   color: str | None = None, scale: Scale = UNBOUNDED) -> None:
-    """Mean over seeds as a line, its pointwise 95% interval on `scale` as a shaded band; curves: one per seed."""
+                   color: str | None = None, *, scale: Scale) -> None:
+    """Mean over seeds as a line, its pointwise 95% interval within `scale` as a shaded band; curves: one per seed."""
     mean, low, high = curve_band(pad(curves), scale)
     xs = np.arange(mean.size) if x is None else np.asarray(x, dtype=float)[: mean.size]
     (line,) = ax.plot(xs, mean, label=label, color=color, linewidth=1.6)
     ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
 
 
-def bars_with_ci(ax, labels: Sequence[str], values: Sequence[Sequence[float]], color: str | None = None,
-                 scale: Scale = UNBOUNDED) -> None:
-    """One bar per label at the mean over seeds, a 95% interval error bar on `scale`, and each seed as a dot."""
+def bars_with_ci(ax, labels: Sequence[str], values: Sequence[Sequence[float]], color: str | None = None, *,
+                 scale: Scale) -> None:
+    """One bar per label at the mean over seeds, a 95% interval error bar within `scale`, and each seed as a dot."""
     xs = np.arange(len(labels))
-    intervals = [mean_ci(v, scale) for v in values]
-    means = np.array([np.nan if i.mean is None else i.mean for i in intervals])
-    err = np.array([[0.0, 0.0] if i.low is None else [i.mean - i.low, i.high - i.mean] for i in intervals]).T
-    ax.bar(xs, means, yerr=err.reshape(2, -1), capsize=4, color=color or "C0", alpha=0.8)
+    means, err = means_and_errors(values, scale)
+    ax.bar(xs, means, yerr=err, capsize=4, color=color or "C0", alpha=0.8)
     for x, seeds in zip(xs, values):
         shown = [v for v in seeds if v is not None and np.isfinite(v)]
         ax.plot([x] * len(shown), shown, "o", color="black", markersize=3, alpha=0.7)
     tilt = max(map(len, labels), default=0) > 8  # long labels would overlap
     ax.set_xticks(xs, labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
+
+
+def points_with_ci(ax, x: Sequence[float], values: Sequence[Sequence[float | None]], label: str | None = None, *,
+                   scale: Scale) -> None:
+    """The mean over seeds at each x, marked and joined, with its 95% interval within `scale` as an error bar;
+    values: at each x, one value per seed."""
+    means, err = means_and_errors(values, scale)
+    ax.errorbar(np.asarray(x, dtype=float), means, yerr=err, marker="o", markersize=3, capsize=2, linewidth=1.4,
+                label=label)
+
+
+def means_and_errors(values: Sequence[Sequence[float | None]], scale: Scale) -> tuple[np.ndarray, np.ndarray]:
+    """For each group of seed values, the mean (NaN if none is finite) and the distances (2, groups) from it down
+    and up to its 95% interval within `scale` (0 where there is no interval): what errorbar's yerr takes."""
+    intervals = [mean_ci(v, scale) for v in values]
+    means = np.array([np.nan if i.mean is None else i.mean for i in intervals])
+    err = np.array([[0.0, 0.0] if i.low is None else [i.mean - i.low, i.high - i.mean] for i in intervals])
+    return means, err.reshape(-1, 2).T
 
 
 def heatmap(ax, matrix: Sequence[Sequence[float]], row_labels: Sequence[str], col_labels: Sequence[str],

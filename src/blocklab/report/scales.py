@@ -4,6 +4,7 @@ An accuracy lives in [0, 100] (or [0, 1] as a fraction), a loss or an entropy is
 negative, a difference of two accuracies lies in [-100, 100]. A `Scale` says so:
 
     PERCENT = Scale("%", 0, 100)          FRACTION = Scale("", 0, 1)
+    ACCURACY = Scale("", 0, 100)          COSINE = Scale("", -1, 1)
     LOSS = Scale("loss", 0, inf)          NONNEGATIVE = Scale("", 0, inf)
     UNBOUNDED = Scale("", -inf, inf)      PERCENT.difference() -> Scale("points", -100, 100)
 
@@ -73,12 +74,14 @@ class Scale:
 
 PERCENT = Scale("%", 0.0, 100.0)
 FRACTION = Scale("", 0.0, 1.0)
+ACCURACY = Scale("", 0.0, 100.0)  # in percent or as a fraction: either lies in [0, 100]
+COSINE = Scale("", -1.0, 1.0)
 LOSS = Scale("loss", 0.0, math.inf)
 NONNEGATIVE = Scale("", 0.0, math.inf)
 UNBOUNDED = Scale()
 
 _INFERRED = (  # (last part of the dotted name, scale); see the module docstring
-    (re.compile(r"^(acc|accuracy|.+_acc|.+_accuracy|.+_pct|.+_percent)$"), Scale("", 0.0, 100.0)),
+    (re.compile(r"^(acc|accuracy|.+_acc|.+_accuracy|.+_pct|.+_percent)$"), ACCURACY),
     (re.compile(r"^(loss|.+_loss|entropy|.+_entropy|seconds|.+_seconds|.+_ms)$"), NONNEGATIVE),
 )
 

@@ -171,7 +171,8 @@ class TrainFeatures(Study):
             ("int8", ("float_acc", "int8_acc"), "next-character accuracy (%)"),
         ]
         for ax, (cell, keys, label) in zip(axes, panels):
-            plots.bars_with_ci(ax, [k.split("_")[0] for k in keys], [seed_values(results, cell, k) for k in keys])
+            plots.bars_with_ci(ax, [k.split("_")[0] for k in keys], [seed_values(results, cell, k) for k in keys],
+                               scale=plots.ACCURACY if "accuracy" in label else plots.NONNEGATIVE)
             ax.set_ylabel(label)
             ax.set_title(f"{cell}: {label.split(' (')[0]}")
         return [plots.save(fig, fig_dir, "train_features.png")]

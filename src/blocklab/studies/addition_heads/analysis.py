@@ -159,7 +159,7 @@ def decodings(results: dict, fig_dir: Path) -> str:
         labels = ["TF token", "TF exact", "greedy exact", *(f"beam {k} exact" for k in t[0]["beam_em"])]
         values = [[x["tf_token_acc"] for x in t], [x["tf_em"] for x in t], [x["greedy_em"] for x in t],
                   *([x["beam_em"][k] for x in t] for k in t[0]["beam_em"])]
-        plots.bars_with_ci(ax, labels, values)
+        plots.bars_with_ci(ax, labels, values, scale=plots.ACCURACY)
         low = min(min(v) for v in values)
         ax.set_ylim(max(0.0, low - 2), 100.5)
         ax.set_ylabel("accuracy on held-out problems (%)")
@@ -173,7 +173,7 @@ def training(results: dict, fig_dir: Path) -> str:
     for cell in trained_cells(results):
         hist = [m["history"] for m in list(per_seed(results, cell).values())]
         plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_greedy_em"] for h in s] for s in hist],
-                             label=cell)
+                             label=cell, scale=plots.ACCURACY)
     ax.axhline(99, color="grey", linestyle="--", linewidth=1, label="99%")
     ax.set(xlabel="training step", ylabel="validation greedy exact match (%)", ylim=(0, 101),
            title="Greedy exact match during training (time-to-99% = first crossing)")
@@ -248,7 +248,7 @@ def by_carries(results: dict, fig_dir: Path) -> str:
     for cell in trained_cells(results):
         t = [m["test"] for m in list(per_seed(results, cell).values())]
         curves = [[x["by_carries"][str(c)]["greedy_em"] for c in range(4)] for x in t]
-        plots.line_with_band(ax, range(4), curves, label=cell)
+        plots.line_with_band(ax, range(4), curves, label=cell, scale=plots.ACCURACY)
     ax.set(xlabel="number of carries in the problem", ylabel="greedy exact match (%)", xticks=range(4),
            title="Held-out accuracy by number of carries (95% CI over seeds)")
     ax.legend(fontsize=8)
@@ -283,7 +283,8 @@ def pruning(results: dict, fig_dir: Path) -> str:
     for cell in head_cells(results):
         ms = list(per_seed(results, cell).values())
         plots.line_with_band(ax, range(len(ms[0]["heads"]["pruning"])),
-                             [[s["em"] for s in m["heads"]["pruning"]] for m in ms], label=f"{cell} (jointly pruned)")
+                             [[s["em"] for s in m["heads"]["pruning"]] for m in ms], label=f"{cell} (jointly pruned)",
+                             scale=plots.ACCURACY)
     ax.axvspan(0.2 * 24, 0.4 * 24, color="grey", alpha=0.12, label="Michel et al. 2019: 20-40% prunable")
     ax.set(xlabel="heads removed (greedy order, zero ablation)", ylabel="held-out greedy exact match (%)",
            ylim=(0, 101), title="Cumulative pruning: the pruned model evaluated at every step")

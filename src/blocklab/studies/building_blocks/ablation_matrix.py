@@ -93,14 +93,15 @@ class AblationMatrix(Study):
 
         fig, axes = plots.figure(1, 2, width=5.5)
         rows = list(SEED_ROWS)
-        plots.bars_with_ci(axes[0], [SEED_ROWS[r][0] for r in rows], [acc.get(r, []) for r in rows])
+        plots.bars_with_ci(axes[0], [SEED_ROWS[r][0] for r in rows], [acc.get(r, []) for r in rows],
+                           scale=plots.ACCURACY)
         axes[0].plot(range(len(rows)), [SEED_ROWS[r][1] for r in rows], "_", color="C3", markersize=22,
                      markeredgewidth=2, label="seed's value")
         axes[0].axhline(50, color="grey", linestyle=":", label="chance")
         axes[0].set(ylabel="test accuracy (%)", ylim=(0, 105), title="first==last: the seed's rows")
         axes[0].legend()
         plots.bars_with_ci(axes[1], list(SEED_RANKING), [list(importance(results, n).values()) for n in SEED_RANKING],
-                           color="C1")
+                           color="C1", scale=plots.ACCURACY.difference())
         axes[1].axhline(0, color="black", linewidth=0.8)
         axes[1].set(ylabel="accuracy drop when removed alone (points)",
                     title="Importance (seed: norm > PE > skip > attention)")
@@ -114,7 +115,7 @@ class AblationMatrix(Study):
                       [_label(c, "attention", "PE") for c in cols_of], fmt="{:.0f}")
         axes[0].set_title("Mean test accuracy (%) of all 16 combinations")
         order = sorted(subsets, key=lambda s: -np.nanmean(acc[s] or [np.nan]))
-        plots.bars_with_ci(axes[1], [code(s) for s in order], [acc[s] for s in order])
+        plots.bars_with_ci(axes[1], [code(s) for s in order], [acc[s] for s in order], scale=plots.ACCURACY)
         axes[1].set_xticks(range(len(order)), [code(s) for s in order], rotation=90, fontfamily="monospace")
         axes[1].axhline(50, color="grey", linestyle=":")
         axes[1].set(ylabel="test accuracy (%)", ylim=(0, 105),
@@ -124,7 +125,8 @@ class AblationMatrix(Study):
         fig, ax = plots.figure(width=6.5)
         pairs = list(itertools.combinations(NAMES, 2))
         plots.bars_with_ci(ax, [f"{a}+{b}" for a, b in pairs],
-                           [list(interaction(results, a, b).values()) for a, b in pairs], color="C2")
+                           [list(interaction(results, a, b).values()) for a, b in pairs], color="C2",
+                           scale=plots.UNBOUNDED)  # a sum of four accuracies with signs
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set(ylabel="drop(both) - drop(a) - drop(b) (points)",
                title="Interactions: above 0 the pair hurts more than the sum of its parts")

@@ -83,7 +83,7 @@ class Capstone(Study):
     def figures(self, results, fig_dir):
         names = [c["name"] for c in results["cells"]]
         fig, ax = plots.figure(width=6.5)
-        plots.bars_with_ci(ax, names, [seed_values(results, n, "test_acc") for n in names])
+        plots.bars_with_ci(ax, names, [seed_values(results, n, "test_acc") for n in names], scale=plots.ACCURACY)
         ax.axhline(100 / results["config"]["n_symbols"], color="grey", linestyle=":", label="chance")
         ax.set(ylabel="test accuracy (%)", ylim=(0, 105),
                title="Capstone ablation on lookup (4 layers, mean and 95% CI over seeds)")
@@ -97,7 +97,8 @@ class Capstone(Study):
             runs = finished_runs(results, n)
             if runs:
                 plots.line_with_band(ax, runs[0]["metrics"]["curve"]["step"],
-                                     [r["metrics"]["curve"]["val_acc"] for r in runs], label=n)
+                                     [r["metrics"]["curve"]["val_acc"] for r in runs], label=n,
+                                     scale=plots.ACCURACY)
         ax.axhline(100 / results["config"]["n_symbols"], color="grey", linestyle=":", label="chance")
         ax.set(xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 105),
                title="Training curves of the ablations (mean, 95% CI band)")

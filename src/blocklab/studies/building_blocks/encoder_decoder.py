@@ -49,9 +49,10 @@ def _across(results: dict, cells: list[str], key: str) -> list[list[float]]:
 
 
 def _history(ax, results: dict, cell: str, key: str, label: str) -> None:
-    """An evaluation-record metric against training step, mean and 95% CI over seeds."""
+    """A loss of the evaluation record against training step, mean and 95% CI over seeds."""
     hist = list(per_seed(results, cell, "history").values())
-    plots.line_with_band(ax, [h["step"] for h in hist[0]], [[h[key] for h in s] for s in hist], label=label)
+    plots.line_with_band(ax, [h["step"] for h in hist[0]], [[h[key] for h in s] for s in hist], label=label,
+                         scale=plots.LOSS)
     ax.set_xlabel("training step")
 
 
@@ -177,7 +178,7 @@ class EncoderDecoder(Study):
         fig, ax = plots.figure()
         for key, label in (("train.mse", "train"), ("test.mse", "test"), ("test.spike_mse", "test, at spikes"),
                            ("test.smooth_mse", "test, off spikes"), ("linear_mse", "best linear map through k, test")):
-            plots.line_with_band(ax, sweep, _across(results, cells, key), label=label)
+            plots.line_with_band(ax, sweep, _across(results, cells, key), label=label, scale=plots.NONNEGATIVE)
         ax.set(yscale="log", xlabel="bottleneck size k", ylabel="MSE", title="Reconstruction error vs bottleneck")
         ax.legend(fontsize=8)
         names.append(plots.save(fig, fig_dir, "48_encoder_decoder_bottleneck.png"))
@@ -185,7 +186,8 @@ class EncoderDecoder(Study):
         pair = {"no skip": f"bottleneck-{k}", "U-Net skip": f"unet-{k}"}
         fig, axes = plots.figure(1, 3, width=4.6)
         for ax, key, title in ((axes[0], "test.mse", "test MSE"), (axes[1], "test.spike_mse", "test MSE at spikes")):
-            plots.bars_with_ci(ax, list(pair), [seed_values(results, c, key) for c in pair.values()])
+            plots.bars_with_ci(ax, list(pair), [seed_values(results, c, key) for c in pair.values()],
+                               scale=plots.NONNEGATIVE)
             ax.set(yscale="log", ylabel=title, title=f"{title}, k = {k} (dots: seeds)")
         self._probe_lines(axes[2], results, pair, 0)
         names.append(plots.save(fig, fig_dir, "48_encoder_decoder_unet.png"))
@@ -206,13 +208,15 @@ class EncoderDecoder(Study):
         cases = {f"balanced k={k}": f"bottleneck-{k}", f"too small k={sweep[0]}": cells[0],
                  f"no compression k={cfg['length']}": f"bottleneck-{cfg['length']}",
                  "encoder >> decoder": "enc-over-dec", f"U-Net skip k={k}": f"unet-{k}"}
-        metrics = {"test MSE": lambda c: seed_values(results, c, "test.mse"),
-                   "test MSE / train MSE (memorisation)": lambda c: [t / r for t, r in zip(
-                       seed_values(results, c, "test.mse"), seed_values(results, c, "train.mse"))],
-                   "noise gain (1 = identity map)": lambda c: seed_values(results, c, "test.noise_gain")}
+        metrics = {"test MSE": (lambda c: seed_values(results, c, "test.mse"), plots.NONNEGATIVE),
+                   "test MSE / train MSE (memorisation)": (lambda c: [t / r for t, r in zip(
+                       seed_values(results, c, "test.mse"), seed_values(results, c, "train.mse"))], plots.NONNEGATIVE),
+                   # a projection coefficient: negative when the output moves against the noise
+                   "noise gain (1 = identity map)": (lambda c: seed_values(results, c, "test.noise_gain"),
+                                                     plots.UNBOUNDED)}
         fig, axes = plots.figure(1, 3, width=4.8)
-        for ax, (ylabel, values) in zip(axes, metrics.items()):
-            plots.bars_with_ci(ax, list(cases), [values(c) for c in cases.values()])
+        for ax, (ylabel, (values, scale)) in zip(axes, metrics.items()):
+            plots.bars_with_ci(ax, list(cases), [values(c) for c in cases.values()], scale=scale)
             ax.set(ylabel=ylabel, title=ylabel.split(" (")[0])
         axes[0].set_yscale("log")
         fig.suptitle("Encoder-decoder failure modes (95% CI over seeds, dots are seeds)")
@@ -225,7 +229,7 @@ class EncoderDecoder(Study):
         ax.plot(target, color="black", linewidth=2.2, alpha=0.5, label="target")
         for label, cell in cells.items():
             snaps = list(per_seed(results, cell, "snapshots").values())
-            plots.line_with_band(ax, None, [s["values"][-1][i] for s in snaps], label=label)
+            plots.line_with_band(ax, None, [s["values"][-1][i] for s in snaps], label=label, scale=plots.UNBOUNDED)
         ax.set(xlabel="sample", ylabel="value", title=f"Probe signal {i + 1}, after training")
         ax.legend(fontsize=8)
 
@@ -238,7 +242,8 @@ class EncoderDecoder(Study):
         for row, signal in enumerate(target):
             for ax, j in zip(axes[row], picks):
                 ax.plot(signal, color="black", alpha=0.5, linewidth=2, label="target")
-                plots.line_with_band(ax, None, [s["values"][j][row] for s in snaps], label="reconstruction")
+                plots.line_with_band(ax, None, [s["values"][j][row] for s in snaps], label="reconstruction",
+                                     scale=plots.UNBOUNDED)
                 ax.set_title(f"signal {row + 1}, step {steps[j]}", fontsize=9)
         axes[0, 0].legend(fontsize=7)
         fig.suptitle(f"Reconstructions of fixed test signals during training ({cell}; mean, 95% CI over seeds)")

@@ -17,8 +17,10 @@ def char_lm_figures(results: dict, fig_dir) -> list[str]:
     for ax, cell in zip([axes] if len(cells) == 1 else axes, cells):
         hist = list(per_seed(results, cell, "history").values())
         steps = [h["step"] for h in hist[0]]
-        plots.line_with_band(ax, steps, [[h["train_loss"] for h in s] for s in hist], label="train (since last eval)")
-        plots.line_with_band(ax, steps, [[h["val_loss"] for h in s] for s in hist], label="validation")
+        plots.line_with_band(ax, steps, [[h["train_loss"] for h in s] for s in hist], label="train (since last eval)",
+                             scale=plots.LOSS)
+        plots.line_with_band(ax, steps, [[h["val_loss"] for h in s] for s in hist], label="validation",
+                             scale=plots.LOSS)
         if cell.startswith("shakespeare"):
             ax.axhline(NANOGPT_VAL_LOSS, color="gray", linestyle="--", linewidth=1, label="nanoGPT README: 1.88")
         ax.set_xlabel("iteration")

@@ -30,14 +30,14 @@ def grid(nrows: int, ncols: int, **kw):
     return fig, np.array(axes, dtype=object).reshape(nrows, ncols)
 
 
-def band(ax, x, curves, label, color, dashed=False) -> None:
-    """plots.line_with_band over the seeds with a finite value. A cell that has runs but no
-    finite value still gets a legend entry; one with no runs (not in this config) gets none."""
+def band(ax, x, curves, label, color, dashed=False, *, scale) -> None:
+    """plots.line_with_band over the seeds with a finite value, within `scale`. A cell that has runs but
+    no finite value still gets a legend entry; one with no runs (not in this config) gets none."""
     if not curves:
         return
     curves = [c for c in curves if c and np.isfinite(np.asarray(c, dtype=float)).any()]
     if curves:
-        plots.line_with_band(ax, x, curves, label=label, color=color)
+        plots.line_with_band(ax, x, curves, label=label, color=color, scale=scale)
     else:
         ax.plot([], [], label=f"{label}: nothing finite", color=color)
     ax.lines[-1].set_linestyle("--" if dashed else "-")

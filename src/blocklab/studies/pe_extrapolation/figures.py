@@ -33,12 +33,9 @@ def extrapolation_curves(results: dict, fig_dir: Path) -> str:
         cells = task_cells(results, task)
         for i, c in enumerate(cells):
             xs = np.array(lengths(results, c["name"]))
-            intervals = [mean_ci(seed_values(results, c["name"], f"acc.{n}")) for n in xs]
-            mean = np.array([v.mean for v in intervals])
-            err = np.array([[0, 0] if v.low is None else [v.mean - v.low, v.high - v.mean] for v in intervals]).T
             shift = 2 ** (0.06 * (i - (len(cells) - 1) / 2))  # side by side, so the error bars do not hide each other
-            ax.errorbar(xs * shift, mean, yerr=np.clip(err, 0, None), marker="o", markersize=3, capsize=2,
-                        linewidth=1.4, label=label(c["params"]))
+            plots.points_with_ci(ax, xs * shift, [seed_values(results, c["name"], f"acc.{n}") for n in xs],
+                                 label=label(c["params"]), scale=plots.ACCURACY)
             if c["params"]["encoding"] == "learned":
                 past = [n for n, msg in list(per_seed(results, c["name"], "error_policy").values())[0].items() if msg]
                 if past:
@@ -108,7 +105,8 @@ def failure_modes(results: dict, fig_dir: Path) -> str:
     for c in cells:
         runs = finished_runs(results, c["name"])
         steps = max((r["metrics"]["curve_steps"] for r in runs), key=len)  # seeds stop early at different steps
-        plots.line_with_band(curves, steps, [r["metrics"]["val_curve"] for r in runs], label=label(c["params"]))
+        plots.line_with_band(curves, steps, [r["metrics"]["val_curve"] for r in runs], label=label(c["params"]),
+                             scale=plots.ACCURACY)
     curves.set(xlabel="training step", ylabel="validation accuracy (%), lengths 8-16", ylim=(0, 105),
                title="Training on lengths 8-16 (the seed's stayed at 50%)")
     curves.legend(fontsize=7)

@@ -19,14 +19,15 @@ def sentiment_figures(results: dict, fig_dir) -> list[str]:
         return []
     names = []
     fig, (acc, q) = plots.figure(1, 2)
-    plots.bars_with_ci(acc, cells, [seed_values(results, c, "test_acc") for c in cells])
+    plots.bars_with_ci(acc, cells, [seed_values(results, c, "test_acc") for c in cells], scale=plots.ACCURACY)
     majority = list(per_seed(results, cells[0], "data.majority_test_acc").values())[0]
     acc.axhline(majority, color="gray", linestyle="--", linewidth=1, label=f"majority class {majority:.1f}%")
     acc.set_ylim(50, 90)
     acc.set_ylabel("test accuracy (%)")
     acc.set_title("Rotten Tomatoes snippets: test accuracy")
     acc.legend(loc="lower right", fontsize=8)
-    plots.bars_with_ci(q, cells, [seed_values(results, c, "int8_change") for c in cells], color="C1")
+    plots.bars_with_ci(q, cells, [seed_values(results, c, "int8_change") for c in cells], color="C1",
+                       scale=plots.ACCURACY.difference())
     q.axhline(0, color="black", linewidth=0.8)
     q.set_ylabel("int8 - float32 test accuracy (points)")
     q.set_title("int8 dynamic quantization")
@@ -35,7 +36,8 @@ def sentiment_figures(results: dict, fig_dir) -> list[str]:
     fig, ax = plots.figure()
     for c in cells:
         hist = list(per_seed(results, c, "history").values())
-        plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_acc"] for h in s] for s in hist], label=c)
+        plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_acc"] for h in s] for s in hist], label=c,
+                             scale=plots.ACCURACY)
     ax.set_xlabel("training step")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Validation accuracy while training (mean, 95% CI over seeds)")
@@ -51,7 +53,7 @@ def sentiment_figures(results: dict, fig_dir) -> list[str]:
                 for part in ("token", "position"):
                     labels.append(f"{c} {when} {part}")
                     values.append(seed_values(results, c, f"embedding_rms.{when}.{part}"))
-        plots.bars_with_ci(ax, labels, values, color="C2")
+        plots.bars_with_ci(ax, labels, values, color="C2", scale=plots.NONNEGATIVE)
         ax.set_ylabel("RMS over non-pad tokens")
         ax.set_title("Token vs position part of the embedding (C003-04)")
         names.append(plots.save(fig, fig_dir, "sentiment_embedding_scale.png"))

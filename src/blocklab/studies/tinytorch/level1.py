@@ -153,7 +153,8 @@ class TinyTorchLevel1(Study):
 def _training_figure(runs: list[dict], fig_dir) -> str:
     fig, (loss_ax, acc_ax) = plots.figure(1, 2)
     curves = [m["loss_curve"] for m in runs]
-    plots.line_with_band(loss_ax, 10 * np.arange(1, max(map(len, curves)) + 1), curves, label="numpy engine (3 seeds)")
+    plots.line_with_band(loss_ax, 10 * np.arange(1, max(map(len, curves)) + 1), curves, label="numpy engine (3 seeds)",
+                         scale=plots.LOSS)
     loss_ax.plot([1, SEED_STEPS], [3.81, 1.55], "rv", label="the seed: 3.81 -> 1.55")
     loss_ax.axhline(np.log(patterns.VOCAB_SIZE), color="gray", linestyle=":", label="chance, ln 37")
     loss_ax.set(xscale="log", xlabel="step", ylabel="training loss (nats, 10-step mean)",
@@ -161,7 +162,8 @@ def _training_figure(runs: list[dict], fig_dir) -> str:
     loss_ax.legend(fontsize=8)
     steps = [r["step"] for r in runs[0]["accuracy_curve"]]
     for key, label in (("right", "the seed's test"), ("right_determined", "determined predictions only")):
-        plots.line_with_band(acc_ax, steps, [[r[key] for r in m["accuracy_curve"]] for m in runs], label=label)
+        plots.line_with_band(acc_ax, steps, [[r[key] for r in m["accuracy_curve"]] for m in runs], label=label,
+                             scale=plots.NONNEGATIVE)  # a count of right answers
     acc_ax.axhline(patterns.ceiling(), color="gray", linestyle=":", label="ceiling of the seed's test (10)")
     acc_ax.plot([SEED_STEPS], [3], "rv", label="the seed: 3 of 12 at 200 steps")
     acc_ax.set(xlabel="step", ylabel="patterns right (of 12)", ylim=(-0.3, 12.5),
@@ -188,7 +190,7 @@ def _speed_figure(runs: list[dict], fig_dir) -> str:
               "PyTorch, fused LN\n(bench)"]
     values = [[m["ms_per_step"] for m in runs]] + [[m["bench"][f"{c}_step_ms"] for m in runs]
                                                     for c in ("numpy", "torch", "torch_fused")]
-    plots.bars_with_ci(ax, labels, values)
+    plots.bars_with_ci(ax, labels, values, scale=plots.NONNEGATIVE)
     ax.axhline(17, color="red", linestyle="--", label="the seed's TinyTorch: 17 ms/step")
     ax.set(ylabel="ms per training step (median; 95% CI over seeds)",
            title="Level 1: one training step (forward, backward, update)")

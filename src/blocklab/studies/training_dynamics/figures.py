@@ -50,7 +50,8 @@ def _curves(recs: dict, fig_dir: Path) -> str:
                 rs = recs[cell]
                 if rs:
                     plots.line_with_band(ax, rs[0]["curves"]["epoch"], column(rs, f"{split}_{metric}"),
-                                         label=f"{split} ({cell.split('-')[1]} split)", color=color)
+                                         label=f"{split} ({cell.split('-')[1]} split)", color=color,
+                                         scale=plots.LOSS if metric == "loss" else plots.ACCURACY)
                     ax.lines[-1].set_linestyle(style)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="Loss (train: running mean, dropout on)")
     axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy; solid: seed split, dashed: disjoint")
@@ -64,7 +65,8 @@ def _per_op(recs: dict, fig_dir: Path) -> str:
         for k, op in enumerate(OPS):
             if recs[cell]:
                 plots.line_with_band(ax, recs[cell][0]["curves"]["epoch"],
-                                     column(recs[cell], "test_acc_op", lambda v, k=k: v[k]), label=op)
+                                     column(recs[cell], "test_acc_op", lambda v, k=k: v[k]), label=op,
+                                     scale=plots.ACCURACY)
         ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"Per-op test accuracy, {cell.split('-')[1]} split")
     axes[0].legend(fontsize=8)
     return plots.save(fig, fig_dir, "td_per_op.png")
@@ -123,7 +125,7 @@ def _embeddings(base: list[dict], fig_dir: Path) -> str:
         ax.set(title=f"epoch {e}", xlabel="PC 1 (final)", ylabel="PC 2 (final)")
     cos_ax = axes[1][0]
     for key, label in (("cos_op_op", "op-op"), ("cos_digit_digit", "digit-digit"), ("cos_op_digit", "op-digit")):
-        plots.line_with_band(cos_ax, epochs, column(base, key), label=label)
+        plots.line_with_band(cos_ax, epochs, column(base, key), label=label, scale=plots.COSINE)
     cos_ax.set(xlabel="epoch", ylabel="mean cosine", title="Embedding clusters (all seeds)")
     cos_ax.legend(fontsize=7)
     snaps = rec["snapshots"]
@@ -168,7 +170,7 @@ def _gradients(base: list[dict], fig_dir: Path) -> str:
     epochs = base[0]["curves"]["epoch"]
     for g in groups:
         plots.line_with_band(ax, epochs, column(base, "grad_abs", lambda v, g=g: v[g]), label=g,
-                             color="black" if g == "all" else None)
+                             color="black" if g == "all" else None, scale=plots.NONNEGATIVE)
     ax.set(xlabel="epoch", ylabel="mean |gradient| over the epoch", yscale="log",
            title="Gradient magnitude by layer (seed split baseline)")
     ax.legend(fontsize=6, ncol=2)
@@ -180,11 +182,12 @@ def _parameters(base: list[dict], fig_dir: Path) -> str:
     epochs = base[0]["curves"]["epoch"]
     for g in base[0]["curves"]["param_change"][-1]:
         plots.line_with_band(axes[0], epochs, column(base, "param_change", lambda v, g=g: v[g]), label=g,
-                             color="black" if g == "all" else None)
+                             color="black" if g == "all" else None, scale=plots.NONNEGATIVE)
     axes[0].set(xlabel="epoch", ylabel="mean |change| over the epoch", yscale="log", title="Parameter change per epoch")
     axes[0].legend(fontsize=5, ncol=2)
     for name in base[0]["curves"]["tracked"][0]:
-        plots.line_with_band(axes[1], epochs, column(base, "tracked", lambda v, n=name: v[n]), label=name)
+        plots.line_with_band(axes[1], epochs, column(base, "tracked", lambda v, n=name: v[n]), label=name,
+                             scale=plots.UNBOUNDED)  # a weight
     axes[1].set(xlabel="epoch", ylabel="value", title="Tracked single parameters")
     axes[1].legend(fontsize=6)
     rows = np.array(base[0]["curves"]["b_output"])  # (epochs, 20)

@@ -46,7 +46,7 @@ def _unseen_inputs(results: dict, fig_dir: Path) -> str | None:
     if not labels:
         return None
     fig, ax = plots.figure(width=8)
-    plots.bars_with_ci(ax, labels, values)
+    plots.bars_with_ci(ax, labels, values, scale=plots.ACCURACY)
     ax.axhline(CHANCE, color="grey", linestyle=":", label="chance (10%)")
     ax.axhline(GENERALIZES, color="C3", linestyle="--", linewidth=1, label="C001-14 threshold (90%)")
     ax.set(ylabel="test accuracy (%)", ylim=(0, 118),
@@ -64,7 +64,8 @@ def _held_out(results: dict, fig_dir: Path) -> str | None:
     labels = [f"{op}\n(no {d})" for op, d in zip(OPS, digits)]
     for ax, key, title in ((axes[0], "acc", "test rows holding the digit"),
                            (axes[1], "acc_answer_is_digit", "rows whose answer is the digit")):
-        plots.bars_with_ci(ax, labels, [seed_values(results, cell, f"held_out.{op}.{key}") for op in OPS])
+        plots.bars_with_ci(ax, labels, [seed_values(results, cell, f"held_out.{op}.{key}") for op in OPS],
+                           scale=plots.ACCURACY)
         ax.axhline(CHANCE, color="grey", linestyle=":")
         ax.set(ylim=(0, 105), ylabel="accuracy (%)", title=title)
     fig.suptitle("Each op never saw one digit in training (mean over seeds, 95% CI)")
@@ -101,7 +102,7 @@ def _middle(results: dict, fig_dir: Path) -> str | None:
     keys = [*OPS, "median"]
     fig, ax = plots.figure(width=6.5)
     plots.bars_with_ci(ax, [*OPS, "median\n(Middle)"], [seed_values(results, cell, f"middle.agree_distinct.{k}")
-                                                       for k in keys])
+                                                       for k in keys], scale=plots.ACCURACY)
     ax.axhline(CHANCE, color="grey", linestyle=":", label="a random digit (10%)")
     ax.axhline(100 / 3, color="grey", linestyle="--", label="a random argument (33%)")
     ax.set(ylim=(0, 105), ylabel="answers agreeing (%)",
@@ -125,7 +126,7 @@ def _lengths(results: dict, fig_dir: Path) -> str | None:
     fig, axes = plots.figure(1, 2, width=5)
     for cell, name in zip(cells, names):
         curves = [[r["metrics"]["lengths"][str(n)]["acc"] for n in n_args] for r in finished_runs(results, cell)]
-        plots.line_with_band(axes[0], n_args, curves, label=name)
+        plots.line_with_band(axes[0], n_args, curves, label=name, scale=plots.ACCURACY)
     axes[0].axvline(3, color="grey", linestyle=":", label="trained (3)")
     axes[0].axhline(CHANCE, color="grey", linestyle="--", linewidth=0.8)
     axes[0].set(xlabel="number of arguments", ylabel="accuracy over the 5 ops (%)", ylim=(0, 105), xticks=n_args,
@@ -146,7 +147,8 @@ def _long_training(results: dict, fig_dir: Path) -> str | None:
         runs = finished_runs(results, cell)
         epochs = runs[0]["metrics"]["curve"]["epoch"]
         for key, label in (("train_eval_loss", "train (eval mode)"), ("val_eval_loss", "validation")):
-            plots.line_with_band(ax, epochs, [r["metrics"]["curve"][key] for r in runs], label=label)
+            plots.line_with_band(ax, epochs, [r["metrics"]["curve"][key] for r in runs], label=label,
+                                 scale=plots.LOSS)
         ax.axvline(results["config"]["gen_epochs"], color="grey", linestyle=":", label="end of the normal run")
         ax.set(yscale="log", xlabel="epoch", ylabel="cross-entropy", title=cell.removeprefix("gen-long-"))
         ax.legend(fontsize=8)

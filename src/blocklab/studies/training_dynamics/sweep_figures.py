@@ -50,12 +50,13 @@ def _sweep_curves(results: dict, prefix: str, title: str, fig_dir: Path) -> str:
             base[0]["curves"]["step"]) > 1 else []
         plots.line_with_band(ax, [steps[i] * config_value(results, "train.batch_size") for i in keep],
                              [[rec["checks"]["val_acc"][i] for i in keep] for rec in base],
-                             label="seed's recipe (baseline)", color="black")
+                             label="seed's recipe (baseline)", color="black", scale=plots.ACCURACY)
     for cell in _cells(results, prefix):
         recs = [r["metrics"] for r in finished_runs(results, cell)]
         batch = recs[0]["batch_size"]
         plots.line_with_band(ax, [s * batch for s in recs[0]["record"]["checks"]["step"]],
-                             [m["record"]["checks"]["val_acc"] for m in recs], label=cell.removeprefix(prefix))
+                             [m["record"]["checks"]["val_acc"] for m in recs], label=cell.removeprefix(prefix),
+                             scale=plots.ACCURACY)
     ax.set(xscale="symlog", xlabel="training examples seen", ylabel="validation accuracy (%)",
            title=f"{title}: one factor of the seed's recipe changed, {budget} epochs' budget")
     ax.legend(fontsize=8)
@@ -68,7 +69,7 @@ def _bars(results: dict, prefix: str, title: str, name: str, fig_dir: Path) -> s
         c.removeprefix(prefix) for c in cells]
     values = [_reference(results)] + [seed_values(results, c, "test_acc") for c in cells]
     fig, ax = plots.figure(width=7)
-    plots.bars_with_ci(ax, labels, values)
+    plots.bars_with_ci(ax, labels, values, scale=plots.ACCURACY)
     ax.set(ylabel="test accuracy (%)", ylim=(0, 105),
            title=f"{title} ({results['config']['sweep_epochs']} epochs' updates of the seed's recipe)")
     return plots.save(fig, fig_dir, name)
@@ -92,7 +93,7 @@ def _headline(results: dict, fig_dir: Path) -> str:
                            ("time_to_99.cpu_s", "s to 99%")):
             labels.append(f"{split}: {label}")
             values.append([v for c in cells for v in seed_values(results, c, key)])
-    plots.bars_with_ci(axes[1], labels, values)
+    plots.bars_with_ci(axes[1], labels, values, scale=plots.NONNEGATIVE)  # accuracies and seconds
     axes[1].set(title="Headline: every run pooled, mean and 95% CI")
     return plots.save(fig, fig_dir, "td_headline.png")
 
@@ -108,7 +109,7 @@ def _splits(results: dict, fig_dir: Path) -> str:
             labels.append(f"{name}, {split}")
             values.append(seed_values(results, cell, "test_acc"))
     fig, ax = plots.figure(width=8)
-    plots.bars_with_ci(ax, labels, values)
+    plots.bars_with_ci(ax, labels, values, scale=plots.ACCURACY)
     ax.set(ylabel="test accuracy (%)", ylim=(0, 105),
            title="Seed split (test inputs mostly seen in training) vs disjoint split (never seen)")
     return plots.save(fig, fig_dir, "td_splits.png")

@@ -25,13 +25,14 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     fig, axes = plots.figure(1, 2)
     snaps = list(per_seed(results, "copy", "snapshots").values())
     for j, key in enumerate(keys):
-        plots.line_with_band(axes[0], snaps[0]["steps"], [[v[0][j] for v in s["values"]] for s in snaps], label=key)
+        plots.line_with_band(axes[0], snaps[0]["steps"], [[v[0][j] for v in s["values"]] for s in snaps], label=key,
+                             scale=plots.FRACTION)
     axes[0].set(xlabel="training step", ylabel="CLS query's attention weight", title="Where the CLS query looks")
     axes[0].legend(ncol=2, fontsize=8)
     hist = list(per_seed(results, "copy", "history").values())
     plots.line_with_band(axes[1], [0] + [h["step"] for h in hist[0]],
                          [[a] + [None if h["val_acc"] is None else 100 * h["val_acc"] for h in s]
-                          for a, s in zip(seed_values(results, "copy", "init_acc"), hist)])
+                          for a, s in zip(seed_values(results, "copy", "init_acc"), hist)], scale=plots.ACCURACY)
     axes[1].axhline(100 / 5, color="gray", linestyle="--", label="chance (20%)")
     axes[1].set(xlabel="training step", ylabel="validation accuracy (%)", title="Copy-first-token accuracy")
     axes[1].legend()
@@ -46,7 +47,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     plots.heatmap(axes[1], mech[0]["weights"][0], labels, labels, fmt="{:.2f}")
     axes[1].set(title="Weights: softmax of each row (seed 0)", xlabel="key (token)")
     plots.bars_with_ci(axes[2], [f"class {c}" for c in range(5)],
-                       [[m["probs"][c] for m in mech] for c in range(5)])
+                       [[m["probs"][c] for m in mech] for c in range(5)], scale=plots.FRACTION)
     axes[2].set(ylabel="probability", title="Output: class probabilities (all seeds)")
     names.append(plots.save(fig, fig_dir, "47_attention_mechanism.png"))
 
@@ -55,7 +56,7 @@ def draw_all(results: dict, fig_dir) -> list[str]:
     fig, axes = plots.figure(1, len(patterns[0]) + 1, width=3.6)
     heatmap_row(axes, patterns[0], [f"head {h + 1} (seed 0)" for h in range(len(patterns[0]))], keys)
     ranked = [sorted(plots.as_floats([p[0][1] for p in seeds]), reverse=True) for seeds in patterns]
-    plots.bars_with_ci(axes[-1], [f"#{r + 1}" for r in range(len(ranked[0]))], list(zip(*ranked)))
+    plots.bars_with_ci(axes[-1], [f"#{r + 1}" for r in range(len(ranked[0]))], list(zip(*ranked)), scale=plots.FRACTION)
     axes[-1].set(xlabel="head, ranked", ylabel="CLS weight on x1", title="Focus per head (all seeds)")
     names.append(plots.save(fig, fig_dir, "47_attention_multihead.png"))
 
@@ -73,11 +74,12 @@ def draw_all(results: dict, fig_dir) -> list[str]:
 
     runs = [r["metrics"] for r in finished_runs(results, "scaling")]
     fig, axes = plots.figure(1, 3, width=4.4)
-    for ax, key, ylabel in zip(axes, ("entropy", "max_weight", "grad_norm"),
-                               ("softmax entropy (nats)", "largest weight", "‖∂L/∂scores‖ per query")):
+    for ax, key, ylabel, scale in zip(axes, ("entropy", "max_weight", "grad_norm"),
+                                      ("softmax entropy (nats)", "largest weight", "‖∂L/∂scores‖ per query"),
+                                      (plots.NONNEGATIVE, plots.FRACTION, plots.NONNEGATIVE)):
         for name in ("scaled", "unscaled"):
             plots.line_with_band(ax, runs[0]["head_dims"], [r[name][key] for r in runs],
-                                 label="q·k/√d" if name == "scaled" else "q·k (no scaling)")
+                                 label="q·k/√d" if name == "scaled" else "q·k (no scaling)", scale=scale)
         ax.set(xscale="log", xlabel="head dim d", ylabel=ylabel)
     axes[0].axhline(math.log(cfg["n_keys"]), color="gray", linestyle="--", label="uniform")
     axes[2].set_yscale("log")
@@ -102,16 +104,18 @@ def failures(results: dict, fig_dir) -> str:
     fig, axes = plots.figure(2, 3, width=4.4)
     runs = [r["metrics"] for r in finished_runs(results, "scaling")]
     i = runs[0]["head_dims"].index(SATURATION_DIM) if SATURATION_DIM in runs[0]["head_dims"] else -1
-    for ax, key, ylabel in ((axes[0, 0], "max_weight", "largest softmax weight"),
-                            (axes[0, 1], "grad_norm", "‖∂L/∂scores‖ per query")):
-        plots.bars_with_ci(ax, ["q·k/√d", "no scaling"], [[r[n][key][i] for r in runs] for n in ("scaled", "unscaled")])
+    for ax, key, ylabel, scale in ((axes[0, 0], "max_weight", "largest softmax weight", plots.FRACTION),
+                                   (axes[0, 1], "grad_norm", "‖∂L/∂scores‖ per query", plots.NONNEGATIVE)):
+        plots.bars_with_ci(ax, ["q·k/√d", "no scaling"], [[r[n][key][i] for r in runs] for n in ("scaled", "unscaled")],
+                           scale=scale)
         ax.set(ylabel=ylabel, title=f"No √d scaling, d = {runs[0]['head_dims'][i]}")
     mem = [r["metrics"] for r in finished_runs(results, "memory")]
     lens = np.array(mem[0]["seq_lens"], dtype=float)
     for ax, key, ylabel in ((axes[0, 2], "peak_bytes", "peak memory (MiB)"), (axes[1, 0], "seconds", "time (s)")):
         unit = 2**20 if key == "peak_bytes" else 1
         for path in ("explicit", "fused"):
-            plots.line_with_band(ax, lens, plots.as_floats([m[path][key] for m in mem]) / unit, label=path)
+            plots.line_with_band(ax, lens, plots.as_floats([m[path][key] for m in mem]) / unit, label=path,
+                                 scale=plots.NONNEGATIVE)
         top = plots.finite_mean([m["explicit"][key][-1] for m in mem]) / unit
         ax.plot(lens, top * (lens / lens[-1]) ** 2, "k:", label="∝ T² (guide)")
         ax.set_xscale("log", base=2)
@@ -121,7 +125,7 @@ def failures(results: dict, fig_dir) -> str:
     same = list(per_seed(results, "copy", "same_qk").values())
     plots.bars_with_ci(axes[1, 1], ["learned Q, K", "identical Q, K"],
                        [[e / math.log(6) for e in seed_values(results, "copy", "cls_entropy")],
-                        [s["entropy_ratio"] for s in same]])
+                        [s["entropy_ratio"] for s in same]], scale=plots.NONNEGATIVE)
     axes[1, 1].set(ylabel="CLS entropy / ln 6 (1 = uniform)",
                    title=f"Same Q/K: accuracy {plots.finite_mean(seed_values(results, 'copy', 'acc')):.0f}% -> "
                          f"{plots.finite_mean([s['acc'] for s in same]):.0f}%")
@@ -129,7 +133,7 @@ def failures(results: dict, fig_dir) -> str:
     temps = [(label, "copy" if label == "T=1" else cell) for label, cell in temps]
     plots.bars_with_ci(axes[1, 2],
                        [f"{label}\n{plots.finite_mean(seed_values(results, c, 'acc')):.0f}% acc" for label, c in temps],
-                       [seed_values(results, c, "cls_entropy") for _, c in temps])
+                       [seed_values(results, c, "cls_entropy") for _, c in temps], scale=plots.NONNEGATIVE)
     axes[1, 2].set(ylabel="trained CLS entropy (nats)", title="Temperature vs trained focus")
     fig.suptitle("Attention failure modes (95% CI over seeds, dots are seeds)")
     return plots.save(fig, fig_dir, "47_attention_failures.png")

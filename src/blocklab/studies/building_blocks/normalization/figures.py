@@ -42,11 +42,13 @@ def fig_training(results, cfg, fig_dir):
     fig, axes = plots.figure(1, 2)
     for i, norm in enumerate(cfg["norms"]):
         cell = f"{norm}-b{MAIN_BATCH}"
-        band(axes[0], *curves(results, cell, "loss", "loss_steps"), tag(results, cell, LABEL[norm]), f"C{i}")
+        band(axes[0], *curves(results, cell, "loss", "loss_steps"), tag(results, cell, LABEL[norm]), f"C{i}",
+             scale=plots.LOSS)
     for i, norm in enumerate(("none", "layer")):
         for cell, lr in ((f"{norm}-b{MAIN_BATCH}", main_lr), (f"{norm}-lr{cfg['high_lr']:g}", cfg["high_lr"])):
             label = tag(results, cell, f"{LABEL[norm]}, lr {lr:g}")
-            band(axes[1], *curves(results, cell, "loss", "loss_steps"), label, f"C{i * 2}", lr != main_lr)
+            band(axes[1], *curves(results, cell, "loss", "loss_steps"), label, f"C{i * 2}", lr != main_lr,
+                 scale=plots.LOSS)
     axes[0].set(title=f"Norm types, batch {MAIN_BATCH}, lr {main_lr:g}")
     axes[1].set(title="Learning-rate sweep (a diverged run's curve stops)")
     log_y(axes[1])
@@ -60,7 +62,7 @@ def fig_batch_training(results, cfg, fig_dir):
     fig, axes = grid(1, len(cfg["batch_sizes"]), width=4)
     for ax, b in zip(axes[0], cfg["batch_sizes"]):
         for i, norm in enumerate(("batch", "layer")):
-            band(ax, *curves(results, f"{norm}-b{b}", "loss", "loss_steps"), LABEL[norm], f"C{i + 1}")
+            band(ax, *curves(results, f"{norm}-b{b}", "loss", "loss_steps"), LABEL[norm], f"C{i + 1}", scale=plots.LOSS)
         ax.set(title=f"batch {b}", xlabel="step", ylabel="training loss (nats)")
         ax.legend(fontsize=7)
     fig.suptitle("BatchNorm vs LayerNorm by batch size (mean, 95% CI over seeds)")
@@ -72,10 +74,11 @@ def fig_types(results, cfg, fig_dir):
     cells = [f"{n}-b{MAIN_BATCH}" for n in cfg["norms"]]
     labels = [f"{LABEL[n]}\n{mean_text(seed_values(results, c, 'diverged_pct'), '.0f')}% diverged"
               for n, c in zip(cfg["norms"], cells)]
-    plots.bars_with_ci(axes[0], labels, [seed_values(results, c, "test_acc") for c in cells])
+    plots.bars_with_ci(axes[0], labels, [seed_values(results, c, "test_acc") for c in cells], scale=plots.ACCURACY)
     axes[0].axhline(10, color="gray", linestyle=":", linewidth=0.8)
     axes[0].set(title="Test accuracy (chance 10%)", ylabel="%", ylim=(0, 102))
-    plots.bars_with_ci(axes[1], labels, [seed_values(results, c, "loss_spread") for c in cells], color="C1")
+    plots.bars_with_ci(axes[1], labels, [seed_values(results, c, "loss_spread") for c in cells], color="C1",
+                       scale=plots.NONNEGATIVE)
     axes[1].set(title="Loss spread, second half of training", ylabel="std of detrended loss (nats)")
     fig.suptitle(f"Norm types on lookup, batch {MAIN_BATCH}, lr {config_value(results, 'train.lr'):g}")
     return plots.save(fig, fig_dir, "46_normalization_types.png")
@@ -109,12 +112,13 @@ def fig_comparison(results, cfg, fig_dir):
     cells = {"pre": f"layer-b{MAIN_BATCH}", "post": f"layer-post-b{MAIN_BATCH}"}
     blocks = np.arange(1, cfg["n_layers"] + 1)
     for i, (pos, cell) in enumerate(cells.items()):
-        band(axes[0], blocks, log10(list(per_seed(results, cell, "grad_init").values())), f"{pos}-norm", f"C{i}")
+        band(axes[0], blocks, log10(list(per_seed(results, cell, "grad_init").values())), f"{pos}-norm", f"C{i}",
+             scale=plots.UNBOUNDED)  # log10 of a norm
         during = [mean_log10(g) if g else [] for g in list(per_seed(results, cell, "grad_train").values())]
-        band(axes[1], blocks, during, f"{pos}-norm", f"C{i}")
+        band(axes[1], blocks, during, f"{pos}-norm", f"C{i}", scale=plots.UNBOUNDED)
     labels = [f"{pos} {when}" for when in ("init", "train") for pos in cells]
     plots.bars_with_ci(axes[2], labels, [seed_values(results, cells[lab.split()[0]], f"flow_{lab.split()[1]}")
-                                         for lab in labels], color="C2")
+                                         for lab in labels], color="C2", scale=plots.NONNEGATIVE)
     axes[0].set(title="Gradient per block at init", xlabel="block", ylabel="log10 gradient norm")
     axes[1].set(title="During training (mean of logs)", xlabel="block", ylabel="log10 gradient norm")
     axes[2].set(title="Imbalance |log10(first / last)|", ylabel="0 = even flow")
@@ -133,7 +137,8 @@ def fig_batch_size(results, cfg, fig_dir):
             per_size = {b: seed_values(results, f"{norm}-b{b}", metric) for b in sizes}
             per_size = {b: v for b, v in per_size.items() if v}
             n = min(map(len, per_size.values()), default=0)
-            band(ax, list(per_size), [[v[s] for v in per_size.values()] for s in range(n)], LABEL[norm], f"C{i + 1}")
+            band(ax, list(per_size), [[v[s] for v in per_size.values()] for s in range(n)], LABEL[norm], f"C{i + 1}",
+                 scale=plots.NONNEGATIVE if metric == "loss_spread" else plots.ACCURACY)
     axes[0].set(title="Loss spread, second half of training", ylabel="std of detrended loss (nats)")
     log_y(axes[0])
     axes[1].set(title="Test accuracy (chance 10%)", ylabel="%", ylim=(0, 102))
@@ -150,12 +155,13 @@ def fig_failures(results, cfg, fig_dir):
     short = {"layer": "LN", "rms": "RMS", "batch": "BN"}
     keys = [(n, e, inp) for n in short for e, inp in (("0", "zeroed"), ("1e-05", "zeroed"), ("0", "ordinary"))]
     plots.bars_with_ci(axes[0], [f"{short[n]} eps {e} {inp}" for n, e, inp in keys],
-                       [seed_values(results, "probes", f"nan_pct.{n}-eps{e}-{inp}") for n, e, inp in keys], color="C3")
+                       [seed_values(results, "probes", f"nan_pct.{n}-eps{e}-{inp}") for n, e, inp in keys], color="C3",
+                       scale=plots.PERCENT)
     axes[0].set(title="NaN logits at init (zeroed: position 0's input is 0)", ylabel="% of sequences", ylim=(0, 105))
     pairs = [(n, mode) for n in ("batch", "layer") for mode in ("train", "eval")]
     plots.bars_with_ci(axes[1], [f"{LABEL[n]}\n{mode} mode" for n, mode in pairs],
                        [seed_values(results, f"{n}-b{MAIN_BATCH}", f"batchmates_{mode}") for n, mode in pairs],
-                       color="C4")
+                       color="C4", scale=plots.NONNEGATIVE)
     axes[1].set(title="Wrong axis: one sequence's logits vs its batch-mates", ylabel="% change of the logits")
     message = next((m for m in list(per_seed(results, "probes", "bn1_message").values()) if m), "(not run)")
     trained = seed_values(results, "batch-b1", "test_acc")

@@ -35,7 +35,7 @@ def _nothing(ax, what: str) -> None:
 def task(results: dict):
     fig, axes = plots.figure(1, 3, width=4.3)
     cells, labels = ("task-none", "task-sinusoidal"), ("no PE", "sinusoidal PE")
-    plots.bars_with_ci(axes[0], labels, [seed_values(results, c, "test_acc") for c in cells])
+    plots.bars_with_ci(axes[0], labels, [seed_values(results, c, "test_acc") for c in cells], scale=plots.ACCURACY)
     axes[0].axhline(100 / results["config"]["n_symbols"], color="grey", linestyle=":", label="chance")
     axes[0].set(ylabel="test accuracy (%)", ylim=(0, 105), title="First-vs-last, L = 5 (seed: 39.5% vs 100%)")
     axes[0].legend()
@@ -44,7 +44,7 @@ def task(results: dict):
         for cell, label in zip(cells, labels):
             curves = [plots.finite_mean(r["metrics"]["attention"][query], axis=0) for r in finished_runs(results, cell)]
             if curves:
-                plots.line_with_band(ax, range(len(keys)), curves, label=label)
+                plots.line_with_band(ax, range(len(keys)), curves, label=label, scale=plots.FRACTION)
         ax.set_xticks(range(len(keys)), keys)
         ax.set(ylabel="CLS attention (last layer, mean of heads)", title=f"Where CLS looks when Q = {query.upper()}")
         ax.legend()
@@ -95,13 +95,13 @@ def comparison(results: dict):
     fig, axes = plots.figure(1, 3, width=4.5)
     cells = [f"task-{pe}" for pe in TASK_PES] + ["task-sinusoidal-scaled"]
     labels = [c.removeprefix("task-") for c in cells]
-    plots.bars_with_ci(axes[0], labels, [seed_values(results, c, "test_acc") for c in cells])
+    plots.bars_with_ci(axes[0], labels, [seed_values(results, c, "test_acc") for c in cells], scale=plots.ACCURACY)
     axes[0].set(ylabel="test accuracy (%)", ylim=(0, 105), title=f"First-vs-last, L = {results['config']['length']}")
     for cell, label in zip(cells, labels):
         runs = finished_runs(results, cell)
         if runs:
             plots.line_with_band(axes[1], runs[0]["metrics"]["curve"]["step"],
-                                 [r["metrics"]["curve"]["val_acc"] for r in runs], label=label)
+                                 [r["metrics"]["curve"]["val_acc"] for r in runs], label=label, scale=plots.ACCURACY)
     axes[1].set(xlabel="step", ylabel="validation accuracy (%)", title="Training")
     axes[1].legend(fontsize=7)
     for pe in EXTRAP_PES:
@@ -109,7 +109,8 @@ def comparison(results: dict):
         if runs:
             label = f"{pe} (clamped past its table)" if pe == "learned" else pe
             plots.line_with_band(axes[2], runs[0]["metrics"]["extrapolation"]["lengths"],
-                                 [r["metrics"]["extrapolation"]["acc"] for r in runs], label=label)
+                                 [r["metrics"]["extrapolation"]["acc"] for r in runs], label=label,
+                                 scale=plots.ACCURACY)
     axes[2].axhline(55, color="grey", linestyle=":", label="FIRST right, LAST chance")
     _log_lengths(axes[2], [results["config"]["extrap_length"], *results["config"]["extrap_test_lengths"]])
     axes[2].set(xlabel="test length (trained at the first)", ylabel="test accuracy (%)", ylim=(0, 105),
@@ -133,7 +134,7 @@ def rope(results: dict):
         ax.legend(fontsize=7)
     cells = ["task-none", "task-sinusoidal", "task-alibi", "task-rope"]
     plots.bars_with_ci(axes[2], [c.removeprefix("task-") for c in cells],
-                       [seed_values(results, c, "offsets.invariance_error") for c in cells])
+                       [seed_values(results, c, "offsets.invariance_error") for c in cells], scale=plots.NONNEGATIVE)
     axes[2].set(ylabel="max spread across query positions / score range",
                 title="Does the score depend on the offset only?")
     return fig
@@ -143,13 +144,15 @@ def failures(results: dict):
     fig, axes = plots.figure(2, 2, width=5.5, height=4.0)
     base_cells = ["extrap-sinusoidal"] + [c["name"] for c in results["cells"] if c["params"]["kind"] == "base"]
     bases = ["10000 (reference)"] + [c.split("=", 1)[1] for c in base_cells[1:]]
-    plots.bars_with_ci(axes[0, 0], bases, [seed_values(results, c, "max_cosine") for c in base_cells])
+    plots.bars_with_ci(axes[0, 0], bases, [seed_values(results, c, "max_cosine") for c in base_cells],
+                       scale=plots.COSINE)
     for i, cell in enumerate(base_cells):
         distance = np.nanmean(seed_values(results, cell, "min_distance") or [np.nan])
         axes[0, 0].annotate(f"min distance {distance:.2f}", (i, 0.05), ha="center", fontsize=8, color="white")
     axes[0, 0].set(xlabel="pos_base", ylabel="max cosine similarity, positions 0..99", ylim=(0, 1.05),
                    title=f"Wrong frequency base (d_model {results['config']['d_model']})")
-    plots.bars_with_ci(axes[0, 1], bases, [seed_values(results, c, "test_acc") for c in base_cells])
+    plots.bars_with_ci(axes[0, 1], bases, [seed_values(results, c, "test_acc") for c in base_cells],
+                       scale=plots.ACCURACY)
     axes[0, 1].axhline(55, color="grey", linestyle=":", label="FIRST right, LAST chance")
     axes[0, 1].set(xlabel="pos_base", ylabel="test accuracy (%)", ylim=(0, 105),
                    title=f"Trained with that base at length {results['config']['extrap_length']}")
@@ -159,7 +162,7 @@ def failures(results: dict):
         lengths = runs[0]["metrics"]["extrapolation"]["lengths"]  # the first is the training length
         for query in ("first", "last"):
             curves = [r["metrics"]["extrapolation"][query] for r in runs]
-            plots.line_with_band(axes[1, 0], lengths, curves, label=f"Q = {query.upper()}")
+            plots.line_with_band(axes[1, 0], lengths, curves, label=f"Q = {query.upper()}", scale=plots.ACCURACY)
         error = runs[0]["metrics"]["extrapolation"]["error"] or "no error"
         axes[1, 0].text(0.02, 0.02, "learned_overflow='error':\n" + textwrap.fill(error, 60), fontsize=6.5,
                         transform=axes[1, 0].transAxes, va="bottom")
@@ -172,7 +175,7 @@ def failures(results: dict):
         for cell, scaled in (("task-sinusoidal", "unscaled"), ("task-sinusoidal-scaled", "x sqrt(d)")):
             labels.append(f"{word}, {scaled}")
             values.append(seed_values(results, cell, f"pe_ratio_{when}"))
-    plots.bars_with_ci(axes[1, 1], labels, values)
+    plots.bars_with_ci(axes[1, 1], labels, values, scale=plots.NONNEGATIVE)
     axes[1, 1].axhline(1, color="C3", linestyle="--", label="PE as large as the token vector")
     axes[1, 1].set_yscale("log")
     acc = [np.nanmean(seed_values(results, c, "test_acc") or [np.nan])

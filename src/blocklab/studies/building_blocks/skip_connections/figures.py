@@ -27,7 +27,7 @@ def fig_training(results, cfg, fig_dir):
                 cell = f"{kind}-{d}-{init}"
                 steps = max(list(per_seed(results, cell, "curve.step").values()) or [[]], key=len)
                 band(ax, steps, list(per_seed(results, cell, "curve.val_acc").values()),
-                     tag(results, cell, f"{kind}, {d} layers"), f"C{i}", kind == "plain")
+                     tag(results, cell, f"{kind}, {d} layers"), f"C{i}", kind == "plain", scale=plots.ACCURACY)
         ax.set(title=f"init {INIT_LABEL[init]}", xlabel="step", ylabel="validation accuracy (%)", ylim=(0, 102))
         ax.legend(fontsize=7)
     fig.suptitle("Spirals: plain vs residual (mean, 95% CI over seeds)")
@@ -44,7 +44,7 @@ def fig_gradients(results, cfg, fig_dir):
                 during = [mean_log10(g) if g else [] for g in list(per_seed(results, cell, "grad_train").values())]
                 for ax, curves in zip(row, (at_init, during)):
                     band(ax, np.arange(1, d // 2 + 1), curves, tag(results, cell, f"{kind}, {d} layers"), f"C{i}",
-                         kind == "plain")
+                         kind == "plain", scale=plots.UNBOUNDED)  # log10 of a norm
         for ax, when in zip(row, ("at init", "during training (mean of logs)")):
             ax.set(title=f"{INIT_LABEL[init]}: {when}", xlabel="block (1 = nearest the input)",
                    ylabel="log10 gradient norm")
@@ -59,7 +59,8 @@ def fig_highway(results, cfg, fig_dir):
         for kind in ("plain", "residual"):
             curves = [[log10(run["probe"][f"{kind}-{d}-{init}"]["first_grad"]) for d in cfg["probe_depths"]]
                       for run in list(per_seed(results, "init-gradients", "").values()) if run]
-            band(ax, cfg["probe_depths"], curves, f"{kind}, {INIT_LABEL[init]}", f"C{i}", kind == "plain")
+            band(ax, cfg["probe_depths"], curves, f"{kind}, {INIT_LABEL[init]}", f"C{i}", kind == "plain",
+                 scale=plots.UNBOUNDED)  # log10 of a norm
     ax.set(title="Gradient reaching the first block at init\n(a line ends where it underflows to 0)",
            xlabel="layers (2 per block)",
            ylabel="log10 gradient norm, first block")
@@ -98,12 +99,12 @@ def fig_concept(results, cfg, fig_dir):
         for kind in ("plain", "residual"):
             curves = [log10(run["probe"][f"{kind}-{deep}-{init}"]["stream"]) for run in probes]
             band(axes[0], np.arange(1, max(1, deep // 2) + 1), curves, f"{kind}, {INIT_LABEL[init]}", f"C{i}",
-                 kind == "plain")
+                 kind == "plain", scale=plots.UNBOUNDED)  # log10 of an RMS
         for when in ("init", "final"):
             seeds = list(per_seed(results, f"residual-{d0}-{init}", f"skip_ratio_{when}").values())
             ratios = log10([v for v in seeds if v])
             band(axes[1], np.arange(1, d0 // 2 + 1), ratios, f"{'trained' if when == 'final' else 'at init'}, "
-                 f"{INIT_LABEL[init]}", f"C{i}", when == "init")
+                 f"{INIT_LABEL[init]}", f"C{i}", when == "init", scale=plots.UNBOUNDED)  # log10 of a ratio
     axes[0].set(title=f"Forward signal at init, {deep} layers\n(a line ends where it underflows to 0)", xlabel="block",
                 ylabel="log10 RMS of the stream")
     axes[1].axhline(0, color="gray", linewidth=0.8)
@@ -131,10 +132,10 @@ def fig_failures(results, cfg, fig_dir):
             accs.append(seed_values(results, cell, "test_acc"))
             if tag(results, cell, "") != "":
                 diverged.append(tag(results, cell, label))
-    plots.bars_with_ci(axes[0], labels, ratios, color="C1")
+    plots.bars_with_ci(axes[0], labels, ratios, color="C1", scale=plots.UNBOUNDED)  # log10 of a ratio
     axes[0].axhline(0, color="gray", linewidth=0.8)
     axes[0].set(title=f"Skip vs branch, last block ({d0} layers)", ylabel="log10 ||scale x|| / ||F(x)||")
-    plots.bars_with_ci(axes[1], acc_labels, accs, color="C0")
+    plots.bars_with_ci(axes[1], acc_labels, accs, color="C0", scale=plots.ACCURACY)
     axes[1].axhline(50, color="gray", linestyle=":", linewidth=0.8)
     axes[1].set(title="Test accuracy (chance 50%)", ylabel="%", ylim=(0, 102))
     outcome = next((f"{m['error_type'] or 'no error'}: {m['message']}"

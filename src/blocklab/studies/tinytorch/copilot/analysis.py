@@ -85,9 +85,10 @@ def _per_checkpoint(runs: list[dict], get) -> list[list[float]]:
 def _loss(runs: list[dict], fig_dir) -> str:
     fig, ax = plots.figure(width=6.5)
     steps = [s for s, _ in runs[0]["loss_curve"]]
-    plots.line_with_band(ax, steps, [[loss for _, loss in m["loss_curve"]] for m in runs], label="training (batch)")
+    plots.line_with_band(ax, steps, [[loss for _, loss in m["loss_curve"]] for m in runs], label="training (batch)",
+                         scale=plots.LOSS)
     plots.line_with_band(ax, _steps(runs), _per_checkpoint(runs, lambda c: c["val_loss"]),
-                         label="validation (held-out files)")
+                         label="validation (held-out files)", scale=plots.LOSS)
     ax.plot([1, SEED_STEPS], [4.61, 1.9], "rv", label="the seed: 4.61 -> ~1.9 in 180 s (75 steps)")
     ax.set(xscale="log", xlabel="step", ylabel="loss (nats per character)",
            title=f"Copilot: loss ({runs[0]['parameters']:,} parameters, stdlib source)")
@@ -98,11 +99,13 @@ def _loss(runs: list[dict], fig_dir) -> str:
 def _decoding(runs: list[dict], fig_dir) -> str:
     fig, axes = plots.figure(1, 3, width=4.6)
     steps, strategies = _steps(runs), list(runs[0]["checkpoints"][0]["decoding"])
-    plots.line_with_band(axes[0], steps, _per_checkpoint(runs, lambda c: c["val_bits_per_char"]), color="black")
+    plots.line_with_band(axes[0], steps, _per_checkpoint(runs, lambda c: c["val_bits_per_char"]), color="black",
+                         scale=plots.LOSS)
     axes[0].set(xscale="log", xlabel="step", ylabel="bits per character", title="Validation loss falls")
     for ax, key, label in ((axes[1], "exact", "exact match (%)"), (axes[2], "prefix", "target reproduced (%)")):
         for s in strategies:
-            plots.line_with_band(ax, steps, _per_checkpoint(runs, lambda c: c["decoding"][s][key]), label=s)
+            plots.line_with_band(ax, steps, _per_checkpoint(runs, lambda c: c["decoding"][s][key]), label=s,
+                                 scale=plots.ACCURACY)
         ax.set(xscale="log", xlabel="step", ylabel=label, title=f"Held-out line completions: {key}")
     axes[1].legend(fontsize=8)
     return plots.save(fig, fig_dir, "004_copilot_decoding.png")
@@ -117,7 +120,8 @@ def _failure_modes(runs: list[dict], fig_dir) -> str:
               ("demos_valid", "valid Python lines", lambda v: v))
     for ax, (key, title, f) in zip(axes, panels):
         for s in strategies:
-            plots.line_with_band(ax, steps, _per_checkpoint(runs, lambda c: f(c["decoding"][s][key])), label=s)
+            plots.line_with_band(ax, steps, _per_checkpoint(runs, lambda c: f(c["decoding"][s][key])), label=s,
+                                 scale=plots.Scale("", 0.0, len(DEMOS)))
         ax.set(xscale="log", xlabel="step", ylabel=f"demos (of {len(DEMOS)})", ylim=(-0.3, len(DEMOS) + 0.3),
                title=f"Demos: {title}")
     axes[0].legend(fontsize=8)
@@ -146,7 +150,7 @@ def _speed(runs: list[dict], fig_dir) -> str:
     names = ("numpy", "torch", "torch_fused")
     labels = [f"{n}\n{phase}" for phase in ("forward", "step") for n in names]
     values = [[m["bench"][f"{n}_{phase}_ms"] for m in runs] for phase in ("forward", "step") for n in names]
-    plots.bars_with_ci(ax, labels, values)
+    plots.bars_with_ci(ax, labels, values, scale=plots.NONNEGATIVE)
     ax.axhline(SEED_STEP_MS, color="red", linestyle="--", label="the seed's TinyTorch step: 2,400 ms")
     ax.set(yscale="log", ylabel="ms (median of repeats)",
            title="Copilot config: numpy engine vs PyTorch (CPU, 1 thread)")

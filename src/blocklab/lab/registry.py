@@ -15,6 +15,7 @@ in blocklab.studies.catalogue; importing it registers it.
     from blocklab.report.results import finished_runs, seed_values
     from blocklab.report.tables import Table
     from blocklab.report.verdicts import Measurement, around
+    from blocklab.report.viewer import Viewer
     from blocklab.train import TrainConfig
     from blocklab.train.trainer import fit
 
@@ -56,6 +57,9 @@ in blocklab.studies.catalogue; importing it registers it.
         claim_figures = {"C000-01": ("45_skip_connections_training.png",)}   # optional: a claim's card shows these
         figure_captions = {"45_skip_connections_training.png": "Validation accuracy per step, plain vs residual"}
 
+        def viewers(self, results):        # optional, for a study whose run_cell saves its model with model.save:
+            return [Viewer("residual-10", VOCAB, ("a b c",))]   # how the report's attention viewer runs it
+
         def tables(self, results):         # optional: more tables for the study's report page
             rows = [[c["name"], *seed_values(results, c["name"], "test_acc")] for c in results["cells"]]
             return [Table("Test accuracy by seed", ["cell", *(f"seed {s}" for s in results["seeds"])], rows)]
@@ -72,7 +76,7 @@ Rules of the game:
   (cell, seed), kept across interrupts: pass it to `fit` as run_dir so that an interrupted
   pair resumes from its checkpoint), `progress` (pass it as fit's progress=), `log` (a
   logging.Logger, shown above the progress bars and kept in log.txt), `seed` and `quick`.
-- `figures`, `measure` and `tables` must read only `results`: `blocklab plot` redraws figures without
+- `figures`, `measure`, `tables` and `viewers` must read only `results`: `blocklab plot` redraws figures without
   retraining, and rerunning a finished study recomputes figures and measurements in seconds.
   Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
   which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.

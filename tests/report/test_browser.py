@@ -144,20 +144,24 @@ def test_every_claim_anchor_lands_on_an_element_with_that_id(site, browser, tmp_
 
 
 def test_the_ledger_filter_changes_which_rows_are_shown(site, browser, tmp_path):
+    """Each verdict in the menu shows exactly the rows with that verdict (or that a provisional one would be)."""
+    rows = ("return Array.from(document.querySelectorAll('table.ledger > tbody > tr'), "
+            "r => [r.id, r.hidden, r.dataset.verdict, r.dataset.wouldBe || ''])")
     with screenshots_on_failure(browser, tmp_path, "ledger"):
         visit(browser, site / "ledger.html")
-        shown = ("return Array.from(document.querySelectorAll('table.ledger > tbody > tr'))"
-                 ".filter(r => !r.hidden).length")
-        everything = browser.execute_script(shown)
+        everything = browser.execute_script(rows)
+        assert everything and not any(hidden for _, hidden, _, _ in everything)
         choices = browser.execute_script("return Array.from(document.getElementById('verdict').options)"
                                          ".map(o => o.value).filter(v => v)")
-        counts = {}
+        counts = []
         for verdict in choices:
             browser.execute_script("const s = document.getElementById('verdict'); s.value = arguments[0];"
                                    "s.dispatchEvent(new Event('change'))", verdict)
-            counts[verdict] = browser.execute_script(shown)
-        assert everything > 0 and all(0 < n < everything for n in counts.values()), (everything, counts)
-        assert browser.find_element("id", "shown").text == f"showing {counts[choices[-1]]} of {everything} claims"
+            shown = [id_ for id_, hidden, *_ in browser.execute_script(rows) if not hidden]
+            assert shown == [id_ for id_, _, v, would in everything if verdict in (v, would)], verdict
+            assert browser.find_element("id", "shown").text == f"showing {len(shown)} of {len(everything)} claims"
+            counts.append(len(shown))
+        assert any(0 < n < len(everything) for n in counts), counts
 
 
 def viewer_pages(site: Path, browser) -> list[tuple[Path, str]]:
@@ -279,17 +283,28 @@ def test_the_viewer_refuses_a_model_it_cannot_run_in_words(site, browser):
 
 
 def test_screenshots_for_the_closing_note(site, browser):
-    """With BLOCKLAB_SCREENSHOTS=DIR: index, ledger, a study article and the viewer, as a reader sees them."""
+    """With BLOCKLAB_SCREENSHOTS=DIR: the index, the ledger, the first study article with a figure in a claim's
+    card (else in its gallery), at its top and at that figure, and each viewer, as a reader sees them at 1280 px."""
     folder = os.environ.get("BLOCKLAB_SCREENSHOTS")
     if not folder:
         pytest.skip("BLOCKLAB_SCREENSHOTS is not set")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    found = viewer_pages(site, browser)
-    for name, page in (("index", site / "index.html"), ("ledger", site / "ledger.html"), ("article", found[0][0])):
-        visit(browser, page)
+    for name in ("index", "ledger"):
+        visit(browser, site / f"{name}.html")
         browser.save_screenshot(str(out / f"{name}.png"))
-    for page, section in found:
+    articles = [p for p in pages(site) if p.name.startswith("study-")]
+    for where in ("section.card figure", "figure"):  # a claim's card with its figure, else any figure
+        page = next((p for p in articles if visit(browser, p) is not None
+                     and browser.execute_script("return !!document.querySelector(arguments[0])", where)), None)
+        if page is not None:
+            browser.save_screenshot(str(out / f"article-{page.stem}.png"))  # its top: title, question, first card
+            browser.execute_script("const f = document.querySelector(arguments[0]);"
+                                   "(f.closest('section.card') || f.closest('.gallery').previousElementSibling)"
+                                   ".scrollIntoView()", where)
+            browser.save_screenshot(str(out / f"article-{page.stem}-figures.png"))
+            break
+    for page, section in viewer_pages(site, browser):
         visit(browser, page)
         browser.execute_script("document.getElementById(arguments[0]).scrollIntoView()", section)
         browser.save_screenshot(str(out / f"viewer-{page.stem}.png"))

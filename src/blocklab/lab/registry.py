@@ -76,7 +76,7 @@ Rules of the game:
   (cell, seed), kept across interrupts: pass it to `fit` as run_dir so that an interrupted
   pair resumes from its checkpoint), `progress` (pass it as fit's progress=), `log` (a
   logging.Logger, shown above the progress bars and kept in log.txt), `seed` and `quick`.
-- `figures`, `measure`, `tables` and `viewers` must read only `results`: `blocklab plot` redraws figures without
+- `figures`, `measure` and `tables` must read only `results`: `blocklab plot` redraws figures without
   retraining, and rerunning a finished study recomputes figures and measurements in seconds.
   Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
   which seed_values also reads). Helpers: report.results, report.plots, report.verdicts.
@@ -162,7 +162,7 @@ class Study:
 
     def viewers(self, results: dict) -> list:
         """How the report's attention viewer runs the models this study saves (report.viewer.Viewer, one per cell
-        that saves them, preferred first); none by default."""
+        that saves them, preferred first), from `results` only; none by default."""
         return []
 
 

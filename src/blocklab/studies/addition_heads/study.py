@@ -124,9 +124,9 @@ class AdditionHeads(Study):
         cpu = time.process_time()
         result = fit(model, {"train": task.splits["train"], "val": task.splits["val"]}, loss_fn, tc,
                      run_dir=ctx.work_dir, progress=ctx.progress)
+        model.save(ctx.work_dir / "model")  # the report's attention viewer reads it with load_any
         cpu = time.process_time() - cpu
         model.cpu().eval()
-        model.save(ctx.work_dir / "model")  # the report's attention viewer runs it
         hist = result.history
         out = {"model": p["model"], "order": p["order"], "diverged": result.diverged,
                "params": sum(t.numel() for t in model.parameters()),

@@ -294,7 +294,7 @@ def test_screenshots_for_the_closing_note(site, browser):
         visit(browser, site / f"{name}.html")
         browser.save_screenshot(str(out / f"{name}.png"))
     articles = [p for p in pages(site) if p.name.startswith("study-")]
-    for where in ("section.card figure", "figure"):  # a claim's card with its figure, else any figure
+    for where in ("section.card figure", ".gallery figure"):  # a claim's card with its figure, else the gallery
         page = next((p for p in articles if visit(browser, p) is not None
                      and browser.execute_script("return !!document.querySelector(arguments[0])", where)), None)
         if page is not None:

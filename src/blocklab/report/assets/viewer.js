@@ -135,7 +135,8 @@
     const labels = Object.keys(spec.effects);
     if (labels.length) {
       section.appendChild(element("p", {"class": "small"}, "Under each head, what the study measured when it ablated " +
-        `that head alone in this model (cell ${spec.cell}, seed ${spec.seed}): ${labels.join("; ")}.`));
+        `that head alone in this model (cell ${spec.cell}, seed ${spec.seed}): ${labels.join("; ")}, ` +
+        "of greedy exact match on its held-out problems."));
     }
     const onTick = (head, on) => { if (on) { ablated[head] = true; } else { delete ablated[head]; } redraw(); };
     const panels = T.modules(model).map((m) => {

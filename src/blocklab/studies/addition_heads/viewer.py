@@ -17,7 +17,7 @@ from .ablation import module_path
 VOCAB = tuple(str(d) for d in range(10)) + ("+", "=")  # tasks/addition.py's ids: digits, PLUS 10, EQUALS 11
 EXAMPLES = ("123+456", "999+1", "555+445", "45+555", "5+995", "499+501", "0+0")
 NOTES = {"natural": "the sum's four digits, thousands first", "reversed": "the sum's four digits, units first"}
-EFFECTS = {"zero": "exact match lost, head zeroed (points)", "mean": "exact match lost, head set to its mean (points)"}
+EFFECTS = {"zero": "points lost when zeroed", "mean": "points lost when set to its mean"}  # of greedy exact match
 
 
 def viewers(results: dict) -> list[Viewer]:

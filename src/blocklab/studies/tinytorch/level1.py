@@ -42,12 +42,13 @@ class Level1Config(Config):
     # batch 1: one random pattern per step, at the source document's Adam learning rate; eval_every must divide 200,
     # the source document's step count
     train: TrainConfig = field(default_factory=lambda: TrainConfig(optimizer="adam", lr=1e-3, steps=3000, batch_size=1,
-                                                                     eval_every=50, log_every=1))
+                                                                     eval_every=50, log_every=1,
+                                                                     checkpoint_seconds=None))
     bench_repeats: PositiveInt = 30
 
     def validate(self) -> None:
         super().validate()
-        check_train_config(self.train)  # the numpy engine's trainer: no checkpoints, devices or autocast
+        check_train_config(self.train, study=True)  # the numpy engine's trainer: no checkpoints, devices or autocast
         if self.train.eval_every is None or SEED_STEPS % self.train.eval_every:
             raise ConfigError(f"Level1Config.train.eval_every={self.train.eval_every!r} is not valid; it must divide "
                               f"{SEED_STEPS}, the step the source document reports")

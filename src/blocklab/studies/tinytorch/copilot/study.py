@@ -49,7 +49,8 @@ STRATEGIES = {  # name -> GPT.generate keywords
 class CopilotConfig(Config):
     # eval_every is derived: the greatest common divisor of the checkpoints
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, schedule="warmup", warmup_steps=50,
-                                                                     steps=2000, batch_size=32, log_every=5))
+                                                                     steps=2000, batch_size=32, log_every=5,
+                                                                     checkpoint_seconds=None))
     checkpoints: NonEmpty[tuple[PositiveInt, ...]] = (SEED_STEPS, 250, 500, 1000, 2000)
     train_chars: PositiveInt = 2_000_000
     val_chars: PositiveInt = 64_000
@@ -62,7 +63,7 @@ class CopilotConfig(Config):
 
     def validate(self) -> None:
         super().validate()
-        check_train_config(self.train)  # the numpy engine's trainer: no checkpoints, devices or autocast
+        check_train_config(self.train, study=True)  # the numpy engine's trainer: no checkpoints, devices or autocast
         points = list(self.checkpoints)
         if points != sorted(set(points)) or points[-1] != self.train.steps:
             raise ConfigError(f"CopilotConfig.checkpoints={self.checkpoints!r} is not valid; they must rise strictly "

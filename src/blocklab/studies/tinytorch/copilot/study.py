@@ -137,14 +137,15 @@ class TinyTorchCopilot(Study):
 
         train = cfg.train.replace(eval_every=math.gcd(*cfg.checkpoints), seed=seed)
         history = fit(model, TokenWindows(train_ids, CONTEXT), train, callbacks=[checkpoint])
-        last = checkpoints[-1]
+        last = checkpoints[-1] if checkpoints else None  # None: diverged before the first checkpoint
         return {
             "corpus": summary, "vocab_size": tok.vocab_size, "parameters": model.num_parameters(),
             "loss_initial": history.steps[0]["loss"],  # step 1, before any update: the seed's "initial loss"
             "loss_curve": [[r["step"], r["loss"]] for r in history.steps],
-            "val_bits_per_char_final": last["val_bits_per_char"],
-            "exact_greedy_final": last["decoding"]["greedy"]["exact"],
-            "ms_per_step": 1e3 * (history.seconds - eval_seconds) / cfg.train.steps,
+            "diverged": history.diverged_at is not None, "diverged_at": history.diverged_at,
+            "val_bits_per_char_final": last["val_bits_per_char"] if last else None,
+            "exact_greedy_final": last["decoding"]["greedy"]["exact"] if last else None,
+            "ms_per_step": 1e3 * (history.seconds - eval_seconds) / (history.diverged_at or cfg.train.steps),
             "seconds_training": history.seconds - eval_seconds, "seconds_checkpoints": eval_seconds,
             "checkpoints": checkpoints,
             "bench": bench_engine("copilot", repeats=cfg.bench_repeats, seed=seed),

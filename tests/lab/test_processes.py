@@ -7,6 +7,11 @@ A worker rebuilds the study from its class, so the tests register variants of th
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -72,3 +77,44 @@ def test_wrong_jobs_are_clear_errors(tiny, tmp_path, capsys):
     assert code == 2 and "Invalid value for '--jobs'" in err and "0 is not in the range x>=1" in err
     code, _, err = run_cli(capsys, "run", "tiny", "--quick", "--jobs", "2", "--backend", "ray", "--out", str(tmp_path))
     assert code == 2 and "--jobs 2 runs pairs in processes on this machine; with --backend ray" in err
+
+
+# A driver with one worker, started as blocklab.lab.processes starts them; it prints the worker's pid and waits.
+DRIVER = """
+import os, time
+from concurrent.futures import ProcessPoolExecutor
+from blocklab.lab import processes
+processes.CATALOGUE = ()  # preload no study: this worker runs none
+pool = ProcessPoolExecutor(1, mp_context=processes._context(), initializer=processes._start_worker, initargs=(None,))
+print(pool.submit(os.getpid).result(), flush=True)
+pool.submit(time.sleep, 300)
+time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie has ended: only its parent has not collected it yet
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc (Linux)")
+def test_a_worker_whose_driver_is_killed_stops_instead_of_training_on():
+    """SIGKILL gives the driver no chance to stop its workers; one left running would keep writing the checkpoints
+    of a pair that the rerun resumes. The worker notices its driver is gone and exits."""
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(driver.stdout.readline())
+        assert _alive(worker)
+    finally:
+        driver.kill()
+        driver.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(worker):
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail(f"worker {worker} still running 10 s after its driver was killed")

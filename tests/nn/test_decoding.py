@@ -205,12 +205,12 @@ def test_beam_as_wide_as_the_vocabulary_finds_the_best_two_token_output():
     assert torch.equal(model.beam_search(src, bos_id=1, max_len=2, beam_size=vocab), expected)
 
 
-@pytest.mark.parametrize("norm", ["layer", "batch"])  # with and without the KV cache
-def test_generated_tokens_equal_to_pad_id_are_not_masked(norm):
+@pytest.mark.parametrize("mixer", ["attention", "mean"])  # with and without the KV cache
+def test_generated_tokens_equal_to_pad_id_are_not_masked(mixer):
     """BOS = pad_id = 0: a decoder must still attend to what it generated. The same weights with
     no pad_id must decode identically, since the source holds no padding."""
-    padded = tiny_seq2seq(norm=norm, pad_id=0, init_std=0.5)  # large weights: outputs depend on every key
-    plain = tiny_seq2seq(norm=norm, init_std=0.5)
+    padded = tiny_seq2seq(mixer=mixer, pad_id=0, init_std=0.5)  # large weights: outputs depend on every key
+    plain = tiny_seq2seq(mixer=mixer, init_std=0.5)
     plain.load_state_dict(padded.state_dict())
     src = torch.randint(1, padded.cfg.vocab_size, (3, 6))
     for decode in (lambda m: m.greedy_decode(src, bos_id=0, max_len=6),

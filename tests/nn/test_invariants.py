@@ -11,7 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from blocklab.nn import Block, ClassifierConfig, Context
+from blocklab.errors import ConfigError
+from blocklab.nn import Block, BlockConfig, ClassifierConfig, Context, GPTConfig, Seq2SeqConfig
+from blocklab.nn.norms import BatchNorm
 
 from .helpers import TINY, assert_close, tiny_classifier, tiny_gpt, tiny_seq2seq
 
@@ -67,6 +69,42 @@ def test_gpt_with_digit_places_has_no_causal_leakage(pe):
     model = tiny_gpt(pos_encoding=pe)
     positions = torch.tensor([[3, 2, 1, 0, 2, 1, 0, 4]]).expand(2, -1)
     assert_no_leakage(lambda idx: model(idx, positions=positions), torch.randint(0, V, (2, T)))
+
+
+def later_step_changes_earlier_outputs(layer, x: torch.Tensor, *args) -> float:
+    """Largest change of layer(x)[:, :-1] when only x[:, -1] changes: what the earlier positions learn of the last."""
+    changed = x.clone()
+    changed[:, -1] = torch.randn_like(changed[:, -1])
+    return (layer(changed, *args)[:, :-1] - layer(x, *args)[:, :-1]).abs().max().item()
+
+
+def test_batch_norm_in_training_leaks_later_tokens_into_earlier_positions():
+    """Why causal models refuse norm='batch': in training, BatchNorm's mean and variance per feature are taken
+    over the batch *and time*, so every position is normalized with statistics that include the later ones.
+    Through a causal decoder block the leak survives the mask; a LayerNorm block (per token) leaks nothing,
+    nor does BatchNorm in eval mode (running statistics)."""
+    x = torch.randn(4, T, TINY["d_model"], dtype=torch.float64)
+    bn = BatchNorm(TINY["d_model"]).double().train()
+    assert later_step_changes_earlier_outputs(bn, x) > 0.1
+    assert later_step_changes_earlier_outputs(bn.eval(), x) == 0.0
+
+    ctx = Context(pos=torch.arange(T), is_causal=True)
+    leaks = {}
+    for norm in ("batch", "layer"):
+        torch.manual_seed(0)
+        block = Block(BlockConfig(**TINY, norm=norm, pos_encoding="none"), 0).double().train()
+        leaks[norm] = later_step_changes_earlier_outputs(block, x, ctx)
+    assert leaks["batch"] > 0.1 and leaks["layer"] == 0.0, leaks
+
+
+@pytest.mark.parametrize("config", [GPTConfig, Seq2SeqConfig])
+def test_causal_models_refuse_batch_norm_and_say_why(config):
+    with pytest.raises(ConfigError) as refused:
+        config(**TINY, norm="batch")
+    message = str(refused.value)
+    assert f"{config.__name__}.norm='batch'" in message and "'layer', 'rms', 'none'" in message
+    assert "leak" in message and "later tokens" in message
+    ClassifierConfig(**TINY, norm="batch")  # an encoder sees every token anyway
 
 
 def test_nope_decoder_layer_sees_its_prefix_as_a_set():

@@ -82,12 +82,12 @@ def test_tiny_gpt_overfits_one_batch():
     assert losses[-1] < 0.05, f"loss went {losses[0]:.3f} -> {losses[-1]:.3f} in {len(losses)} steps"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind, norm", [(k, n) for k in KINDS for n in ("layer", "batch", "rms", "none")
+                                         if n != "batch" or k == "classifier"])  # causal models refuse BatchNorm
 @pytest.mark.parametrize("residual", [True, False], ids=["residual", "no-residual"])
 @pytest.mark.parametrize("norm_position", ["pre", "post"])
-@pytest.mark.parametrize("norm", ["layer", "batch", "rms", "none"])
 @pytest.mark.parametrize("pos_encoding", ["sinusoidal", "learned", "alibi", "rope", "none"])
-def test_every_combination_runs_forward_and_backward(pos_encoding, norm, norm_position, residual, kind):
+def test_every_combination_runs_forward_and_backward(pos_encoding, norm_position, residual, kind, norm):
     build, forward, shape = KINDS[kind]
     model = build(pos_encoding=pos_encoding, norm=norm, norm_position=norm_position, residual=residual,
                   dropout=0.1).train()

@@ -14,7 +14,7 @@ from blocklab.studies.addition_heads.study import AdditionHeads, AdditionHeadsCo
 from blocklab.tasks import addition
 from blocklab.tasks.addition import EQUALS, VOCAB
 
-from .isolated import run_isolated
+from .isolated import HUGE_LR, check_divergence, run_isolated
 
 
 def model(kind="seq2seq", bias=True):
@@ -274,3 +274,11 @@ def test_tables_from_a_synthetic_results_dict():
     assert mistakes == [["seq2seq-natural", 0, "12 + 34: model says 47, truth 46"],
                         ["gpt-natural", 0, "no mistakes on the held-out set"]]
     assert AdditionHeads().tables({**results, "runs": runs[-1:]}) == []
+
+
+def test_a_huge_learning_rate_diverges_every_model_and_the_study_still_reports(tmp_path):
+    """The all-null copy is not checked: the head-ablation summary still reads every seed's per-head drops."""
+    tiny = {"train.steps": 4, "train.warmup_steps": 0, "train.eval_every": 2, "train.batch_size": 16, "n_train": 64,
+            "n_val": 16, "n_test": 32, "d_model": 8, "n_heads": 2, "layers": 1, "beam_sizes": [1, 2],
+            "exhaustive": False}
+    check_divergence("addition-heads", tmp_path, {**tiny, "train.lr": HUGE_LR}, diverged=1, all_null=False)

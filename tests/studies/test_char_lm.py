@@ -15,7 +15,7 @@ from blocklab.nn.models.text import continue_text, load_text_model
 from blocklab.studies.char_lm.study import SAMPLING, windows
 from blocklab.studies.common.training import next_token
 
-from .isolated import run_isolated
+from .isolated import HUGE_LR, check_divergence, run_isolated
 
 TINY = {"train.steps": 12, "code_steps": 6, "train.eval_every": 6, "train.warmup_steps": 2, "context": 16,
         "d_model": 16, "n_heads": 2, "n_layers": 1, "train.batch_size": 4, "val_windows": 8, "sample_chars": 20}
@@ -86,3 +86,7 @@ def test_next_token_is_the_mean_cross_entropy_over_every_position():
     logp = model(x).log_softmax(-1)
     manual = -logp.gather(-1, y[..., None]).mean()
     assert torch.allclose(loss, manual, atol=1e-6)
+
+
+def test_a_huge_learning_rate_diverges_both_models_and_the_study_still_reports(tmp_path, corpora):
+    check_divergence("char-lm", tmp_path / "run", {**TINY, "train.lr": HUGE_LR, "data_dir": str(corpora)}, diverged=2)

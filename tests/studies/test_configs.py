@@ -7,7 +7,7 @@ import pytest
 from blocklab.config import Config, describe, field_keys
 from blocklab.errors import BlocklabError, ConfigError
 from blocklab.lab import registry
-from blocklab.lab.runner import _check_same_run
+from blocklab.lab.runner import _check_same_run, _resumable_keys
 from blocklab.report.results import config_value
 from blocklab.train import TrainConfig
 from lab.tiny_study import run_cli
@@ -37,9 +37,13 @@ def test_set_reaches_every_studys_trainer(name):
     if name in NUMPY_ENGINE:
         with pytest.raises(ConfigError, match="checkpoint_every=100 is not available with the numpy engine"):
             registry.build_config(cls, quick=True, overrides={"train.checkpoint_every": 100})
+        with pytest.raises(ConfigError, match="checkpoint_seconds=60.0 is not available with the numpy engine"):
+            registry.build_config(cls, quick=True, overrides={"train.checkpoint_seconds": 60})
+        assert cls.Config().train.checkpoint_seconds is None
     else:
         cfg = registry.build_config(cls, quick=True, overrides={"train.checkpoint_every": 100})
         assert cfg.train.checkpoint_every == 100
+        assert cfg.train.checkpoint_seconds == 60  # checkpoints while training unless asked not to
     with pytest.raises(ConfigError, match="set for each run by the runner"):
         registry.build_config(cls, overrides={"train.seed": 1})
 
@@ -85,3 +89,20 @@ def test_a_folder_written_before_the_trainer_config_nested_resumes_and_reports(t
                         path)
     assert config_value({"config": flat}, "train.steps") == config_value({"config": asked}, "train.steps") == 60
     assert config_value({"config": {"lm_steps": 9}}, "train.steps", "lm_steps") == 9
+
+
+def test_a_rerun_may_change_how_often_pairs_checkpoint_but_not_how_they_train(tmp_path):
+    """Checkpoint intervals (and the other trainer settings that change no value) may differ from those stored
+    in results.json, also when it predates a field; a setting that changes the training may not."""
+    cls, path = STUDIES["attention"], tmp_path / "results.json"
+    asked = registry.build_config(cls, quick=True).to_dict()
+    free = _resumable_keys(cls.Config)
+    assert {"train.checkpoint_every", "seq2seq_train.checkpoint_seconds", "train.tensorboard"} <= free
+    assert not {"train.lr", "train.steps", "n_train"} & free
+    older = {**asked, "train": {k: v for k, v in asked["train"].items() if k != "checkpoint_seconds"}}
+    changed = {**asked, "train": {**asked["train"], "checkpoint_every": 7, "checkpoint_seconds": None}}
+    for stored in (older, changed):
+        _check_same_run({"study": "attention", "config": stored}, cls, asked, path, free)
+    with pytest.raises(BlocklabError, match="train.lr: stored 1.0"):
+        _check_same_run({"study": "attention", "config": {**changed, "train": {**changed["train"], "lr": 1.0}}}, cls,
+                        asked, path, free)

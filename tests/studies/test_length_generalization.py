@@ -7,7 +7,7 @@ from blocklab.studies.length_generalization import models
 from blocklab.studies.length_generalization import study as _registers  # noqa: F401  (run_isolated needs it)
 from blocklab.tasks import long_addition
 
-from .isolated import run_isolated
+from .isolated import HUGE_LR, check_divergence, run_isolated
 
 # 12 + 345 at 3 digits: operands most significant first, the sum 357 as 4 digits units first.
 LINE = [0, 1, 2, 10, 3, 4, 5, 11, 7, 5, 3, 0]
@@ -94,3 +94,11 @@ def test_tiny_run_completes_with_leaderboard_figure_and_measurements(tmp_path):
     assert all(m["train_cpu_s"] > 0 for m in runs.values())
     claims = {m["claim_id"] for m in results["measurements"]}
     assert claims == {"C002-05", "C002-06", "C000-11"}
+
+
+def test_a_huge_learning_rate_diverges_every_model_and_the_study_still_reports(tmp_path):
+    tiny = {"sortedness_encodings": ["none"], "retrieval_encodings": ["sinusoidal"], "addition_encodings": ["abacus"],
+            "train_lengths": [4, 5], "test_lengths": [4, 8], "retrieval_far": 12, "n_train": 64, "n_val": 16,
+            "n_eval": 8, "addition_train_digits": 2, "addition_test_digits": [2, 3], "addition_steps": 4,
+            "n_eval_addition": 4, "train.steps": 4, "train.eval_every": 2, "width": 8, "addition_width": 8}
+    check_divergence("length-generalization", tmp_path, {**tiny, "train.lr": HUGE_LR}, diverged=3)

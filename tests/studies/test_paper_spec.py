@@ -1,5 +1,7 @@
 """paper-spec: the hand arithmetic and the built model agree, the claims are measured, and the
 report page shows the arithmetic."""
+import dataclasses
+
 import pytest
 
 from blocklab.errors import BlocklabError
@@ -7,7 +9,9 @@ from blocklab.lab.report import build_report
 from blocklab.lab.runner import run_study
 from blocklab.nn import build_model, preset
 from blocklab.report import results as res
-from blocklab.studies.paper_spec import encoder_decoder_arithmetic
+from blocklab.studies.paper_spec import PaperSpecConfig, encoder_decoder_arithmetic
+
+from .isolated import check_survives_divergence
 
 SMALL = {"vocab_size": 100, "d_model": 32, "d_ff": 64, "n_heads": 4, "max_len": 40}
 
@@ -56,3 +60,13 @@ def test_study_measures_its_claims_and_its_page_shows_the_arithmetic(tmp_path, m
     assert "paper-base: the parameter count by hand" in page
     assert "4·d² + 4·d" in page and "<td class=num>44,650,496</td>" in page  # 1,000 · 512 + 44,138,496
     assert "The hand count equals the built model" in page
+
+
+def test_nothing_here_can_diverge_and_null_counts_still_report(tmp_path):
+    """paper-spec trains nothing: it has no learning rate to make huge and its counts are exact integers. Its
+    figures, tables and claims must still read a results.json whose floats are null."""
+    assert "train" not in {f.name for f in dataclasses.fields(PaperSpecConfig)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
+        folder = run_study("paper-spec", seeds=1, out=tmp_path, overrides={"base_vocab": 1000, "classifier_vocab": 500})
+    check_survives_divergence("paper-spec", res.load(folder / "results.json"), tmp_path / "poisoned")

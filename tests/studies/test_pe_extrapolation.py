@@ -10,7 +10,7 @@ from blocklab.studies.pe_extrapolation.figures import SEED_FIGURES
 from blocklab.studies.pe_extrapolation.study import PEConfig, data_seed
 from blocklab.tasks.sortedness import sortedness
 
-from .isolated import run_isolated
+from .isolated import HUGE_LR, check_divergence, run_isolated
 
 N_VALUES, MAX_LEN = 16, 16
 
@@ -129,3 +129,10 @@ def test_tiny_run_writes_results_figures_and_measurements(tmp_path):
     assert set(summary["tasks"]) == {"sortedness", "first-vs-last"}
     assert summary["tasks"]["sortedness"]["sortedness-rope"]["accuracy_by_length"]["32"]["per_seed"]
     assert summary["tasks"]["sortedness"]["sortedness-learned"]["error_policy"]["32"].startswith("BlocklabError")
+
+
+def test_a_huge_learning_rate_diverges_every_model_and_the_study_still_reports(tmp_path):
+    tiny = {"train.steps": 4, "train.warmup_steps": 0, "train.batch_size": 16, "n_train": 64, "n_val": 32,
+            "n_eval": 8, "n_eval_far": 2, "test_lengths": [8, 32], "far_length": 40, "encodings": ["learned", "rope"],
+            "randomized": ["rope"]}
+    check_divergence("pe-extrapolation", tmp_path, {**tiny, "train.lr": HUGE_LR}, diverged=7)

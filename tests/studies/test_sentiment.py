@@ -15,7 +15,7 @@ from blocklab.data.words import PAD_ID
 from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.studies.sentiment.study import BagOfWords, Sentiment, classify_trimmed, embedding_rms
 
-from .isolated import run_isolated
+from .isolated import HUGE_LR, check_divergence, run_isolated
 
 GOOD, BAD = ["great", "moving", "funny", "smart"], ["dull", "boring", "flat", "tedious"]
 FIGURES = {"sentiment_accuracy.png", "sentiment_training.png", "sentiment_embedding_scale.png"}
@@ -105,3 +105,9 @@ def test_embedding_rms_scales_with_sqrt_d_model():
 
 def test_the_quick_variant_keeps_the_full_models():
     assert {key.split(".")[0] for key in Sentiment.quick} <= {"train", "bow_train"}
+
+
+def test_a_huge_learning_rate_diverges_every_model_and_the_study_still_reports(tmp_path):
+    tiny_corpus(tmp_path / "cache")
+    huge = {"train.lr": HUGE_LR, "bow_train.lr": HUGE_LR, "data_dir": str(tmp_path / "cache")}
+    check_divergence("sentiment", tmp_path / "run", {**TINY, **huge}, diverged=3)

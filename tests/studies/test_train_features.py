@@ -7,7 +7,7 @@ from blocklab.autograd.tokenizer import CharTokenizer
 from blocklab.lab.report import build_report
 from blocklab.studies.train_features import char_windows
 
-from .isolated import run_isolated
+from .isolated import HUGE_LR, check_divergence, run_isolated
 
 TINY = {"ckpt_d_model": 64, "ckpt_layers": 2, "ckpt_seq_len": 16, "ckpt_batch": 2, "repeats": 1, "lm_d_model": 32,
         "train.steps": 10, "train.warmup_steps": 1, "train.batch_size": 8, "lm_train_chars": 20_000,
@@ -33,3 +33,8 @@ def test_char_windows_are_consecutive_and_drop_the_tail():
     tok = CharTokenizer("abcd")
     w = char_windows("abcdabcdab", tok, context=2)  # 10 characters: three windows of 3, one left over
     assert w.tolist() == [[1, 2, 3], [4, 1, 2], [3, 4, 1]]
+
+
+def test_a_huge_learning_rate_diverges_the_trained_model_and_the_study_still_reports(tmp_path):
+    """Only the int8 cell trains a model; the gradient-checkpointing cell times steps of an untrained one."""
+    check_divergence("train-features", tmp_path, {**TINY, "train.lr": HUGE_LR}, diverged=1)

@@ -1,12 +1,15 @@
 import json
 import math
+import random
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from blocklab.errors import BlocklabError
 from blocklab.train import evaluate, fit
+from blocklab.train.checkpoint import unfinished_step
 
 from .helpers import assert_same_weights, lm_data, lm_loss, quick_cfg, tiny_gpt, weights
 
@@ -60,6 +63,35 @@ def test_resume_ends_exactly_where_an_uninterrupted_run_ends(tmp_path):
     again = fit(again_model, lm_data(), lm_loss, cfg, run_dir=tmp_path, callbacks=[interrupt_at(1)])
     assert again == resumed
     assert_same_weights(weights(again_model), weights(straight_model))
+
+
+@pytest.mark.parametrize("seconds, resumed_at", [(1e-9, 7), (3600.0, None)])
+def test_checkpoint_seconds_saves_when_that_much_time_has_passed(tmp_path, seconds, resumed_at):
+    """With checkpoint_seconds tiny every step is due (a kill at step 7 resumes at 7, exactly); an hour is never due
+    in this run, so a kill loses it all (the rerun starts over, and still ends where an uninterrupted run ends)."""
+    cfg = quick_cfg(steps=12, log_every=1, eval_every=4, checkpoint_seconds=seconds)
+    straight_model = tiny_gpt(dropout=0.2)
+    straight = fit(straight_model, lm_data(), lm_loss, cfg)
+    with pytest.raises(Interrupt):
+        fit(tiny_gpt(dropout=0.2), lm_data(), lm_loss, cfg, run_dir=tmp_path, callbacks=[interrupt_at(7)])
+    assert unfinished_step(tmp_path / "checkpoint") == resumed_at
+    resumed_model = tiny_gpt(dropout=0.2)
+    resumed = fit(resumed_model, lm_data(), lm_loss, cfg, run_dir=tmp_path)
+    assert (resumed.history, resumed.steps_log) == (straight.history, straight.steps_log)
+    assert_same_weights(weights(resumed_model), weights(straight_model))
+    assert resumed.notes == ([f"resumed from a checkpoint at step {resumed_at}"] if resumed_at else [])
+
+
+def test_a_finished_run_read_from_its_checkpoint_leaves_the_generators_as_training_left_them(tmp_path):
+    """A pair killed after fit returned (in its evaluation) reruns fit, which returns the stored result: what the
+    caller then draws must be what it drew after the training itself, not what follows the model's seeding."""
+    cfg = quick_cfg(steps=6, checkpoint_every=None, checkpoint_seconds=None)
+    fit(tiny_gpt(dropout=0.2), lm_data(), lm_loss, cfg, run_dir=tmp_path)
+    after_training = (torch.rand(3), np.random.rand(3), random.random())
+    fit(tiny_gpt(seed=5), lm_data(), lm_loss, cfg, run_dir=tmp_path)
+    after_reading = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(after_reading[0], after_training[0])
+    assert (after_reading[1] == after_training[1]).all() and after_reading[2] == after_training[2]
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):

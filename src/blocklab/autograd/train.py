@@ -106,8 +106,11 @@ def build_optimizer(model: GPT, cfg: TrainConfig) -> Optimizer:
     return {"adam": Adam, "adamw": AdamW}[cfg.optimizer](groups, lr=cfg.lr, betas=cfg.betas, weight_decay=0.0)
 
 
-def check_train_config(cfg: TrainConfig) -> None:
-    for name, allowed in TORCH_ONLY.items():
+def check_train_config(cfg: TrainConfig, study: bool = False) -> None:
+    """Refuse what only blocklab.train.fit does. A study's config (`study`) must also say checkpoint_seconds=None:
+    `blocklab run` would promise mid-run checkpoints, which this trainer (like fit without a run_dir) never writes."""
+    torch_only = {**TORCH_ONLY, "checkpoint_seconds": (None,)} if study else TORCH_ONLY
+    for name, allowed in torch_only.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(
                 f"TrainConfig.{name}={getattr(cfg, name)!r} is not available with the numpy engine; "

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from ..io import jsonable
+from ..train.checkpoint import CHECKPOINT, unfinished_step
 from ..train.device import cpu_threads, seed_everything
 from .registry import Cell, CellContext, Study
 
@@ -75,6 +76,9 @@ def run_pair(job: PairJob, cell: Cell, seed: int, emit: Emit, log: logging.Logge
             emit({"event": "step", "cell": cell.name, "seed": seed, "step": step, **info})
 
     ctx = CellContext(job.study.name, job.cfg, cell, seed, job.device, work, job.quick, progress, log)
+    resumed_at = unfinished_step(work / CHECKPOINT)  # where fit(run_dir=work) will pick up
+    if resumed_at:
+        log.info("%s seed %d resumes from its checkpoint at step %d", cell.name, seed, resumed_at)
     seed_everything(seed)
     start = time.perf_counter()
     record = {"cell": cell.name, "seed": seed, "status": "done", "metrics": {}, "device": job.device, "message": ""}

@@ -8,7 +8,8 @@ exactly as it would in the driver (seeded the same, on the same thread count), a
 its record, step events and log lines; the driver writes them, so results.json is still
 written by one process only, atomically, after each finished pair. While pairs run, the
 workers send their step counts to the driver, which shows one progress line per worker
-under the study's line.
+under the study's line. A worker whose driver dies (even by SIGKILL) exits at once, so that
+it does not go on writing the checkpoints of a pair that a rerun resumes.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -86,6 +88,16 @@ def _context() -> multiprocessing.context.BaseContext:
 def _start_worker(steps: Any) -> None:
     global _steps
     _steps = steps
+    threading.Thread(target=_exit_with_driver, daemon=True).start()
+
+
+def _exit_with_driver() -> None:
+    """End this worker when the driver is gone. A driver killed outright (SIGKILL, the OOM killer) cannot stop its
+    workers, and a worker left training would go on writing its pair's checkpoints while a rerun resumes that pair."""
+    driver = multiprocessing.parent_process()  # forkserver and spawn: the process that asked for this worker
+    if driver is not None:
+        driver.join()  # returns when the driver's end of its pipe to this worker closes, however the driver ended
+        os._exit(1)
 
 
 def collected_pair_in_worker(job: PairJob, cell: Cell, seed: int) -> Collected:

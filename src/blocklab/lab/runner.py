@@ -27,15 +27,17 @@ import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import AbstractSet, Any, Iterator, Mapping
 
 from tqdm import tqdm
 
 from .. import __version__
+from ..config.check import field_hints, nested_class
 from ..errors import BlocklabError, choice_error
 from ..io import jsonable
 from ..report import results as res
 from ..report.verdicts import Measurement
+from ..train.config import RESUMABLE, TrainConfig
 from ..train.device import resolve_device
 from .backends import BACKENDS, run_pairs
 from .pair import PairJob
@@ -90,7 +92,7 @@ def _run_named(name: str, quick: bool, out: str | Path | None, overrides: Mappin
         study, path = get_study(member), folder / member / res.RESULTS_FILE
         config = jsonable(dataclasses.asdict(build_config(study, quick, per_study[member])))
         if path.exists():
-            _check_same_run(res.load(path), study, config, path)
+            _check_same_run(res.load(path), study, config, path, _resumable_keys(study.Config))
     for member in members:
         try:
             _run_one(get_study(member), folder / member, per_study[member], **run)
@@ -109,7 +111,7 @@ def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: boo
     _check_cells(study, cells)
     path = folder / res.RESULTS_FILE
     results = res.load(path) if path.exists() else _fresh(study, config, quick)
-    _check_same_run(results, study, config, path)
+    _check_same_run(results, study, config, path, _resumable_keys(study.Config))
     dev = str(resolve_device(device))
     seed_list = sorted(set(results["seeds"]) | set(range(seeds)))
     results.update(
@@ -208,7 +210,22 @@ def _check_cells(study: Study, cells: list[Cell]) -> None:
                          f"got {names}")
 
 
-def _check_same_run(results: dict, study: Study, config: dict, path: Path) -> None:
+def _resumable_keys(config_class: type, prefix: str = "") -> set[str]:
+    """Dotted keys of the trainer settings nested in a study's Config that change no value of a run
+    (TrainConfig's RESUMABLE: checkpoint intervals, TensorBoard, ...): a rerun may change them."""
+    keys: set[str] = set()
+    for name, hint in field_hints(config_class).items():
+        inner = nested_class(hint)
+        if inner is TrainConfig:
+            keys |= {f"{prefix}{name}.{k}" for k in RESUMABLE}
+        elif inner is not None:
+            keys |= _resumable_keys(inner, f"{prefix}{name}.")
+    return keys
+
+
+def _check_same_run(results: dict, study: Study, config: dict, path: Path,
+                    free: AbstractSet[str] = frozenset()) -> None:
+    """Refuse to add to `path` runs of another config; the keys in `free` may differ."""
     if results["study"] != study.name:
         raise BlocklabError(f"{path} holds the study {results['study']!r}, not {study.name!r}; pass another --out")
     stored, asked = _dotted(results["config"]), _dotted(config)
@@ -218,7 +235,7 @@ def _check_same_run(results: dict, study: Study, config: dict, path: Path) -> No
         # both name, reading a flat trainer setting as the nested train's
         stored = {(f"train.{k}" if f"train.{k}" in asked and k not in asked else k): v for k, v in stored.items()}
         keys = stored.keys() & asked.keys()
-    changed = sorted(k for k in keys if stored.get(k) != asked.get(k))
+    changed = sorted(k for k in keys - free if stored.get(k) != asked.get(k))
     if changed:
         diff = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in changed)
         raise BlocklabError(f"{path} was run with another config ({diff}); pass another --out to keep both, "

@@ -95,8 +95,8 @@ class BlockConfig(Config):
 
     @property
     def kv_cacheable(self) -> bool:
-        """Incremental decoding needs keys and values to cache (attention) and per-token norms (not batch)."""
-        return self.norm != "batch" and self.mixer == "attention"
+        """Incremental decoding needs keys and values to cache (attention); causal models have per-token norms."""
+        return self.mixer == "attention"
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -171,6 +171,10 @@ class GPTConfig(BlockConfig):
 
     n_layers: PositiveInt = 2
 
+    def validate(self) -> None:
+        super().validate()
+        _causal_norm(type(self).__name__, self.norm)
+
 
 @dataclass
 class ClassifierConfig(BlockConfig):
@@ -204,6 +208,7 @@ class Seq2SeqConfig(BlockConfig):
         super().validate()
         name = type(self).__name__
         _no_task_positions(name, self.pos_encoding)
+        _causal_norm(name, self.norm)
         if self.share_embeddings and self.target_vocab != self.vocab_size:
             raise ConfigError(
                 f"{name}.share_embeddings=True needs one vocabulary, but vocab_size={self.vocab_size} "
@@ -216,3 +221,13 @@ def _no_task_positions(owner: str, pos_encoding: str) -> None:
         valid = [p for p in POS_ENCODINGS if p not in TASK_POSITIONS]
         raise ConfigError(f"{owner}.pos_encoding={pos_encoding!r} reads per-token positions from the task, which "
                           f"only GPT takes (GPT(tokens, positions=...)); choose one of: {', '.join(map(repr, valid))}")
+
+
+def _causal_norm(owner: str, norm: str) -> None:
+    """A causal model's norm must see one token at a time. BatchNorm's training statistics are taken over the batch
+    and time, so every position would be normalized with the later ones (tests/nn/test_invariants.py measures it)."""
+    if norm == "batch":
+        valid = [n for n in NORMS if n != "batch"]
+        raise ConfigError(f"{owner}.norm='batch' is not valid for a causal model: in training, batch statistics over "
+                          "the sequence leak later tokens into earlier positions; choose one of: "
+                          f"{', '.join(map(repr, valid))} (an EncoderClassifier may use 'batch')")

@@ -159,6 +159,14 @@ def seed_values(results: dict, cell: str, metric: str) -> list[float]:
     return list(per_seed(results, cell, metric, numeric=True).values())
 
 
+def diverged_note(results: dict, cell: str) -> str:
+    """" (k of n seeds diverged)" for a label or a table row where some seeds of `cell` diverged, whose nulls are
+    left out of the means shown beside it; "" where none did."""
+    runs = finished_runs(results, cell)
+    k = sum(r["status"] == "diverged" for r in runs)
+    return f" ({k} of {len(runs)} seeds diverged)" if k else ""
+
+
 def as_floats(values) -> np.ndarray:
     """Nested lists of metric values as a float array: None (a non-finite number in results.json) becomes NaN."""
     return np.asarray(values, dtype=float)  # numpy reads None as NaN when the dtype is float

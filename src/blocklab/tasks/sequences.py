@@ -12,6 +12,10 @@ tokens are, so none can be solved from the bag of tokens alone.
 - lookup: x_1..x_L [P_k] (P_k = id n_symbols + k) -> x_k: read the symbol at the
   position named by the last token. Chance is 1/n_symbols.
 - first_vs_last_mixed: first_vs_last at mixed lengths, right-padded (length-extrapolation studies).
+
+chance_accuracy gives the accuracy of a guess on the two tasks the length-extrapolation studies
+share (sortedness and first-vs-last): a property of the task, read from the config, never from
+a run's metrics (which are null where a run diverged).
 """
 from __future__ import annotations
 
@@ -96,3 +100,9 @@ def first_vs_last_mixed(n: int, seed: int, lengths: tuple[int, ...], n_symbols: 
                 f"over {n_symbols} symbols, right-padded with PAD={pad} -> x_1 or x_L")
     return TaskData("first_vs_last", {"train": (x[shuffle], y[shuffle], lens[shuffle])}, n_symbols + 3, n_symbols,
                     encoding, render=lambda row: " ".join(str(t) for t in row.tolist() if t != pad))
+
+
+def chance_accuracy(task: str, n_symbols: int) -> float:
+    """Accuracy (%) of a guess: "sortedness" answers yes or no; first-vs-last (whatever a study calls it) names
+    one of n_symbols symbols."""
+    return 50.0 if task == "sortedness" else 100.0 / n_symbols

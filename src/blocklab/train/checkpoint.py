@@ -28,6 +28,7 @@ from torch import nn
 from ..errors import BlocklabError
 from ..io import atomic_write_bytes, atomic_write_text
 
+CHECKPOINT = "checkpoint"  # the folder in a run_dir
 MODEL, OPTIM, STATE = "model.safetensors", "optim.safetensors", "state.json"
 
 
@@ -126,3 +127,15 @@ def read_checkpoint(directory: Path) -> Checkpoint | None:
         except SafetensorError as err:
             raise _corrupt(path, str(err)) from None
     return Checkpoint(directory, state, tensors[MODEL], tensors[OPTIM])
+
+
+def unfinished_step(directory: Path) -> int | None:
+    """The step of the committed checkpoint of an unfinished run in `directory`; None when there is none, the run
+    finished, or state.json cannot be read (fit says what is wrong with it when it resumes)."""
+    try:
+        state = json.loads((directory / STATE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(state, dict) or state.get("result") is not None or not isinstance(state.get("step"), int):
+        return None
+    return state["step"]

@@ -15,6 +15,9 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "warmup", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MODES = ("max", "min")
+# Fields that change no value of a run on CPU (only where it runs, how often it is saved, what it costs):
+# a resumed run, or a rerun of a study, may change them.
+RESUMABLE = ("device", "checkpoint_every", "checkpoint_seconds", "grad_checkpointing", "tensorboard")
 
 
 @dataclass
@@ -46,7 +49,11 @@ class TrainConfig(Config):
     seed: Seed = 0
     device: Literal[DEVICES] = "auto"
     amp: bool = False  # bf16 autocast on CUDA; ignored (with a note) elsewhere
-    checkpoint_every: PositiveInt | None = None  # with a run_dir; a final checkpoint is always written
+    # With a run_dir, a checkpoint every checkpoint_every steps and whenever checkpoint_seconds of wall time have
+    # passed since the last one (the default keeps at most a minute of training at risk, for a few ms per save);
+    # None turns either off. A final checkpoint is always written.
+    checkpoint_every: PositiveInt | None = None
+    checkpoint_seconds: PositiveFloat | None = 60.0
     grad_checkpointing: bool = False  # recompute each block in backward: less memory, ~1 more forward pass
     compile: bool = False  # torch.compile the model for training steps (evaluation stays eager); slow to start
     tensorboard: bool = False  # also write run_dir/tensorboard event files (pip install 'blocklab[tensorboard]')

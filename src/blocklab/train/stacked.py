@@ -15,7 +15,8 @@ Each evaluation copies the weights back into the K models and runs `evaluate` on
 does. steps_log records hold the loss, metrics, lr and total gradient norm, not fit's per-group
 diagnostics. A run that diverges stops counting (its model keeps the weights before the bad
 step, as in fit) while the others go on. What fit offers beyond that is refused by name: early
-stopping, checkpoints, amp, compile, gradient checkpointing, and randomness inside the model
+stopping, checkpoints (checkpoint_every; checkpoint_seconds, like fit's without a run_dir, has
+nothing to save to), amp, compile, gradient checkpointing, and randomness inside the model
 (dropout), which vmap cannot draw as K separate runs would.
 """
 from __future__ import annotations

@@ -4,7 +4,8 @@ One step: batch -> loss_fn (under bf16 autocast when amp is on; on the torch.com
 compile is on) -> finite loss? -> backward
 -> gradient norms, total and per group -> diverged? -> clip -> optimizer and scheduler step.
 Then, when due: the step record (log_every), an evaluation (eval_every and at the end), the
-early-stopping check, a checkpoint (checkpoint_every and at the end), callbacks, progress.
+early-stopping check, a checkpoint (every checkpoint_every steps, after checkpoint_seconds of wall
+time since the last one, and at the end), callbacks, progress.
 
 Early stopping keeps the last weights, not the best: the model after `fit` is the one at the
 evaluation that stopped the run, and a note names the step where the best value was seen.
@@ -28,6 +29,7 @@ from ..errors import BlocklabError
 from ..io import atomic_write_text, jsonable
 from ..nn.blocks import set_grad_checkpointing
 from .checkpoint import (
+    CHECKPOINT,
     MODEL,
     OPTIM,
     STATE,
@@ -37,7 +39,7 @@ from .checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from .config import TrainConfig
+from .config import RESUMABLE, TrainConfig
 from .data import BatchSampler, Split, check_data
 from .device import amp_note, autocast, deterministic, resolve_device, rng_state, seed_everything, set_rng_state
 from .distributed import parallel
@@ -49,9 +51,6 @@ from .tensorboard import tensorboard_callbacks
 
 Callback = Callable[[str, TrainState], None]
 Progress = Callable[[int, int, dict[str, Any]], None]
-
-# Fields a resumed run may change: none alters the trajectory on CPU.
-RESUMABLE_CHANGES = ("device", "checkpoint_every", "grad_checkpointing", "tensorboard")
 
 
 def fit(
@@ -66,19 +65,22 @@ def fit(
     """Train `model` on data["train"] for cfg.steps updates; see the module docstring.
 
     With a run_dir, a checkpoint there is resumed (or, if finished, its result returned with
-    its weights loaded into `model`, without training or callbacks). The caller seeds and
-    builds the model; `fit` seeds everything else from cfg.seed.
+    its weights and the random generators' states loaded, as the run left them, without
+    training or callbacks). The caller seeds and builds the model; `fit` seeds everything
+    else from cfg.seed.
     """
     check_data(data)
     for cb in callbacks:
         if not callable(cb):
             raise BlocklabError(f"callback {cb!r} is not callable; a callback is called as cb(event, state)")
     run_dir = None if run_dir is None else Path(run_dir)
-    ckpt = read_checkpoint(run_dir / "checkpoint") if run_dir is not None else None
+    ckpt = read_checkpoint(run_dir / CHECKPOINT) if run_dir is not None else None
     if ckpt is not None:
         _check_same_config(ckpt, cfg)
         if ckpt.state.get("result") is not None:
             load_model_tensors(model, ckpt.model, ckpt.directory / MODEL)
+            # what the caller draws after fit (test data, sampling) must not depend on where a kill fell
+            set_rng_state(ckpt.state["rng"], resolve_device(cfg.device))
             return TrainResult.from_dict(ckpt.state["result"])
     callbacks = [*callbacks, *tensorboard_callbacks(cfg.tensorboard, run_dir)]
     if cfg.grad_checkpointing:
@@ -95,7 +97,7 @@ def fit(
 def _check_same_config(ckpt: Checkpoint, cfg: TrainConfig) -> None:
     stored, given = ckpt.state.get("config", {}), cfg.to_dict()
     changed = [f"{k}: {stored.get(k)!r} there, {v!r} here" for k, v in given.items()
-               if k not in RESUMABLE_CHANGES and stored.get(k) != v]
+               if k not in RESUMABLE and stored.get(k) != v]
     if changed:
         raise BlocklabError(
             f"{ckpt.directory} holds a checkpoint of a run with another config ({'; '.join(changed)}); "
@@ -130,7 +132,8 @@ class _Run:
         self.best: float | None = None
         self.best_step = 0
         self.evals_since_best = 0
-        self.ckpt_dir = run_dir / "checkpoint" if run_dir is not None else None
+        self.ckpt_dir = run_dir / CHECKPOINT if run_dir is not None else None
+        self.saved_at = time.perf_counter()  # the wall clock of the last checkpoint, for checkpoint_seconds
         self.metrics_path = run_dir / "metrics.jsonl" if run_dir is not None else None
 
     # ------------------------------------------------------------------ checkpoint state
@@ -144,6 +147,7 @@ class _Run:
             "result": dataclasses.asdict(result) if result is not None else None,
         }
         save_checkpoint(self.ckpt_dir, self.model, self.optimizer, state)
+        self.saved_at = time.perf_counter()
 
     def restore(self, ckpt: Checkpoint) -> None:
         load_model_tensors(self.model, ckpt.model, ckpt.directory / MODEL)
@@ -187,8 +191,7 @@ class _Run:
             self.step += 1
             stop = self._after_update(record)
             finishing = stop or self.step == cfg.steps  # the final checkpoint follows the loop
-            if self.ckpt_dir is not None and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 \
-                    and not finishing:
+            if self.ckpt_dir is not None and not finishing and self._checkpoint_due():
                 self._save(None, self.seconds + time.perf_counter() - started)
             self._emit("step", record)
             if self.progress is not None and self.par.is_main:
@@ -209,6 +212,12 @@ class _Run:
         self.model.train(was_training)
         self._emit("end", result.final)
         return result
+
+    def _checkpoint_due(self) -> bool:
+        cfg = self.cfg
+        if cfg.checkpoint_every is not None and self.step % cfg.checkpoint_every == 0:
+            return True
+        return cfg.checkpoint_seconds is not None and time.perf_counter() - self.saved_at >= cfg.checkpoint_seconds
 
     def _update(self, step: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """One optimizer update -> (step record, None), or (None, divergence record) without updating."""

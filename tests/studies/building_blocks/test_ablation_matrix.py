@@ -8,7 +8,7 @@ import pytest
 
 from blocklab.studies.building_blocks.ablation_matrix import NAMES, AblationMatrix, cell_name, importance, interaction
 
-from ..isolated import check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
 
 FIGURES = {"51_ablation_comparison.png", "51_ablation_matrix.png", "51_ablation_interactions.png"}
 TINY = {"train.steps": 4, "n_train": 64, "n_test": 64}
@@ -58,3 +58,8 @@ def test_cell_names_are_unique_and_round_trip_the_subsets():
 def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
     """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
     check_survives_divergence("ablation-matrix", run[1], tmp_path)
+
+
+def test_a_huge_learning_rate_diverges_every_trained_cell_and_the_study_still_reports(tmp_path):
+    """Every cell trains and diverges. (The all-null case is the test above.)"""
+    check_divergence("ablation-matrix", tmp_path, {**TINY, "train.lr": HUGE_LR}, diverged=16, all_null=False)

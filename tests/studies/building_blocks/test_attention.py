@@ -9,7 +9,7 @@ import torch
 
 from blocklab.studies.building_blocks.attention.study import Attention, attention_cost, softmax_scaling
 
-from ..isolated import check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
 
 FIGURES = {"47_attention_learned.png", "47_attention_mechanism.png", "47_attention_multihead.png",
            "47_attention_patterns.png", "47_attention_scaling.png", "47_attention_self_cross.png",
@@ -75,3 +75,10 @@ def test_explicit_attention_memory_grows_quadratically_and_fused_does_not():
 def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
     """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
     check_survives_divergence("attention", run[1], tmp_path)
+
+
+def test_a_huge_learning_rate_diverges_every_trained_cell_and_the_study_still_reports(tmp_path):
+    """Every cell that trains diverges; the memory and scaling probes train nothing.
+    (The all-null case is the test above.)"""
+    check_divergence("attention", tmp_path, {**TINY, "train.lr": HUGE_LR, "seq2seq_train.lr": HUGE_LR},
+                     diverged=6, all_null=False)

@@ -9,7 +9,7 @@ from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
 from blocklab.studies.building_blocks.capstone import ABLATIONS, Capstone
 from blocklab.studies.common.components import drops, without
 
-from ..isolated import check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
 
 FIGURES = {"50_transformer_ablation.png", "50_transformer_training.png", "50_transformer_architecture.png"}
 TINY = {"train.steps": 10, "train.eval_every": 5, "n_train": 128, "n_val": 32, "n_test": 64, "n_layers": 2}
@@ -80,3 +80,8 @@ def test_each_ablation_changes_exactly_its_field():
 def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
     """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
     check_survives_divergence("capstone", run[1], tmp_path)
+
+
+def test_a_huge_learning_rate_diverges_every_trained_cell_and_the_study_still_reports(tmp_path):
+    """Every cell trains and diverges. (The all-null case is the test above.)"""
+    check_divergence("capstone", tmp_path, {**TINY, "train.lr": HUGE_LR}, diverged=5, all_null=False)

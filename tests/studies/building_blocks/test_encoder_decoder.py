@@ -10,7 +10,7 @@ from blocklab.studies.building_blocks.encoder_decoder import AutoEncoder, Encode
 from blocklab.studies.common.snapshots import Snapshots
 from blocklab.tasks import signals
 
-from ..isolated import run_isolated
+from ..isolated import HUGE_LR, check_divergence, run_isolated
 
 FIGURES = {"48_encoder_decoder_training.png", "48_encoder_decoder_evolution.png", "48_encoder_decoder_concept.png",
            "48_encoder_decoder_bottleneck.png", "48_encoder_decoder_unet.png", "48_encoder_decoder_seq2seq.png",
@@ -71,3 +71,8 @@ def test_snapshots_survive_a_new_instance(tmp_path):
     assert again.as_dict()["steps"] == [0, 5]
     assert again.as_dict()["values"][0] == pytest.approx(model.weight.sum().item())
     assert model.training
+
+
+def test_a_huge_learning_rate_diverges_every_pair_and_the_study_still_reports(tmp_path):
+    check_divergence("encoder-decoder", tmp_path, {**TINY, "train.lr": HUGE_LR, "seq2seq_train.lr": HUGE_LR},
+                     diverged=6)

@@ -8,7 +8,7 @@ import pytest
 
 from blocklab.studies.building_blocks.normalization.study import Normalization, flow_imbalance, loss_spread
 
-from ..isolated import check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
 
 FIGURES = {"46_normalization_training.png", "46_normalization_batch_training.png", "46_normalization_types.png",
            "46_normalization_distributions.png", "46_normalization_comparison.png",
@@ -70,3 +70,10 @@ def test_loss_spread_ignores_the_trend_and_flow_imbalance_is_symmetric():
 def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
     """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
     check_survives_divergence("normalization", run[1], tmp_path)
+
+
+def test_a_huge_learning_rate_diverges_every_trained_cell_and_the_study_still_reports(tmp_path):
+    """Every cell that trains diverges but RMSNorm at batch 32, whose loss and gradients stay finite and small
+    enough here; the probes cell trains nothing. (The all-null case is the test above.)"""
+    check_divergence("normalization", tmp_path, {**TINY, "train.lr": HUGE_LR, "high_lr": HUGE_LR},
+                     diverged=10, all_null=False)

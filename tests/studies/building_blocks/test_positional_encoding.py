@@ -14,7 +14,7 @@ from blocklab.studies.building_blocks.positional_encoding.study import (
     pe_ratio,
 )
 
-from ..isolated import check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
 
 FIGURES = {"49_positional_task.png", "49_positional_sinusoidal.png", "49_positional_alibi.png",
            "49_positional_comparison.png", "49_positional_rope.png", "49_pe_failures.png"}
@@ -80,3 +80,9 @@ def test_distinguishability_and_the_embedding_ratio_on_known_values():
 def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
     """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
     check_survives_divergence("positional-encoding", run[1], tmp_path)
+
+
+def test_a_huge_learning_rate_diverges_every_trained_cell_and_the_study_still_reports(tmp_path):
+    """Every cell trains and diverges. (The all-null case is the test above.)"""
+    check_divergence("positional-encoding", tmp_path, {**TINY, "train.lr": HUGE_LR, "extrap_train.lr": HUGE_LR},
+                     diverged=12, all_null=False)

@@ -10,7 +10,7 @@ from blocklab.studies.building_blocks.skip_connections.study import SkipConnecti
 from blocklab.studies.common.gradients import per_block
 from blocklab.studies.common.training import VectorNet
 
-from ..isolated import check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
 
 FIGURES = {"45_skip_connections_training.png", "45_skip_connections_concept.png", "45_skip_connections_dense.png",
            "45_skip_connections_gradients.png", "45_skip_connections_highway.png", "45_skip_failures.png"}
@@ -89,3 +89,9 @@ def test_per_block_combines_groups_by_block_and_reads_step_logs():
 def test_figures_tables_and_claims_survive_divergence(run, tmp_path):
     """Every pair diverged (every float metric null): figures, measurements and tables still come out."""
     check_survives_divergence("skip-connections", run[1], tmp_path)
+
+
+def test_a_huge_learning_rate_diverges_every_trained_cell_and_the_study_still_reports(tmp_path):
+    """Every cell that trains diverges; the mismatch and init-gradient probes train nothing.
+    (The all-null case is the test above.)"""
+    check_divergence("skip-connections", tmp_path, {**TINY, "train.lr": HUGE_LR}, diverged=8, all_null=False)

@@ -8,6 +8,7 @@ import pytest
 
 from blocklab.lab.runner import run_study
 from blocklab.report import results as res
+from blocklab.studies.tinytorch.copilot import study as _registers  # noqa: F401  (check_divergence runs it)
 from blocklab.tasks.python_code import (
     DEMOS,
     completion_scores,
@@ -18,6 +19,8 @@ from blocklab.tasks.python_code import (
     split_of,
 )
 from lab.tiny_study import run_cli
+
+from ..isolated import HUGE_LR, check_divergence
 
 LIBRARY = [f"pkg/mod{i}.py" for i in range(40)]
 TESTS = ["test_mod.py", "mod_test.py", "test.py", "tests/helpers.py", "pkg/test/case.py", "idle_test/x.py",
@@ -135,3 +138,9 @@ def test_generate_names_a_missing_or_corrupt_checkpoint(copilot_run, capsys, tmp
     (broken / "config.json").unlink()
     code, _, err = run_cli(capsys, "generate", str(broken), "def ")
     assert code == 2 and "config.json is missing" in err
+
+
+def test_a_huge_learning_rate_diverges_and_the_study_still_reports(tree, tmp_path):
+    overrides = {"corpus_root": str(tree), "train.steps": 75, "checkpoints": [25, 75], "train.batch_size": 4,
+                 "min_char_count": 1, "n_lines": 4, "demo_tokens": 8, "bench_repeats": 2, "train.lr": HUGE_LR}
+    check_divergence("tinytorch-copilot", tmp_path, overrides, diverged=1)

@@ -8,7 +8,10 @@ import pytest
 
 from blocklab.lab.runner import run_study
 from blocklab.report import results as res
+from blocklab.studies.tinytorch import level1 as _registers  # noqa: F401  (check_divergence runs it)
 from blocklab.tasks import patterns
+
+from ..isolated import HUGE_LR, check_divergence
 
 FIGURES = ["004_level1_training.png", "004_level1_patterns.png", "004_level1_speed.png"]
 
@@ -65,3 +68,7 @@ def test_level1_results_have_figures_claims_and_the_bench(level1_run):
     assert {m["claim_id"] for m in results["measurements"]} == {"C004-01", "C004-03", "C004-05"}
     bench = results["runs"][0]["metrics"]["bench"]
     assert bench["parameters"] == 4_624 and bench["numpy_step_ms"] > 0 and bench["torch_step_ms"] > 0
+
+
+def test_a_huge_learning_rate_diverges_and_the_study_still_reports(tmp_path):
+    check_divergence("tinytorch-level1", tmp_path, {"train.lr": HUGE_LR, "bench_repeats": 2}, diverged=1)

@@ -26,7 +26,7 @@ from blocklab.tasks.operations import OPS, TOKEN, encode, operations
 from blocklab.train import TrainConfig
 from blocklab.train.data import BatchSampler
 
-from ..isolated import run_isolated
+from ..isolated import HUGE_LR, check_divergence, run_isolated
 
 
 def test_the_seed_architecture_and_its_parameter_count():
@@ -193,3 +193,11 @@ def test_the_study_runs_draws_every_figure_and_measures_every_claim(tmp_path):
     assert base["n_params"] == 102676 and len(base["record"]["curves"]["epoch"]) == 3
     assert base["mistakes"] and ": model says " in base["mistakes"][0]
     assert GPT.load(folder / "work" / "baseline-seed" / "seed0" / "model").cfg.n_layers == 2
+
+
+def test_a_huge_learning_rate_diverges_every_cell_and_the_study_still_reports(tmp_path):
+    """Divergence shows on the second update, so batch-64 (one epoch of 64 rows: one update) finishes. The
+    generalization cells are left out: at this size each makes one update too. The all-null copy is not checked:
+    it would erase the recorder's epoch axis (0.5 where a run stopped mid-epoch), which a diverged run keeps."""
+    huge = {"train.lr": HUGE_LR, "headline_lr": HUGE_LR, "lrs": [HUGE_LR], "parts": ["baseline", "headline", "sweeps"]}
+    check_divergence("training-dynamics", tmp_path, {**TINY, **huge}, diverged=12, all_null=False)

@@ -76,11 +76,6 @@ class GPT(SavedModel, HookedModule):
         return self.lm_head(self.norm_f(x))  # (B, T, V)
 
     def new_cache(self) -> KVCache:
-        if self.cfg.norm == "batch":
-            raise ConfigError(
-                "GPTConfig.norm='batch' cannot be used with a KV cache: batch statistics over time change "
-                "as tokens arrive; choose norm 'layer', 'rms' or 'none', or generate with use_cache=False"
-            )
         if self.cfg.mixer != "attention":
             raise ConfigError(
                 f"GPTConfig.mixer={self.cfg.mixer!r} keeps no keys and values to cache; "

@@ -89,7 +89,7 @@ def cpu_to_99(m: dict) -> float | None:
 
 
 def ci(values) -> dict:
-    return mean_ci([float(v) for v in values]).to_dict()
+    return mean_ci(list(values)).to_dict()  # a diverged seed's null is left out of the mean
 
 
 # ---------------------------------------------------------------------------- the JSON summary

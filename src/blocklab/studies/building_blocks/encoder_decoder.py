@@ -30,7 +30,7 @@ from blocklab.config import Config, NonEmpty, PositiveInt
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import BlockConfig, Context, add_residual
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, per_seed, seed_values
+from blocklab.report.results import as_floats, finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between, ill_posed
 from blocklab.studies.common.reverse import reverse_training, train_reverse
 from blocklab.studies.common.snapshots import Snapshots
@@ -225,7 +225,7 @@ class EncoderDecoder(Study):
 
     def _probe_lines(self, ax, results, cells: dict[str, str], i: int) -> None:
         """Probe signal i: target and each cell's final reconstruction (mean and band over seeds)."""
-        target = list(per_seed(results, next(iter(cells.values())), "probe_target").values())[0][i]
+        target = as_floats(list(per_seed(results, next(iter(cells.values())), "probe_target").values())[0][i])
         ax.plot(target, color="black", linewidth=2.2, alpha=0.5, label="target")
         for label, cell in cells.items():
             snaps = list(per_seed(results, cell, "snapshots").values())
@@ -235,16 +235,19 @@ class EncoderDecoder(Study):
 
     def _evolution(self, results, cell, fig_dir) -> str:
         snaps = list(per_seed(results, cell, "snapshots").values())
-        target = list(per_seed(results, cell, "probe_target").values())[0]
-        steps = snaps[0]["steps"]
-        picks = sorted({0, 1, len(steps) // 3, len(steps) - 1})
-        fig, axes = plots.figure(len(target), len(picks), width=3.2, height=2.2)  # (signals, steps)
+        target = as_floats(list(per_seed(results, cell, "probe_target").values())[0])  # (signals, samples)
+        # A seed that diverged stopped evaluating: its snapshots are a prefix of the others' (the same steps).
+        steps = max((s["steps"] for s in snaps), key=len)
+        picks = sorted({j for j in (0, 1, len(steps) // 3, len(steps) - 1) if j < len(steps)})
+        fig, axes = plots.figure(len(target), len(picks), width=3.2, height=2.2)
+        axes = np.asarray(axes).reshape(len(target), len(picks))  # (signals, steps), also when either is 1
         for row, signal in enumerate(target):
             for ax, j in zip(axes[row], picks):
                 ax.plot(signal, color="black", alpha=0.5, linewidth=2, label="target")
-                plots.line_with_band(ax, None, [s["values"][j][row] for s in snaps], label="reconstruction",
-                                     scale=plots.UNBOUNDED)
-                ax.set_title(f"signal {row + 1}, step {steps[j]}", fontsize=9)
+                curves = [s["values"][j][row] for s in snaps if j < len(s["values"])]
+                plots.line_with_band(ax, None, curves, label="reconstruction", scale=plots.UNBOUNDED)
+                shown = "" if len(curves) == len(snaps) else f" ({len(curves)} of {len(snaps)} seeds: others diverged)"
+                ax.set_title(f"signal {row + 1}, step {steps[j]}{shown}", fontsize=9)
         axes[0, 0].legend(fontsize=7)
         fig.suptitle(f"Reconstructions of fixed test signals during training ({cell}; mean, 95% CI over seeds)")
         return plots.save(fig, fig_dir, "48_encoder_decoder_evolution.png")
@@ -253,12 +256,14 @@ class EncoderDecoder(Study):
         shown = sorted({sweep[0], sweep[len(sweep) // 2], sweep[-1]})
         fig, axes = plots.figure(1, 3, width=4.6)
         first = f"bottleneck-{sweep[0]}"
-        axes[0].plot(list(per_seed(results, first, "probe_input").values())[0][0], label="noisy input", color="C7")
-        axes[0].plot(list(per_seed(results, first, "probe_target").values())[0][0], label="target", color="black")
+        axes[0].plot(as_floats(list(per_seed(results, first, "probe_input").values())[0][0]), label="noisy input",
+                     color="C7")
+        axes[0].plot(as_floats(list(per_seed(results, first, "probe_target").values())[0][0]), label="target",
+                     color="black")
         axes[0].set(xlabel="sample", ylabel="value", title="Encoder input: 32 numbers")
         axes[0].legend(fontsize=8)
         for j, b in enumerate(shown):
-            code = list(per_seed(results, f"bottleneck-{b}", "probe_code").values())[0][0]
+            code = as_floats(list(per_seed(results, f"bottleneck-{b}", "probe_code").values())[0][0])  # NaN: not drawn
             axes[1].bar(np.arange(b) + j / (len(shown) + 1), code, width=1 / (len(shown) + 1), label=f"k = {b}")
         axes[1].set(xlabel="code unit", ylabel="activation", title="The code: all that passes the bottleneck (seed 0)")
         axes[1].legend(fontsize=8)

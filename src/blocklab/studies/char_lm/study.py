@@ -115,8 +115,9 @@ class CharLM(Study):
         prompt = torch.from_numpy(tok.encode("\n"))[None].to(next(model.parameters()).device)  # (1, 1)
         samples = {name: tok.decode(model.generate(prompt, cfg.sample_chars, generator=torch.Generator(
                    prompt.device).manual_seed(seed), **kw)[0, 1:].cpu().numpy()) for name, kw in SAMPLING.items()}
-        return {"val_loss": result.final["val_loss"], "train_loss": result.final["train_loss"],
-                "bits_per_char": result.final["val_loss"] / np.log(2),
+        val_loss = result.final.get("val_loss")  # None when the run diverged: `final` is then the bad step
+        return {"val_loss": val_loss, "train_loss": result.final.get("train_loss"),
+                "bits_per_char": None if val_loss is None else val_loss / np.log(2),
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "data": summary, "samples": samples, "cpu_seconds": time.process_time() - cpu_start,
                 "wall_seconds": time.perf_counter() - start, "load_average": os.getloadavg()[0], **result.to_dict()}

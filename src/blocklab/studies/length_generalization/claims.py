@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from blocklab.report.results import per_seed, seed_values
+from blocklab.report.results import seed_values
 from blocklab.report.scales import PERCENT
 from blocklab.report.verdicts import Measurement, around, at_least, at_most
+from blocklab.tasks.sequences import chance_accuracy
 
 from .tables import points, task_cells
 
@@ -34,8 +35,8 @@ def _mean_over(results: dict, cell: str, lengths: list[int]) -> list[float]:
     return np.array([seed_values(results, cell, f"acc.{n}") for n in lengths]).mean(axis=0).tolist()
 
 
-def _chance(results: dict, cell: str) -> float:
-    return list(per_seed(results, cell, "chance").values())[0]
+def _chance(results: dict, task: str) -> float:
+    return chance_accuracy(task, results["config"]["n_values"])
 
 
 def _seed_002(results: dict, task: str) -> list[Measurement]:
@@ -50,7 +51,7 @@ def _seed_002(results: dict, task: str) -> list[Measurement]:
         inside = [n for n in points(results, cell) if n <= longest]
         if not past:
             continue
-        values, chance = _mean_over(results, cell, past), _chance(results, cell)
+        values, level = _mean_over(results, cell, past), _chance(results, task)
         note = (f"causal GPT trained on lengths {min(results['config']['train_lengths'])}-{longest}; mean accuracy "
                 f"over test lengths {min(past)}-{max(past)}. {ANCHORS}")
         part = f"{task}, {enc}"
@@ -62,11 +63,11 @@ def _seed_002(results: dict, task: str) -> list[Measurement]:
                                    part, note, scale=PERCENT))
         elif enc == "learned":
             out.append(Measurement("C002-06", "fails past the training length (~chance)", values, "%",
-                                   at_most(chance + 10), part, f"{note} The table covers every test position; "
+                                   at_most(level + 10), part, f"{note} The table covers every test position; "
                                    "rows past the training lengths are never trained.", scale=PERCENT))
         elif inside:
             out.append(Measurement("C002-06", "stays at chance", _mean_over(results, cell, inside), "%",
-                                   around(chance, 5), f"{part}: at the training lengths",
+                                   around(level, 5), f"{part}: at the training lengths",
                                    f"mean accuracy at test lengths {', '.join(map(str, inside))}. {NONE_NOTE}",
                                    scale=PERCENT))
     return out
@@ -82,7 +83,7 @@ def _seed_000(results: dict) -> list[Measurement]:
         cell = _cell(results, "first-vs-last", enc)
         if cell is None:
             continue
-        rule = at_least(90) if works else at_most(_chance(results, cell) + 10)
+        rule = at_least(90) if works else at_most(_chance(results, "first-vs-last") + 10)
         out.append(Measurement(
             "C000-11", "works at 1000" if works else "fails", seed_values(results, cell, f"acc.{far}"), "%", rule,
             f"first-vs-last, {enc}, length {far}",

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from blocklab.report import plots
+from blocklab.report.results import as_floats, diverged_note
 
 from .tables import TRAINED_ON, accuracy, points, task_cells, tasks
 
@@ -19,11 +20,11 @@ def accuracy_by_length(results: dict, fig_dir: Path) -> str:
         for i, c in enumerate(cells):
             xs = np.array(points(results, c["name"]))
             cis = [accuracy(results, c["name"], x) for x in xs]
-            mean = np.array([v.mean for v in cis])
+            mean = as_floats([v.mean for v in cis])  # NaN (not drawn) where no seed has a finite value
             err = np.array([[0, 0] if v.low is None else [v.mean - v.low, v.high - v.mean] for v in cis]).T
             shift = 2 ** (0.04 * (i - (len(cells) - 1) / 2))  # side by side, so error bars do not hide each other
             ax.errorbar(xs * shift, mean, yerr=np.clip(err, 0, None), marker="o", markersize=3, capsize=2,
-                        linewidth=1.3, label=c["params"]["encoding"])
+                        linewidth=1.3, label=c["params"]["encoding"] + diverged_note(results, c["name"]))
         ax.set_xscale("log", base=2)
         ticks = points(results, cells[0]["name"])
         ax.set_xticks(ticks, [str(n) for n in ticks])

@@ -22,7 +22,7 @@ from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import GPT
 from blocklab.studies.common.training import LastTokenClassifier, classify
 from blocklab.tasks import long_addition
-from blocklab.tasks.sequences import first_vs_last_mixed
+from blocklab.tasks.sequences import chance_accuracy, first_vs_last_mixed
 from blocklab.tasks.sortedness import sortedness
 from blocklab.train.trainer import fit
 
@@ -84,7 +84,7 @@ class LengthGeneralization(Study):
             test, _ = classification_data(task, cfg.n_eval, data_seed(seed, 2, length), (length,), cfg.n_values)
             x, y = test.splits["train"][:2]
             out["acc"][str(length)] = models.class_accuracy(model, x, y)
-        out["chance"] = 50.0 if task == "sortedness" else 100.0 / cfg.n_values
+        out["chance"] = chance_accuracy(task, cfg.n_values)
         return out
 
     def _addition(self, enc: str, seed: int, ctx) -> dict:

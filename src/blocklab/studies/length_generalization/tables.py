@@ -3,7 +3,7 @@ the mean accuracy and its 95% interval over seeds at every test length, and the 
 Read from the results dict only."""
 from __future__ import annotations
 
-from blocklab.report.results import finished_runs, seed_values
+from blocklab.report.results import diverged_note, finished_runs, seed_values
 from blocklab.report.scales import NONNEGATIVE, PERCENT
 from blocklab.report.stats import Interval, mean_ci
 from blocklab.report.tables import Table
@@ -30,6 +30,8 @@ def accuracy(results: dict, cell: str, point: int) -> Interval:
 
 
 def show(ci: Interval) -> str:
+    if ci.mean is None:
+        return "-"
     if ci.low is None:
         return f"{ci.mean:.1f}"
     return f"{ci.mean:.1f} [{ci.low:.1f}, {ci.high:.1f}]"
@@ -46,11 +48,13 @@ def leaderboards(results: dict) -> list[Table]:
         rows = []
         for c in cells:
             cost = mean_ci(seed_values(results, c["name"], "train_cpu_s"), NONNEGATIVE)
-            rows.append([c["params"]["encoding"], *(show(accuracy(results, c["name"], x)) for x in xs),
-                         round(cost.mean, 1), len(finished_runs(results, c["name"]))])
+            rows.append([c["params"]["encoding"] + diverged_note(results, c["name"]),
+                         *(show(accuracy(results, c["name"], x)) for x in xs), show(cost),
+                         len(finished_runs(results, c["name"]))])
         metric = "exact match of the greedy answer" if task == "addition" else "accuracy"
         out.append(Table(f"Leaderboard: {task} (trained on {TRAINED_ON[task]})",
                          ["encoding", *(f"{x} {unit}" for x in xs), "train CPU s", "seeds"], rows,
                          f"{metric} (%), mean [95% interval] over seeds; train CPU s: process time of training "
-                         "(all threads), mean over seeds."))
+                         "(all threads), mean over seeds. A diverged seed's values are left out of the means; "
+                         "'-': no seed has a value."))
     return out

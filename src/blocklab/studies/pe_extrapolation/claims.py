@@ -9,12 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from blocklab.io import atomic_write_text
-from blocklab.report.results import dumps, finished_runs, per_seed, seed_values
+from blocklab.report.results import diverged_note, dumps, finished_runs, per_seed, seed_values
 from blocklab.report.stats import mean_ci
 from blocklab.report.verdicts import Measurement, around, at_least, at_most
+from blocklab.tasks.sequences import chance_accuracy
 
 
 # ---------------------------------------------------------------------------- reading results
+def chance_of(results: dict, task: str) -> float:
+    """A guess's accuracy on `task`, from the config (a diverged run's metrics are null)."""
+    return chance_accuracy(task, results["config"]["n_values"])
+
+
 def label(params: dict) -> str:
     name = params["encoding"] + {"learned": " (clamp)", "none": " (causal mask)"}.get(params["encoding"], "")
     if params["arch"] == "encoder":
@@ -67,7 +73,7 @@ def write_extrapolation_json(results: dict, path: Path) -> None:
         entries = {}
         for c in task_cells(results, task):
             name, p = c["name"], c["params"]
-            entry = {"label": label(p), **p, "chance": list(per_seed(results, name, "chance").values())[0],
+            entry = {"label": label(p), **p, "chance": chance_of(results, task),
                      "in_distribution": mean_ci(seed_values(results, name, "in_dist_acc")).to_dict(),
                      "accuracy_by_length": {}}
             for n in lengths(results, name):
@@ -112,8 +118,9 @@ def _context(results: dict, cell: str) -> str:
     train = results["config"]["train_lengths"]
     fit_ = mean_ci(seed_values(results, cell, "in_dist_acc"))
     model = "causal GPT, answer read after the last token" if arch == "gpt" else "encoder, no mask, mean pooling"
+    held_out = "n/a" if fit_.mean is None else f"{fit_.mean:.1f}%"  # None: every seed diverged
     return (f"{model}; trained on lengths {min(train)}-{max(train)}, held-out accuracy there "
-            f"{fit_.mean:.1f}% (mean of {fit_.n} seeds)")
+            f"{held_out} (mean of {fit_.n} seeds){diverged_note(results, cell)}")
 
 
 def _params(results: dict, cell: str) -> dict:
@@ -127,7 +134,7 @@ def _seed_002(results: dict, task: str) -> list[Measurement]:
         cell = cell_named(results, task, enc, arch)
         if cell is None:
             continue
-        chance, long = list(per_seed(results, cell, "chance").values())[0], beyond(results, cell)
+        chance, long = chance_of(results, task), beyond(results, cell)
         part = f"{task}, {label(_params(results, cell))}"
         note = f"{_context(results, cell)}; mean accuracy over lengths {min(long)}-{max(long)}. {ANCHORS}"
         past = mean_over(results, cell, long)
@@ -167,7 +174,7 @@ def _seed_000(results: dict, task: str, far: int) -> list[Measurement]:
         cell = cell_named(results, task, enc)
         if cell is None:
             continue
-        rule = at_least(90) if works else at_most(list(per_seed(results, cell, "chance").values())[0] + 10)
+        rule = at_least(90) if works else at_most(chance_of(results, task) + 10)
         out.append(Measurement(
             "C000-11", "works at 1000" if works else "fails", seed_values(results, cell, f"acc.{far}"), "%", rule,
             f"{task}, {label(_params(results, cell))}, length {far}",

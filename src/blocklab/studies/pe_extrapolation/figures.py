@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, per_seed, seed_values
+from blocklab.report.results import as_floats, finished_runs, per_seed, seed_values
 from blocklab.report.stats import mean_ci
 
-from .claims import beyond, label, lengths, task_cells, tasks
+from .claims import beyond, chance_of, label, lengths, task_cells, tasks
 
 SEED_FIGURES = ("extrapolation_curves.png", "learned_position_embeddings.png", "position_similarity.png",
                 "first_layer_attention.png", "pe_failure_modes.png")
@@ -42,8 +42,7 @@ def extrapolation_curves(results: dict, fig_dir: Path) -> str:
                     ax.annotate(f"learned (error policy): raises at {min(map(int, past))}+", (0.02, 0.03),
                                 xycoords="axes fraction", fontsize=7)
         ax.axvspan(min(train), max(train), color="grey", alpha=0.15, label="training lengths")
-        ax.axhline(list(per_seed(results, task_cells(results, task)[0]["name"], "chance").values())[0], color="black",
-                   linestyle=":", linewidth=1, label="chance")
+        ax.axhline(chance_of(results, task), color="black", linestyle=":", linewidth=1, label="chance")
         ax.set_xscale("log", base=2)
         ticks = lengths(results, cells[0]["name"])
         ax.set_xticks(ticks, [str(n) for n in ticks], minor=False)
@@ -63,15 +62,16 @@ def learned_tables(results: dict, fig_dir: Path) -> str:
     axes = np.atleast_2d(axes)
     for row, c in zip(axes, cells):
         for ax, key in zip(row, ("init", "trained")):
-            table = np.asarray(list(per_seed(results, c["name"], f"table_{key}").values())[0])  # (positions, D)
+            table = as_floats(list(per_seed(results, c["name"], f"table_{key}").values())[0])  # (positions, D)
             score = mean_ci(seed_values(results, c["name"], f"structure_{key}"))
-            image = ax.imshow(table, cmap="RdBu_r", aspect="auto", vmin=-np.abs(table).max(), vmax=np.abs(table).max())
+            top = np.nanmax(np.abs(table), initial=0.0) or 1.0  # NaN (a diverged seed's null) is not drawn
+            image = ax.imshow(table, cmap="RdBu_r", aspect="auto", vmin=-top, vmax=top)
             fig.colorbar(image, ax=ax)
             ax.grid(False)
             ax.set_xlabel("model dimension")
             ax.set_ylabel("position")
             ax.set_title(f"{c['params']['task']}, {'at initialization' if key == 'init' else 'trained'} (seed 0)\n"
-                         f"neighbour structure score {score.mean:.2f} (mean over {score.n} seeds)", fontsize=9)
+                         f"neighbour structure score {_shown(score.mean)} (mean over {score.n} seeds)", fontsize=9)
     return plots.save(fig, fig_dir, "learned_position_embeddings.png")
 
 
@@ -85,7 +85,7 @@ def matrices(results: dict, fig_dir: Path, key: str, name: str, title: str) -> s
     for ax in axes[len(cells):]:
         ax.set_axis_off()
     for ax, c in zip(axes, cells):
-        image = ax.imshow(np.asarray(list(per_seed(results, c["name"], key).values())[0]), cmap="viridis")
+        image = ax.imshow(as_floats(list(per_seed(results, c["name"], key).values())[0]), cmap="viridis")
         fig.colorbar(image, ax=ax, shrink=0.8)
         for edge in (ax.axhline, ax.axvline):
             edge(longest - 0.5, color="white", linestyle="--", linewidth=0.8)
@@ -95,6 +95,10 @@ def matrices(results: dict, fig_dir: Path, key: str, name: str, title: str) -> s
         ax.set_ylabel("query position" if key == "attention" else "position")
     fig.suptitle(f"{title}; dashed: end of the training range")
     return plots.save(fig, fig_dir, name)
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def failure_modes(results: dict, fig_dir: Path) -> str:
@@ -125,7 +129,8 @@ def failure_modes(results: dict, fig_dir: Path) -> str:
         width = 0.8 / len(cells)
         for i, c in enumerate(cells):
             runs = finished_runs(results, c["name"])
-            values = [np.mean([r["metrics"]["by_kind"][str(last)].get(k, np.nan) for r in runs]) for k in names]
+            values = [plots.finite_mean([r["metrics"]["by_kind"][str(last)].get(k, np.nan) for r in runs])
+                      for k in names]
             kinds.bar(np.arange(len(names)) + i * width, values, width, label=label(c["params"]))
         kinds.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=20)
         kinds.set(ylabel=f"accuracy at length {last} (%), mean over seeds", title="Which rows fail at long lengths")

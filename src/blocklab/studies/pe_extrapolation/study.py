@@ -34,6 +34,7 @@ from blocklab.config import Config, NonEmpty, NonNegativeInt, PositiveInt
 from blocklab.errors import BlocklabError, ConfigError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.studies.common.training import classify
+from blocklab.tasks.sequences import chance_accuracy
 from blocklab.tasks.sortedness import sortedness
 from blocklab.train import TrainConfig
 from blocklab.train.trainer import fit
@@ -79,10 +80,6 @@ class PEConfig(Config):
         if self.randomized and self.random_span < longest:
             raise ConfigError(f"PEConfig.random_span={self.random_span} is not valid; it must cover the longest "
                               f"test input ({longest})")
-
-
-def chance(task: str, n_values: int) -> float:
-    return 50.0 if task == "sortedness" else 100.0 / n_values
 
 
 def data_seed(seed: int, purpose: str, index: int = 0) -> int:
@@ -134,7 +131,7 @@ class PEExtrapolation(Study):
         model.cpu()
         in_dist = parts.evaluate_length(model, held_out)  # not val: val chose when to stop
         out = {"task": p["task"], "encoding": enc, "arch": p["arch"], "randomized": p["randomized"],
-               "chance": chance(task, cfg.n_values), "in_dist_acc": in_dist["acc"],
+               "chance": chance_accuracy(task, cfg.n_values), "in_dist_acc": in_dist["acc"],
                "mistakes": in_dist["mistakes"], "diverged": result.diverged,
                "val_curve": [h["val_acc"] * 100 for h in result.history],
                "curve_steps": [h["step"] for h in result.history],

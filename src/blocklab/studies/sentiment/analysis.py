@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from blocklab.report import plots
-from blocklab.report.results import finished_runs, per_seed, seed_values
+from blocklab.report.results import as_floats, diverged_note, finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, at_least
 
 CELLS = ("bow-logreg", "transformer", "transformer-unscaled")
@@ -21,7 +21,8 @@ def sentiment_figures(results: dict, fig_dir) -> list[str]:
     fig, (acc, q) = plots.figure(1, 2)
     plots.bars_with_ci(acc, cells, [seed_values(results, c, "test_acc") for c in cells], scale=plots.ACCURACY)
     majority = list(per_seed(results, cells[0], "data.majority_test_acc").values())[0]
-    acc.axhline(majority, color="gray", linestyle="--", linewidth=1, label=f"majority class {majority:.1f}%")
+    if majority is not None:
+        acc.axhline(majority, color="gray", linestyle="--", linewidth=1, label=f"majority class {majority:.1f}%")
     acc.set_ylim(50, 90)
     acc.set_ylabel("test accuracy (%)")
     acc.set_title("Rotten Tomatoes snippets: test accuracy")
@@ -34,9 +35,10 @@ def sentiment_figures(results: dict, fig_dir) -> list[str]:
     names.append(plots.save(fig, fig_dir, "sentiment_accuracy.png"))
 
     fig, ax = plots.figure()
-    for c in cells:
+    for c in cells:  # a diverged seed's history stops where it diverged
         hist = list(per_seed(results, c, "history").values())
-        plots.line_with_band(ax, [h["step"] for h in hist[0]], [[100 * h["val_acc"] for h in s] for s in hist], label=c,
+        curves = [100 * as_floats([h["val_acc"] for h in s]) for s in hist]
+        plots.line_with_band(ax, [h["step"] for h in max(hist, key=len)], curves, label=c + diverged_note(results, c),
                              scale=plots.ACCURACY)
     ax.set_xlabel("training step")
     ax.set_ylabel("validation accuracy (%)")

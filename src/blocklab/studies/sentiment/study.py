@@ -166,8 +166,10 @@ class Sentiment(Study):
         model.cpu()
         test = accuracy_and_mistakes(model, task, "test")
         int8 = compare_int8(model, task.splits["test"], classify_trimmed)
+        val_acc = result.final.get("val_acc")  # None when the run diverged: `final` is then the bad step
         return {
-            "test_acc": test["acc"], "val_acc": 100 * result.final["val_acc"], "mistakes": test["mistakes"],
+            "test_acc": test["acc"], "val_acc": None if val_acc is None else 100 * val_acc,
+            "mistakes": test["mistakes"],
             "int8_test_acc": 100 * int8["int8"]["acc"], "int8_change": 100 * int8["change"]["acc"],
             "int8_size_ratio": int8["size_ratio"],
             "parameters": sum(p.numel() for p in model.parameters()),

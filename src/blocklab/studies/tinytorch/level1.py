@@ -42,12 +42,13 @@ class Level1Config(Config):
     # batch 1: one random pattern per step, at the source document's Adam learning rate; eval_every must divide 200,
     # the source document's step count
     train: TrainConfig = field(default_factory=lambda: TrainConfig(optimizer="adam", lr=1e-3, steps=3000, batch_size=1,
-                                                                     eval_every=50, log_every=1))
+                                                                     eval_every=50, log_every=1,
+                                                                     checkpoint_seconds=None))
     bench_repeats: PositiveInt = 30
 
     def validate(self) -> None:
         super().validate()
-        check_train_config(self.train)  # the numpy engine's trainer: no checkpoints, devices or autocast
+        check_train_config(self.train, study=True)  # the numpy engine's trainer: no checkpoints, devices or autocast
         if self.train.eval_every is None or SEED_STEPS % self.train.eval_every:
             raise ConfigError(f"Level1Config.train.eval_every={self.train.eval_every!r} is not valid; it must divide "
                               f"{SEED_STEPS}, the step the source document reports")
@@ -73,32 +74,36 @@ class TinyTorchLevel1(Study):
         cfg = ctx.cfg
         x, y = patterns.level1_data()
         model = GPT(MODEL, seed=seed)
-        curve, snapshots, clock = [], {}, {"start": time.perf_counter()}
+        curve, scored, clock = [], {}, {"start": time.perf_counter()}
 
         def score(step: int, m: GPT, record: dict | None = None) -> None:
             if step == SEED_STEPS:
                 clock["at_200"] = time.perf_counter() - clock["start"]
             with no_grad():
-                s = patterns.score(m(x).data.argmax(-1))
+                scored[step] = s = patterns.score(m(x).data.argmax(-1))
             curve.append({"step": step, "right": s["n_right"], "right_determined": s["n_right_determined"]})
-            if step in SNAPSHOTS or step == cfg.train.steps:
-                snapshots[str(step)] = s
             ctx.progress(step, cfg.train.steps)
 
         score(0, model)
         clock["start"] = time.perf_counter()
         train = cfg.train.replace(seed=seed)
         history = fit(model, Examples(x, y), train, callbacks=[score])
+        if history.diverged_at is not None and history.diverged_at - 1 not in scored:
+            score(history.diverged_at - 1, model)  # the weights divergence left: its bad update is not applied
+        last = curve[-1]["step"]
+        snapshots = {str(k): s for k, s in scored.items() if k in SNAPSHOTS or k == last}
         losses = np.array([r["loss"] for r in history.steps])
         n = len(patterns.PATTERNS)
         return {
+            "diverged": history.diverged_at is not None, "diverged_at": history.diverged_at,
             "parameters": model.num_parameters(),
             "loss_initial": losses[:10].mean(),  # the seed's "initial": mean of the first 10 steps
-            "loss_at_200": losses[SEED_STEPS - 100 : SEED_STEPS].mean(),  # its "final": mean of steps 101-200
+            # its "final": mean of steps 101-200 (None: the run stopped before step 200)
+            "loss_at_200": losses[SEED_STEPS - 100 : SEED_STEPS].mean() if len(losses) >= SEED_STEPS else None,
             "loss_final": losses[-100:].mean(),
             "loss_curve": losses[: len(losses) // 10 * 10].reshape(-1, 10).mean(axis=1).tolist(),  # 10-step means
             "seconds_200_steps": clock.get("at_200"),
-            "ms_per_step": 1e3 * history.seconds / cfg.train.steps,
+            "ms_per_step": 1e3 * history.seconds / (history.diverged_at or cfg.train.steps),
             "right_at_200": snapshots.get(str(SEED_STEPS), {}).get("n_right"),
             "right_final": curve[-1]["right"],
             "right_determined_final": curve[-1]["right_determined"],
@@ -107,7 +112,7 @@ class TinyTorchLevel1(Study):
             "accuracy_curve": curve,
             "snapshots": {step: {k: s[k] for k in ("right", "right_determined", "mistakes")}
                           for step, s in snapshots.items()},
-            "mistakes": snapshots[str(cfg.train.steps)]["mistakes"],
+            "mistakes": scored[last]["mistakes"],
             "bench": bench_engine("level1", repeats=cfg.bench_repeats, seed=seed),
         }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from blocklab.report import plots
-from blocklab.report.results import per_seed
+from blocklab.report.results import as_floats, per_seed
 from blocklab.tasks.operations import OPS, VOCAB, encode
 
 from . import sweep_figures as sweeps
@@ -74,11 +74,11 @@ def _per_op(recs: dict, fig_dir: Path) -> str:
 
 def _confusion(base: list[dict], fig_dir: Path) -> str:
     fig, axes = plots.figure(1, 2, width=6.5, height=4.5)
-    op = np.mean([r["confusion"]["op"] for r in base], axis=0)
+    op = plots.finite_mean([r["confusion"]["op"] for r in base], axis=0)  # a diverged seed's nulls left out
     plots.heatmap(axes[0], op, OPS, [*OPS, "other"], fmt="{:.1f}", colorbar=False)
     axes[0].set(xlabel="answer given was this op's answer", ylabel="true op",
                 title="Op confusion, final epoch, test (% of rows)")
-    digit = np.mean([r["confusion"]["digit"] for r in base], axis=0)  # (10 answers, 20 predicted tokens)
+    digit = plots.finite_mean([r["confusion"]["digit"] for r in base], axis=0)  # (10 answers, 20 predicted tokens)
     shown = np.concatenate([digit[:, 2:12], digit[:, [i for i in range(20) if not 2 <= i < 12]].sum(1, keepdims=True)],
                            axis=1)
     shown = 100 * shown / np.maximum(shown.sum(1, keepdims=True), 1)
@@ -101,7 +101,7 @@ def _attention(rec: dict, fig_dir: Path) -> list[str]:
         for b, block in enumerate(maps):
             for h, head in enumerate(block[0]):
                 ax = axes[b, h]
-                ax.imshow(np.array(head), vmin=0, vmax=1, cmap="magma")
+                ax.imshow(as_floats(head), vmin=0, vmax=1, cmap="magma")
                 ax.set_xticks(range(len(labels)), labels, fontsize=7)
                 ax.set_yticks(range(len(labels)), labels, fontsize=7)
                 ax.grid(False)
@@ -115,10 +115,10 @@ def _embeddings(base: list[dict], fig_dir: Path) -> str:
     rec = base[0]
     coords = rec["embedding_pca"]["coords"]
     epochs = rec["curves"]["epoch"]
-    shown = sorted({0, 1, min(10, epochs[-1]), min(30, epochs[-1]), epochs[-1]})
+    shown = sorted({e for e in (0, 1, 10, 30) if e in epochs} | {epochs[-1]})  # a diverged run may stop at 0.5
     fig, axes = plots.figure(2, len(shown), width=3.0, height=3.0)
     for ax, e in zip(axes[0], shown):
-        pts = np.array(coords[epochs.index(e)])
+        pts = as_floats(coords[epochs.index(e)])  # (tokens, 2)
         for t, (x, y) in enumerate(pts):
             ax.scatter(x, y, color=KIND_COLORS[_kind(VOCAB[t])], s=14)
             ax.annotate(VOCAB[t], (x, y), fontsize=6)
@@ -130,7 +130,7 @@ def _embeddings(base: list[dict], fig_dir: Path) -> str:
     cos_ax.legend(fontsize=7)
     snaps = rec["snapshots"]
     for ax, i in zip(axes[1][1:], range(len(snaps["epoch"]))):
-        ax.imshow(np.array(snaps["cosine"][i]), vmin=-1, vmax=1, cmap="coolwarm")
+        ax.imshow(as_floats(snaps["cosine"][i]), vmin=-1, vmax=1, cmap="coolwarm")
         ax.set_xticks(range(20), VOCAB, fontsize=5, rotation=90)
         ax.set_yticks(range(20), VOCAB, fontsize=5)
         ax.grid(False)
@@ -150,8 +150,8 @@ def _ffn(rec: dict, fig_dir: Path) -> str:
     for b in range(n_blocks):
         for row, (key, labels) in enumerate((("op", list(OPS)), ("digit", [str(d) for d in range(10)]))):
             width = len(means[key][b][0] or means["op"][b][0])
-            data = np.array([m if m is not None else [np.nan] * width for m in means[key][b]])  # (groups, d_ff)
-            eta = np.array(snaps[f"ffn_eta_{key}"][i][b])
+            data = as_floats([m if m is not None else [np.nan] * width for m in means[key][b]])  # (groups, d_ff)
+            eta = as_floats(snaps[f"ffn_eta_{key}"][i][b])
             order = np.lexsort((-eta, np.nanargmax(data, axis=0)))  # by preferred group, most specific first
             image = axes[row, b].imshow(data[:, order], aspect="auto", cmap="viridis")
             axes[row, b].set_yticks(range(len(labels)), labels, fontsize=7)
@@ -190,7 +190,7 @@ def _parameters(base: list[dict], fig_dir: Path) -> str:
                              scale=plots.UNBOUNDED)  # a weight
     axes[1].set(xlabel="epoch", ylabel="value", title="Tracked single parameters")
     axes[1].legend(fontsize=6)
-    rows = np.array(base[0]["curves"]["b_output"])  # (epochs, 20)
+    rows = as_floats(base[0]["curves"]["b_output"])  # (epochs, 20)
     for t in range(rows.shape[1]):
         axes[2].plot(epochs, rows[:, t], color=KIND_COLORS[_kind(VOCAB[t])], linewidth=1)
         axes[2].annotate(VOCAB[t], (epochs[-1], rows[-1, t]), fontsize=6)

@@ -30,12 +30,16 @@ def copilot_measurements(results: dict) -> list[Measurement]:
                     part="Copilot step time, numpy engine / PyTorch",
                     note="same bench: blocklab.nn's GPT on torch CPU, same weights and batch, timed alternately"),
     ]
+    diverged = sum(bool(m.get("diverged")) for m in runs)
+    runs = [m for m in runs if not m.get("diverged")]  # a diverged seed's checkpoints stop short: left out
     if not runs or any(_at(m, SEED_STEPS) is None for m in runs):
-        reason = f"the run has no checkpoint at step {SEED_STEPS}, the seed's 180 s at 2.4 s/step"
+        reason = f"the run has no checkpoint at step {SEED_STEPS}, the seed's 180 s at 2.4 s/step" if runs else \
+            f"every seed diverged ({diverged})"
         return out + [ill_posed(c, "", reason) for c in ("C004-02", "C004-04")]
     seed_run = [_at(m, SEED_STEPS) for m in runs]
     final = [m["checkpoints"][-1] for m in runs]
     last_step = final[0]["step"]
+    left_out = f"; {diverged} diverged seeds left out" if diverged else ""
 
     def decoding(points: list[dict], strategy: str, key: str) -> np.ndarray:
         return np.array([p["decoding"][strategy][key] for p in points])
@@ -44,38 +48,43 @@ def copilot_measurements(results: dict) -> list[Measurement]:
     out += [
         Measurement("C004-02", "~1.9", [p["val_loss"] for p in seed_run], "nats", around(1.9, 0.2),
                     part=f"loss after {SEED_STEPS} steps (the seed's 180 s)",
-                    note="validation loss per character on held-out stdlib files"),
+                    note="validation loss per character on held-out stdlib files" + left_out),
         Measurement("C004-02", "1 of 5", decoding(seed_run, "greedy", "demos_nonempty"), "demos", around(1, 0.5),
                     part=f"demos right after {SEED_STEPS} steps, the seed's test",
-                    note="greedy; right = the completed line is not blank"),
+                    note="greedy; right = the completed line is not blank" + left_out),
         Measurement("C004-02", "1 of 5", decoding(seed_run, "greedy", "demos_valid"), "demos", around(1, 0.5),
                     part=f"demos right after {SEED_STEPS} steps, valid Python",
-                    note="greedy; right = the line is closed and the snippet compiles"),
+                    note="greedy; right = the line is closed and the snippet compiles" + left_out),
         Measurement("C004-04", "generation poor", decoding(seed_run, "greedy", "exact"), "%", at_most(10),
                     part=f"greedy exact match after {SEED_STEPS} steps",
-                    note="held-out line completions (the rest of a line from its middle) reproduced exactly"),
+                    note="held-out line completions (the rest of a line from its middle) reproduced exactly"
+                         + left_out),
         Measurement("C004-04", "more steps would fix it", greedy_final - decoding(seed_run, "greedy", "exact"),
                     "points", at_least(10), part=f"greedy exact match gain, step {SEED_STEPS} -> {last_step}",
-                    note="'fixed' taken as at least 10 points more lines completed exactly"),
+                    note="'fixed' taken as at least 10 points more lines completed exactly" + left_out),
     ]
     for strategy in ("temperature", "top_k"):
         out.append(Measurement(
             "C004-04", "sampling would fix it", decoding(final, strategy, "exact") - greedy_final, "points",
             at_least(5), part=f"{strategy} minus greedy, exact match at step {last_step}",
-            note="'fixed' taken as at least 5 points more exact line completions than greedy decoding"))
+            note="'fixed' taken as at least 5 points more exact line completions than greedy decoding" + left_out))
     return out
 
 
 def copilot_figures(results: dict, fig_dir) -> list[str]:
+    """The checkpoint figures show the seeds that reached a checkpoint (a diverged seed's stop where it diverged);
+    when none did, only the loss and speed figures are drawn."""
     runs = list(per_seed(results, "copilot").values())
     if not runs:
         return []
-    return [_loss(runs, fig_dir), _decoding(runs, fig_dir), _failure_modes(runs, fig_dir), _samples(runs, fig_dir),
-            _speed(runs, fig_dir)]
+    reached = [m for m in runs if m["checkpoints"]]
+    checkpoint_figures = [_decoding(reached, fig_dir), _failure_modes(reached, fig_dir),
+                          _samples(reached, fig_dir)] if reached else []
+    return [_loss(runs, fig_dir), *checkpoint_figures, _speed(runs, fig_dir)]
 
 
 def _steps(runs: list[dict]) -> list[int]:
-    return [c["step"] for c in runs[0]["checkpoints"]]
+    return [c["step"] for c in max((m["checkpoints"] for m in runs), key=len)]
 
 
 def _per_checkpoint(runs: list[dict], get) -> list[list[float]]:
@@ -84,14 +93,16 @@ def _per_checkpoint(runs: list[dict], get) -> list[list[float]]:
 
 def _loss(runs: list[dict], fig_dir) -> str:
     fig, ax = plots.figure(width=6.5)
-    steps = [s for s, _ in runs[0]["loss_curve"]]
+    steps = [s for s, _ in max((m["loss_curve"] for m in runs), key=len)]
     plots.line_with_band(ax, steps, [[loss for _, loss in m["loss_curve"]] for m in runs], label="training (batch)",
                          scale=plots.LOSS)
     plots.line_with_band(ax, _steps(runs), _per_checkpoint(runs, lambda c: c["val_loss"]),
                          label="validation (held-out files)", scale=plots.LOSS)
     ax.plot([1, SEED_STEPS], [4.61, 1.9], "rv", label="the seed: 4.61 -> ~1.9 in 180 s (75 steps)")
+    diverged = [m["diverged_at"] for m in runs if m.get("diverged")]
+    shown = f"; {len(diverged)} of {len(runs)} seeds diverged (at step {min(diverged)}+)" if diverged else ""
     ax.set(xscale="log", xlabel="step", ylabel="loss (nats per character)",
-           title=f"Copilot: loss ({runs[0]['parameters']:,} parameters, stdlib source)")
+           title=f"Copilot: loss ({runs[0]['parameters']:,} parameters, stdlib source{shown})")
     ax.legend(fontsize=8)
     return plots.save(fig, fig_dir, "004_copilot_loss.png")
 

@@ -49,7 +49,8 @@ STRATEGIES = {  # name -> GPT.generate keywords
 class CopilotConfig(Config):
     # eval_every is derived: the greatest common divisor of the checkpoints
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, schedule="warmup", warmup_steps=50,
-                                                                     steps=2000, batch_size=32, log_every=5))
+                                                                     steps=2000, batch_size=32, log_every=5,
+                                                                     checkpoint_seconds=None))
     checkpoints: NonEmpty[tuple[PositiveInt, ...]] = (SEED_STEPS, 250, 500, 1000, 2000)
     train_chars: PositiveInt = 2_000_000
     val_chars: PositiveInt = 64_000
@@ -62,7 +63,7 @@ class CopilotConfig(Config):
 
     def validate(self) -> None:
         super().validate()
-        check_train_config(self.train)  # the numpy engine's trainer: no checkpoints, devices or autocast
+        check_train_config(self.train, study=True)  # the numpy engine's trainer: no checkpoints, devices or autocast
         points = list(self.checkpoints)
         if points != sorted(set(points)) or points[-1] != self.train.steps:
             raise ConfigError(f"CopilotConfig.checkpoints={self.checkpoints!r} is not valid; they must rise strictly "
@@ -136,14 +137,15 @@ class TinyTorchCopilot(Study):
 
         train = cfg.train.replace(eval_every=math.gcd(*cfg.checkpoints), seed=seed)
         history = fit(model, TokenWindows(train_ids, CONTEXT), train, callbacks=[checkpoint])
-        last = checkpoints[-1]
+        last = checkpoints[-1] if checkpoints else None  # None: diverged before the first checkpoint
         return {
             "corpus": summary, "vocab_size": tok.vocab_size, "parameters": model.num_parameters(),
             "loss_initial": history.steps[0]["loss"],  # step 1, before any update: the seed's "initial loss"
             "loss_curve": [[r["step"], r["loss"]] for r in history.steps],
-            "val_bits_per_char_final": last["val_bits_per_char"],
-            "exact_greedy_final": last["decoding"]["greedy"]["exact"],
-            "ms_per_step": 1e3 * (history.seconds - eval_seconds) / cfg.train.steps,
+            "diverged": history.diverged_at is not None, "diverged_at": history.diverged_at,
+            "val_bits_per_char_final": last["val_bits_per_char"] if last else None,
+            "exact_greedy_final": last["decoding"]["greedy"]["exact"] if last else None,
+            "ms_per_step": 1e3 * (history.seconds - eval_seconds) / (history.diverged_at or cfg.train.steps),
             "seconds_training": history.seconds - eval_seconds, "seconds_checkpoints": eval_seconds,
             "checkpoints": checkpoints,
             "bench": bench_engine("copilot", repeats=cfg.bench_repeats, seed=seed),

@@ -281,3 +281,26 @@ def test_a_user_error_is_one_line_and_a_bug_keeps_its_traceback(capsys, monkeypa
     monkeypatch.setattr(text, "continue_text", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         run_cli(capsys, "generate", str(lm), "abc")
+
+
+@pytest.mark.usefixtures("tiny")
+def test_a_control_character_typed_in_a_value_is_escaped_so_the_message_stays_one_line(capsys):
+    """Found by the property test: a --set key holding a carriage return split the error over two lines."""
+    err = refused(run_cli(capsys, "run", "tiny", "--dry-run", "--set", "st\reps=1", "--set", "x\n=2"))
+    assert "'st\\reps'" in err or "st\\reps" in err
+
+
+@pytest.mark.usefixtures("tiny")
+def test_a_dry_run_makes_the_checks_of_a_run_and_writes_nothing(capsys, tmp_path):
+    """WHAT: --dry-run prints the plan and writes nothing; a value a run refuses, it refuses the same way.
+    WHY: the property test drives every study's --set fields through it, so it must be the run's own path."""
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "run", "tiny", "--quick", "--seeds", "2", "--out", str(out), "--dry-run")
+    assert code == 0 and "tiny: 3 cells x 2 seeds, 6 pairs to run" in stdout and not out.exists(), err
+    dry = refused(run_cli(capsys, "run", "tiny", "--out", str(out), "--set", "steps=0", "--dry-run"))
+    assert refused(run_cli(capsys, "run", "tiny", "--out", str(out), "--set", "steps=0")) == dry
+    assert not out.exists() and TinyStudy.calls == []
+    run_cli(capsys, "run", "tiny", "--quick", "--seeds", "1", "--out", str(out))
+    code, stdout, _ = run_cli(capsys, "run", "tiny", "--quick", "--seeds", "2", "--out", str(out), "--dry-run")
+    assert "3 pairs to run" in stdout  # seed 0 of every cell is finished
+    refused(run_cli(capsys, "run", "tiny", "--seeds", "2", "--out", str(out), "--dry-run"), "another config")

@@ -32,8 +32,9 @@ def fetch(name: str, force: bool) -> None:
 
 @data.command(name="list")
 def list_datasets() -> None:
-    """Every dataset blocklab knows, whether it is cached, and where."""
+    """Every dataset blocklab knows, whether it is cached (and sound: sizes and checksums), and where."""
     from ..data import DATASETS, cache_root, read_manifest
+    from ..data.cache import verify
     from ..errors import BlocklabError
 
     root = cache_root()
@@ -42,6 +43,8 @@ def list_datasets() -> None:
     for name, ds in DATASETS.items():
         try:
             manifest = read_manifest(root / name)
+            if manifest is not None:
+                verify(root / name, manifest)  # a file changed in place keeps its size: compare checksums
         except BlocklabError as e:  # one broken dataset is reported, the others still listed
             click.echo(f"{name:<{width}}  corrupt: {e}")
             continue

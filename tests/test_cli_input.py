@@ -218,6 +218,19 @@ def test_generate_takes_the_largest_seed_and_token_count_it_allows(capsys, lm):
 
 
 @pytest.mark.parametrize("engine", ["torch", "numpy"])
+@pytest.mark.parametrize("temperature", ["0", "1"])
+def test_weights_holding_nan_are_refused_when_sampled_not_a_multinomial_error(capsys, tmp_path, engine, temperature):
+    """A model saved from a diverged run (NaN weights): one line, for greedy decoding too (argmax of NaNs picks
+    arbitrary tokens). Before, sampling ended in torch.multinomial's RuntimeError."""
+    model = text_gpt()
+    with torch.no_grad():
+        model.blocks[0].mlp.up.weight.fill_(float("nan"))
+    folder = model.save(tmp_path / "diverged", tokenizer=TOK)
+    refused(run_cli(capsys, "generate", str(folder), "abc", "--engine", engine, "--temperature", temperature),
+            "logits are not finite")
+
+
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
 @pytest.mark.parametrize("arg, value", [("temperature", math.nan), ("temperature", -0.5), ("temperature", math.inf),
                                         ("top_p", math.nan), ("top_k", 0), ("max_new_tokens", -1)])
 def test_each_engines_generate_raises_a_value_error_naming_the_argument(lm, engine, arg, value):

@@ -6,6 +6,7 @@ from typing import Annotated, Callable, Optional
 import torch
 
 from ...config import NonNegativeFloat, NonNegativeInt, PositiveInt, Range, fit
+from ...errors import BlocklabError
 
 # Sampling from the distribution the model learned, as nanoGPT's and minGPT's generate() do:
 # greedy decoding (0) makes a character model loop ("the the the"), and a seeded generator
@@ -22,6 +23,9 @@ def sample_next(
 ) -> torch.Tensor:
     """(B, V) logits -> (B, 1) token ids. temperature 0 means argmax."""
     check_sampling(temperature, top_k, top_p)
+    if not bool(torch.isfinite(logits).all()):  # else multinomial fails, or argmax picks at random among NaNs
+        raise BlocklabError("the model's next-token logits are not finite (NaN or inf): its weights hold NaN or "
+                            "inf values, as a diverged run's do, so it cannot generate")
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature

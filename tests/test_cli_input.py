@@ -317,3 +317,15 @@ def test_a_dry_run_makes_the_checks_of_a_run_and_writes_nothing(capsys, tmp_path
     code, stdout, _ = run_cli(capsys, "run", "tiny", "--quick", "--seeds", "2", "--out", str(out), "--dry-run")
     assert "3 pairs to run" in stdout  # seed 0 of every cell is finished
     refused(run_cli(capsys, "run", "tiny", "--seeds", "2", "--out", str(out), "--dry-run"), "another config")
+
+
+@pytest.mark.usefixtures("tiny")
+@pytest.mark.parametrize("threads", ["abc", "0", "²", "5000"])
+def test_blocklab_threads_that_is_not_a_thread_count_is_one_line_before_anything_is_written(capsys, tmp_path,
+                                                                                          monkeypatch, threads):
+    """BLOCKLAB_THREADS=abc was int()'d when blocklab.lab.pair was imported: a ValueError traceback on every run."""
+    monkeypatch.setenv("BLOCKLAB_THREADS", threads)
+    for extra in ([], ["--dry-run"]):
+        refused(run_cli(capsys, "run", "tiny", "--quick", "--out", str(tmp_path / "run"), *extra),
+                f"BLOCKLAB_THREADS={threads!r} is not valid")
+    assert not (tmp_path / "run").exists()

@@ -38,7 +38,7 @@ from ..report import results as res
 from ..report.verdicts import Measurement
 from ..train.device import resolve_device
 from .backends import BACKENDS, run_pairs
-from .pair import PairJob
+from .pair import PairJob, env_threads
 from .processes import WorkerPool
 from .registry import _CELL, Cell, Study, build_config, get_study, group_members, load_all
 
@@ -71,7 +71,8 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
 
 
 def check_options(seeds: int, backend: str, jobs: int) -> None:
-    """The run options that do not depend on the study: seed count, backend, jobs."""
+    """The run options that do not depend on the study: seed count, backend, jobs, BLOCKLAB_THREADS."""
+    env_threads()
     if seeds < 1:
         raise BlocklabError(f"--seeds {seeds}: at least one seed is needed")
     if backend not in BACKENDS:

@@ -17,8 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from blocklab.cli import cli
-from blocklab.cli._options import parse_assignments
-from blocklab.lab import registry
 from lab.tiny_study import run_cli
 
 EXAMPLE = re.compile(r"^ {4,}(blocklab .*)$")  # an indented line of a \b paragraph
@@ -58,11 +56,9 @@ def test_every_verb_with_an_example_shows_it_unwrapped():
 def test_every_help_example_parses_and_its_values_validate(example, capsys):
     argv = shlex.split(example)[1:]
     ctx = _parse(argv)  # an unknown option or a bad value raises click.UsageError here
-    if ctx.info_name == "run":
-        name, quick = ctx.params["study"], ctx.params["quick"]
-        overrides = parse_assignments(ctx.params["sets"])
-        for study in registry.group_members(name) or [name]:  # a group's --set applies to each member
-            registry.build_config(registry.get_study(study), quick=quick, overrides=overrides)
+    if ctx.info_name == "run":  # every check a run makes (study, --set values, folder), without running it
+        code, _, err = run_cli(capsys, *argv, "--dry-run")
+        assert code == 0, f"{example}: {err}"
     if argv[0] in CHEAP:
         code, _, err = run_cli(capsys, *argv)
         assert code == 0, f"{example}: {err}"

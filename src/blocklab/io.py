@@ -1,4 +1,8 @@
-"""Atomic file writes and strict JSON, shared by the trainer, the study runner and the report.
+"""Atomic file writes, strict JSON, and the one reader of every file blocklab reads.
+
+`read_bytes`, `read_text` and `read_json` turn every way a file can be unreadable (missing, a folder, not
+UTF-8, not JSON, the wrong shape: see schema.py) into one BlocklabError line that names the
+file and what is wrong; `what` says what the file is ("results file", "model config").
 
 A reader (or a resumed run) must never see half a file: an interrupt or a full disk
 while writing leaves either the old file or the new one. So every write goes to a
@@ -7,11 +11,15 @@ with `os.replace`, which is atomic on POSIX and Windows alike.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from .errors import BlocklabError
+from .schema import Shape, ShapeError, check
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -70,3 +78,52 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def read_bytes(path: str | os.PathLike, what: str) -> bytes:
+    """The contents of the file at `path`; a missing or unreadable one is a BlocklabError naming it."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise BlocklabError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise BlocklabError(f"{what} {path} is a folder, not a file") from None
+    except OSError as e:
+        raise BlocklabError(f"{what} {path} cannot be read: {e.strerror or e}") from None
+
+
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """The UTF-8 text of the file at `path`; a missing, unreadable or non-UTF-8 file is a BlocklabError naming it."""
+    try:
+        return read_bytes(path, what).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BlocklabError(f"{what} {path} is not UTF-8 text (byte {e.start} cannot be decoded)") from None
+
+
+def read_json(path: str | os.PathLike, what: str, shape: Shape = None, fix: str = "") -> Any:
+    """The JSON value in the file at `path`, checked against `shape` (schema.py) when one is given.
+
+    Every way the file can be wrong is one BlocklabError line: "{what} {path} is corrupt: not
+    JSON (...)", "{what} {path}: runs[0].metrics is 5; it must be an object". `fix`, when
+    given, is appended: what the user can do about a corrupt file.
+    """
+    path = Path(path)
+    data = read_bytes(path, what)
+    tail = f"; {fix}" if fix else ""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise BlocklabError(f"{what} {path} is corrupt: not UTF-8 text (byte {e.start}), so not JSON{tail}") from None
+    except json.JSONDecodeError as e:
+        raise BlocklabError(f"{what} {path} is corrupt: not JSON ({e}){tail}") from None
+    except RecursionError:
+        raise BlocklabError(f"{what} {path} is corrupt: its JSON is nested too deeply{tail}") from None
+    except ValueError as e:  # an integer of more than 4,300 digits
+        raise BlocklabError(f"{what} {path} is corrupt: {e}{tail}") from None
+    if shape is not None:
+        try:
+            check(value, shape)
+        except ShapeError as e:
+            raise BlocklabError(f"{what} {path}: {e}{tail}") from None
+    return value

@@ -18,6 +18,8 @@ import numpy as np
 from .autograd.tokenizer import UNK_ID, CharTokenizer
 from .data.words import WordTokenizer
 from .errors import BlocklabError
+from .io import atomic_write_text, read_json
+from .schema import ListOf, Obj, OneOf, ShapeError, check
 
 
 class ByteTokenizer:
@@ -60,36 +62,39 @@ def tokenizer_to_dict(tok: Tokenizer) -> dict[str, Any]:
                         "a saved model carries a CharTokenizer, ByteTokenizer or WordTokenizer")
 
 
+KINDS = ("char", "byte", "word")
+SHAPES = {"char": Obj({"kind": str, "unk_id": OneOf(UNK_ID), "chars": str}, closed=True),
+          "byte": Obj({"kind": str}, closed=True),
+          "word": Obj({"kind": str, "words": ListOf(str)}, closed=True)}
+
+
 def tokenizer_from_dict(data: Any) -> Tokenizer:
-    """The tokenizer a tokenizer.json object describes; a BlocklabError (without the file name) if it is not one."""
-    kind = data.get("kind") if isinstance(data, dict) else None
-    if kind == "char":
-        if data.get("unk_id") != UNK_ID or not isinstance(data.get("chars"), str):
-            raise BlocklabError(f"a 'char' tokenizer needs \"unk_id\": {UNK_ID} and \"chars\": a string")
+    """The tokenizer a tokenizer.json object describes; a ShapeError (a wrong field) or a BlocklabError (a
+    vocabulary no tokenizer can have), without the file name, if it is not one."""
+    check(data, Obj({"kind": OneOf(*KINDS)}))
+    check(data, SHAPES[data["kind"]])
+    if data["kind"] == "char":
         return CharTokenizer(data["chars"])
-    if kind == "byte":
-        return ByteTokenizer()
-    if kind == "word":
-        words = data.get("words")
-        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-            raise BlocklabError("a 'word' tokenizer needs \"words\": a list of strings")
-        return WordTokenizer(words)
-    raise BlocklabError(f"its \"kind\" is {kind!r}; choose one of: 'char', 'byte', 'word'")
+    return ByteTokenizer() if data["kind"] == "byte" else WordTokenizer(data["words"])
 
 
-def read_tokenizer(path: str | Path) -> Tokenizer:
-    """The tokenizer in a tokenizer.json file; every way it can be wrong is one line naming the file."""
-    path = Path(path)
+def read_tokenizer(path: str | Path, expect: type | None = None) -> Tokenizer:
+    """The tokenizer in a tokenizer.json file (of class `expect`, when given); every way it can be wrong
+    is one line naming the file."""
+    data = read_json(path, "tokenizer file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return tokenizer_from_dict(data)
-    except FileNotFoundError:
-        raise BlocklabError(f"{path} is missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BlocklabError(f"{path} is corrupt: not JSON ({err})") from None
-    except BlocklabError as err:
-        raise BlocklabError(f"{path} is not a blocklab tokenizer: {err}") from None
+        tok = tokenizer_from_dict(data)
+    except (ShapeError, BlocklabError) as err:
+        raise BlocklabError(f"tokenizer file {path} is not a blocklab tokenizer: {err}") from None
+    if expect is not None and not isinstance(tok, expect):
+        raise BlocklabError(f"tokenizer file {path} holds a {type(tok).__name__}, not a {expect.__name__}")
+    return tok
 
 
 def tokenizer_json(tok: Tokenizer) -> str:
     return json.dumps(tokenizer_to_dict(tok), ensure_ascii=False)
+
+
+def write_tokenizer(tok: Tokenizer, path: str | Path) -> None:
+    """tokenizer.json for `tok`, written atomically: what read_tokenizer reads back."""
+    atomic_write_text(path, tokenizer_json(tok))

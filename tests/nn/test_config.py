@@ -46,7 +46,7 @@ BAD = {
     "T5 max distance inside the exact buckets": (
         lambda: GPTConfig(pos_encoding="t5", t5_buckets=32, t5_max_distance=16), ["t5_max_distance=16", "16"]),
     "zero FIRE width": (
-        lambda: GPTConfig(pos_encoding="fire", fire_width=0), ["fire_width=0", "positive integer"]),
+        lambda: GPTConfig(pos_encoding="fire", fire_width=0), ["fire_width=0", "an integer in (0, 2**24]"]),
     "Abacus offset on another encoding": (
         lambda: GPTConfig(pos_encoding="rope", pos_offset_max=10), ["pos_offset_max=10", "pos_encoding='rope'",
                                                                     "'abacus'", "'coupling'"]),
@@ -61,7 +61,7 @@ BAD = {
         lambda: GPTConfig(pos_encoding="learned", max_len=32, pos_randomize_max=64), ["pos_randomize_max=64",
                                                                                       "max_len=32", "<= 32"]),
     "zero randomization range": (
-        lambda: GPTConfig(pos_randomize_max=0), ["pos_randomize_max=0", "positive integer"]),
+        lambda: GPTConfig(pos_randomize_max=0), ["pos_randomize_max=0", "an integer in (0, 2**24]"]),
     "digit places in an encoder": (
         lambda: ClassifierConfig(pos_encoding="coupling"), ["ClassifierConfig.pos_encoding='coupling'", "GPT",
                                                             "'rope'"]),
@@ -77,7 +77,7 @@ BAD = {
     "position base of one": (
         lambda: GPTConfig(pos_base=1.0), ["pos_base=1.0", "> 1"]),
     "zero layers": (
-        lambda: GPTConfig(n_layers=0), ["n_layers=0", "positive integer"]),
+        lambda: GPTConfig(n_layers=0), ["n_layers=0", "an integer in (0, 1024]"]),
     "final norm without a norm": (
         lambda: GPTConfig(norm="none", final_norm=True), ["final_norm=True", "norm='none'"]),
     "wrong type": (

@@ -177,7 +177,8 @@ def test_each_broken_folder_is_one_line(tmp_path):
     assert "Hugging Face config (model_type 'gpt2')" in _error(load_any, folder)
     (folder / "config.json").write_text(good)
     (folder / "tokenizer.json").write_text(json.dumps({"kind": "bpe"}))
-    assert "tokenizer.json is not a blocklab tokenizer: its \"kind\" is 'bpe'" in _error(load_tokenizer, folder)
+    assert "tokenizer.json is not a blocklab tokenizer: kind is \"bpe\"; it must be one of: 'char'" in _error(
+        load_tokenizer, folder)
     (folder / "tokenizer.json").write_text(json.dumps({"kind": "char", "unk_id": 0, "chars": "abcdefghijklmnop"}))
     assert "17 tokens, more than config.json's vocab_size=13" in _error(load_tokenizer, folder)
     (folder / "model.safetensors").write_bytes(b"truncated")

@@ -11,6 +11,7 @@ from blocklab.errors import BlocklabError
 from blocklab.io import atomic_write_text
 from blocklab.lab.runner import run_study
 from blocklab.report import results as res
+from lab.tiny_study import run_cli
 
 
 def test_saved_files_are_strict_json_with_null_for_non_finite(tiny, tmp_path):
@@ -26,11 +27,12 @@ def test_saved_files_are_strict_json_with_null_for_non_finite(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("text, words", [
-    ("{not json", "corrupt"), ("[1, 2]", "JSON object"), ('{"schema": 1}', "'study' is missing"),
+    ("{not json", "corrupt"), ("[1, 2]", "the top level is [1, 2]; it must be an object"),
+    ('{"schema": 1}', "'study' is missing"), (b"\xff\xfe{}", "not UTF-8"), ('{"schema": 7}', "schema 7"),
 ])
 def test_bad_files_raise_an_error_naming_the_file(tmp_path, text, words):
     path = tmp_path / "results.json"
-    path.write_text(text)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(BlocklabError) as e:
         res.load(path)
     assert str(path) in str(e.value) and words in str(e.value)
@@ -40,8 +42,43 @@ def test_an_unknown_run_status_is_rejected(tiny, tmp_path):
     run_study("tiny", seeds=1, quick=True, out=tmp_path)
     r = res.load(tmp_path / "results.json")
     r["runs"][0]["status"] = "finished"
-    with pytest.raises(BlocklabError, match="'finished' is not one of done, diverged, failed"):
+    words = "runs\\[0\\].status is \"finished\"; it must be one of: 'done', 'diverged', 'failed'"
+    with pytest.raises(BlocklabError, match=words):
         res.save(r, tmp_path / "results.json")
+
+
+@pytest.mark.parametrize("where, value, words", [
+    (("measurements",), [42], "measurements[0] is 42; it must be an object"),
+    (("runs", 0, "metrics"), 5, "runs[0].metrics is 5; it must be an object"),
+    (("runs", 0, "seed"), -1, "runs[0].seed is -1; it must be an integer >= 0"),
+    (("seeds",), [0, "1"], 'seeds[1] is "1"; it must be an integer >= 0'),
+    (("cells", 0), {"name": "a"}, "cells[0]: the field 'params' is missing"),
+    (("aggregates", "lr=0.1", "a"), {"mean": "x", "ci_low": None, "ci_high": None, "n": 1},
+     "aggregates['lr=0.1'].a.mean is \"x\"; it must be a number or null"),
+    (("figures",), "a.png", 'figures is "a.png"; it must be a list of strings'),
+    (("timing", "seconds"), [], "timing.seconds is []; it must be a number"),
+])
+def test_the_whole_schema_is_checked_on_load_and_the_cli_names_the_json_path(tiny, tmp_path, capsys, where, value,
+                                                                             words):
+    """WHAT: a results.json whose top-level fields are all there but which holds a wrong value deeper down is
+    refused by load, and by `blocklab report` and `plot` with exit 2 and one line naming the file and the JSON path.
+    WHY: load() used to check only the top-level keys, so `"measurements": [42]` or a run's `metrics: 5` reached
+    the report and ended in a TypeError traceback (issue 15, defect 15)."""
+    run_study("tiny", seeds=1, quick=True, out=tmp_path)
+    path = tmp_path / "results.json"
+    r = json.loads(path.read_text())
+    r["measurements"].append(dict(r["measurements"][0]))  # so that measurements[0] exists whatever the test sets
+    parent = r
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = value
+    path.write_text(json.dumps(r))
+    with pytest.raises(BlocklabError) as e:
+        res.load(path)
+    assert str(e.value) == f"{path} is not a blocklab results file: {words}"
+    for verb in ("report", "plot"):
+        code, out, err = run_cli(capsys, verb, str(tmp_path))
+        assert code == 2 and err == f"error: {path} is not a blocklab results file: {words}\n", (verb, err)
 
 
 def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):

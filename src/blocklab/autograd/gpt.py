@@ -185,8 +185,9 @@ class GPT(Module):
         cropped to max_len for learned positions. Call model.eval() first to switch off dropout."""
         import torch  # only here: the engine itself runs without torch
 
-        from ..nn.models.sampling import sample_next
+        from ..nn.models.sampling import check_sampling, sample_next
 
+        check_sampling(temperature, top_k, top_p, max_new_tokens)
         idx = np.asarray(idx)
         window = self.cfg.max_len if self.cfg.pos_encoding == "learned" else None
         with no_grad():

@@ -12,7 +12,6 @@ decode(encode(text)) == text for every text made of known characters.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -56,18 +55,19 @@ class CharTokenizer:
         return "".join(table[i] for i in ids)
 
     def save(self, path: str | Path) -> None:
-        data = {"kind": "char", "unk_id": UNK_ID, "chars": self.chars}
-        Path(path).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        from ..tokenizers import write_tokenizer  # blocklab.tokenizers imports this module
+
+        write_tokenizer(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> CharTokenizer:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("kind") != "char" or data.get("unk_id") != UNK_ID:
-            raise BlocklabError(f"{path} is not a CharTokenizer file (kind 'char', unk_id {UNK_ID})")
-        return cls(data["chars"])
+        from ..tokenizers import read_tokenizer
+
+        return read_tokenizer(path, cls)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, CharTokenizer) and other.chars == self.chars
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
+

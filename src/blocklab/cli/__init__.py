@@ -47,7 +47,8 @@ for _command in (info, demo, list_studies, show, run, tour, report, plot, train_
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+    """Entry point: user errors become one line on stderr and exit code 2; any other exception is a bug
+    and keeps its traceback."""
     try:
         cli.main(args=argv, prog_name="blocklab", standalone_mode=False)
     except click.exceptions.Abort:
@@ -56,10 +57,16 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         if isinstance(e, click.UsageError) and not isinstance(e, click.exceptions.NoArgsIsHelpError):
             where = e.ctx.command_path if e.ctx else "blocklab"
-            click.echo(f"error: {e.format_message()} (see {where} --help)", err=True)
+            click.echo(f"error: {one_line(e.format_message())} (see {where} --help)", err=True)
         else:  # `blocklab` or `blocklab data` alone shows the help; click's other errors are one line
             e.show()
         sys.exit(e.exit_code)
     except BlocklabError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {one_line(str(e))}", err=True)
         sys.exit(2)
+
+
+def one_line(text: str) -> str:
+    """`text` with each character that would break the line or hide in it (a newline or carriage return
+    typed inside a --set key, another control character) written as its escape: the message stays one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

@@ -10,19 +10,21 @@ from pathlib import Path
 
 import click
 
+from ..errors import BlocklabError
+from ._options import WORKERS, OutPath, output_problem
+
 THREADS_HELP = "Threads for torch (and numpy's BLAS); every contender runs on the same number."
 
 
 def _common(fn):
-    fn = click.option("--out", default="runs/bench", show_default=True, type=click.Path(file_okay=False),
+    fn = click.option("--out", default="runs/bench", show_default=True, type=OutPath(folder=True),
                       help="Folder for the JSON files.")(fn)
     fn = click.option("--device", default="auto", show_default=True,
                       help="auto (cuda when present), cpu or cuda.")(fn)
     fn = click.option("--quick", is_flag=True, help="Fewer repeats and sizes: a short check of the whole suite.")(fn)
     fn = click.option("--repeats", type=click.IntRange(min=1),
                       help="Timed calls per contender (default per benchmark).")(fn)
-    return click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-                        help=THREADS_HELP)(fn)
+    return click.option("--threads", default=1, show_default=True, type=WORKERS, help=THREADS_HELP)(fn)
 
 
 @click.group()
@@ -167,9 +169,9 @@ def generate_cmd(threads, repeats, quick, device, out) -> None:
 
 @bench.command("engine")
 @click.option("--repeats", default=50, show_default=True, type=click.IntRange(min=2), help="Timed calls per contender.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+@click.option("--threads", default=1, show_default=True, type=WORKERS,
               help="Threads for torch and for numpy's BLAS alike.")
-@click.option("--out", default="runs/bench/engine.json", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", default="runs/bench/engine.json", show_default=True, type=OutPath(folder=False))
 def engine_cmd(repeats: int, threads: int, out: str) -> None:
     """One training step and one forward pass of source document 004's Level 1 and Copilot GPTs:
     the numpy engine against blocklab.nn's GPT in PyTorch (written-out LayerNorm, and fused), timed
@@ -181,9 +183,13 @@ def engine_cmd(repeats: int, threads: int, out: str) -> None:
 @_common
 def all_cmd(threads, repeats, quick, device, out) -> None:
     """Every benchmark in turn (gpt, attention, generate, engine); about 10 minutes on 2 cores, --quick ~2."""
+    engine_json = Path(out) / "engine.json"
+    problem = output_problem(engine_json, folder=False)
+    if problem:  # refused now, not after three benchmarks
+        raise BlocklabError(f"--out {out}: {problem}")
     for title, run in (("gpt", lambda: run_gpt(threads, repeats, quick, device, out, False, None)),
                        ("attention", lambda: run_attention(threads, repeats, quick, device, out)),
                        ("generate", lambda: run_generate(threads, repeats, quick, device, out)),
-                       ("engine", lambda: run_engine(threads, repeats, quick, str(Path(out) / "engine.json")))):
+                       ("engine", lambda: run_engine(threads, repeats, quick, str(engine_json)))):
         click.echo(f"== bench {title}")
         run()

@@ -32,20 +32,28 @@ def fetch(name: str, force: bool) -> None:
 
 @data.command(name="list")
 def list_datasets() -> None:
-    """Every dataset blocklab knows, whether it is cached, and where."""
+    """Every dataset blocklab knows, whether it is cached (and sound: sizes and checksums), and where."""
     from ..data import DATASETS, cache_root, read_manifest
+    from ..data.cache import verify
+    from ..errors import BlocklabError
 
     root = cache_root()
     click.echo(f"cache: {root}")
     width = max(map(len, DATASETS))
     for name, ds in DATASETS.items():
-        manifest = read_manifest(root / name)
+        try:
+            manifest = read_manifest(root / name)
+            if manifest is not None:
+                verify(root / name, manifest)  # a file changed in place keeps its size: compare checksums
+        except BlocklabError as e:  # one broken dataset is reported, the others still listed
+            click.echo(f"{name:<{width}}  corrupt: {e}")
+            continue
         if manifest is None:
             state = f"not fetched (blocklab data fetch {name})"
         elif "files" in manifest:
             size = sum(f["bytes"] for f in manifest["files"].values())
             state = (f"cached: {len(manifest['files'])} files, {size / 1e6:.1f} MB, "
-                     f"archive sha256 {manifest['archive_sha256']}")
+                     f"archive sha256 {manifest.get('archive_sha256', 'not recorded')}")
         else:
             state = (f"cached: {manifest['n_files']} files of Python {manifest['python']} at {manifest['root']}, "
                      f"sha256 {manifest['sha256']}")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ._options import parse_assignments, read_json
+from ..config import parse_assignments
+from ._options import InPath, read_config_file
 
 MODEL_KINDS = ("gpt", "seq2seq", "classifier")
 
@@ -11,7 +12,7 @@ MODEL_KINDS = ("gpt", "seq2seq", "classifier")
 @click.command()
 @click.option("--preset", "preset_name", help="A named config (`blocklab info` lists them on its last line).")
 @click.option("--model", type=click.Choice(MODEL_KINDS), help="Start from this model's default config.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A JSON file of config fields.")
+@click.option("--config", "config_file", type=InPath(dir_okay=False), help="A JSON file of config fields.")
 @click.option("--vocab", type=int, help="Vocabulary size (shorthand for --set vocab_size=N).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config field; repeatable.")
 def info(preset_name: str | None, model: str | None, config_file: str | None, vocab: int | None,
@@ -23,6 +24,8 @@ def info(preset_name: str | None, model: str | None, config_file: str | None, vo
       blocklab info --preset paper-base --vocab 37000
       blocklab info --model seq2seq --set n_encoder_layers=2 --set n_decoder_layers=2
     """
+    import torch
+
     from ..nn import PRESETS, ClassifierConfig, GPTConfig, Seq2SeqConfig, build_model, parameter_summary, preset
 
     kinds = {"gpt": GPTConfig, "seq2seq": Seq2SeqConfig, "classifier": ClassifierConfig}
@@ -30,12 +33,13 @@ def info(preset_name: str | None, model: str | None, config_file: str | None, vo
     if vocab is not None:
         changes["vocab_size"] = vocab
     if config_file:
-        changes = {**read_json(config_file), **changes}
+        changes = {**read_config_file(config_file), **changes}
     if preset_name:
         cfg = preset(preset_name, **changes)
     else:
         cfg = kinds[model or "gpt"].from_dict(changes)
-    summary = parameter_summary(build_model(cfg))
+    with torch.device("meta"):  # shapes only: counting a large model's parameters allocates nothing
+        summary = parameter_summary(build_model(cfg))
     label = preset_name or (model or "gpt")
     click.echo(f"{label}: {type(cfg).__name__}")
     for key, value in cfg.to_dict().items():

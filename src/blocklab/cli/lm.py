@@ -5,19 +5,20 @@ import sys
 
 import click
 
-from ._options import parse_assignments
+from ..config import parse_assignments
+from ._options import SEED, InPath, OutPath
 
 
 @click.command("train-lm")
-@click.argument("textfile", type=click.Path(dir_okay=False))
-@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("textfile", type=InPath(dir_okay=False))
+@click.argument("out", type=OutPath(folder=True))
 @click.option("--preset", "preset_name", default="nanogpt-cpu", show_default=True,
               help="Model and training size: nanogpt-cpu (nanoGPT's CPU run, ~5 CPU minutes), tiny (seconds), "
                    "shakespeare-char (nanoGPT's GPU run).")
 @click.option("--level", type=click.Choice(["char", "byte"]), default="char", show_default=True,
               help="char: one token per character of the text; byte: one per UTF-8 byte (any file).")
 @click.option("--max-iters", type=click.IntRange(min=1), help="Training steps (default: the preset's).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--no-resume", is_flag=True, help="Start over instead of resuming OUT's checkpoint.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Change one preset field (n_layers, d_model, context, lr, ...); repeatable.")
@@ -47,8 +48,8 @@ def export() -> None:
 
 
 @export.command("hf")
-@click.argument("checkpoint", type=click.Path())
-@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("checkpoint", type=InPath())
+@click.argument("out", type=OutPath(folder=True))
 def export_hf(checkpoint: str, out: str) -> None:
     """Write the GPT in CHECKPOINT as a Hugging Face GPT-2 folder in OUT (transformers' GPT2LMHeadModel).
 

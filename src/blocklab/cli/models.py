@@ -6,11 +6,13 @@ from pathlib import Path
 import click
 
 from ..errors import BlocklabError
+from ._options import MAX_NEW_TOKENS, SEED, InPath, finite
 
 
 @click.command()
-@click.option("--seconds", default=8.0, show_default=True, help="Training time budget.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seconds", default=8.0, show_default=True, type=finite(0, 3600, min_open=True),
+              help="Training time budget (at least one step is taken).")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 def demo(seconds: float, seed: int) -> None:
     """Train a tiny GPT on a repeating pattern for a few seconds and print its loss falling.
 
@@ -24,17 +26,17 @@ def demo(seconds: float, seed: int) -> None:
 
 
 @click.command()
-@click.argument("checkpoint", type=click.Path())
+@click.argument("checkpoint", type=InPath())
 @click.argument("prompt")
 @click.option("--engine", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True,
               help="numpy: blocklab.autograd's GPT; torch: the same weights in blocklab.nn's GPT.")
-@click.option("--max-new-tokens", default=80, show_default=True, type=click.IntRange(min=1))
-@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0.0),
+@click.option("--max-new-tokens", default=80, show_default=True, type=click.IntRange(1, MAX_NEW_TOKENS))
+@click.option("--temperature", default=1.0, show_default=True, type=finite(min=0.0),
               help="GPT.generate's default; 0 is greedy decoding.")
 @click.option("--top-k", type=click.IntRange(min=1), help="Sample among the k most likely tokens.")
-@click.option("--top-p", type=click.FloatRange(0.0, 1.0, min_open=True),
+@click.option("--top-p", type=finite(0.0, 1.0, min_open=True),
               help="Sample among the most likely tokens holding this much probability.")
-@click.option("--seed", default=0, show_default=True, help="Seeds the sampler.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seeds the sampler.")
 @click.option("--strict", is_flag=True, help="Refuse a prompt with characters outside the vocabulary "
               "(default: they become <unk>, with a note).")
 def generate(checkpoint: str, prompt: str, engine: str, max_new_tokens: int, temperature: float, top_k: int | None,
@@ -61,7 +63,7 @@ def generate(checkpoint: str, prompt: str, engine: str, max_new_tokens: int, tem
 
 
 @click.command()
-@click.argument("checkpoint", type=click.Path())
+@click.argument("checkpoint", type=InPath())
 @click.argument("prompt")
 @click.option("--top", "top", default=1, show_default=True, type=click.IntRange(1, 20),
               help="Also list the K most likely tokens with their probabilities.")

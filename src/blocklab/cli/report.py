@@ -4,11 +4,12 @@ from __future__ import annotations
 import click
 
 from . import _studies
+from ._options import InPath, OutPath
 
 
 @click.command()
-@click.argument("folder", default="runs", type=click.Path(file_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), help="Where to write the site (default FOLDER/report).")
+@click.argument("folder", default="runs", type=InPath(file_okay=False))
+@click.option("--out", type=OutPath(folder=True), help="Where to write the site (default FOLDER/report).")
 def report(folder: str, out: str | None) -> None:
     """Build the HTML report (index, claims ledger, a page per study) from every results.json in FOLDER.
 
@@ -23,7 +24,7 @@ def report(folder: str, out: str | None) -> None:
 
 
 @click.command()
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder", type=InPath(file_okay=False))
 def plot(folder: str) -> None:
     """Redraw every figure from the results.json files in FOLDER, without retraining.
 

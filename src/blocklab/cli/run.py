@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from ..config import parse_assignments
 from ..errors import BlocklabError
 from . import _studies
-from ._options import parse_assignments
+from ._options import SEEDS, WORKERS, OutPath
 
 
 def _complete_study(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -37,20 +38,22 @@ def list_studies() -> None:
 
 @click.command()
 @click.argument("study", shell_complete=_complete_study)
-@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
+@click.option("--seeds", default=3, show_default=True, type=SEEDS, help="Seeds 0..N-1 per cell.")
 @click.option("--quick", is_flag=True, help="The study's fast variant (fewer steps, smaller grid).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
-@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/STUDY[-quick]).")
+@click.option("--out", type=OutPath(folder=True), help="Run folder (default runs/STUDY[-quick]).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a study config field; repeatable.")
-@click.option("--jobs", type=click.IntRange(min=1), envvar="BLOCKLAB_JOBS", show_envvar=True,
+@click.option("--jobs", type=WORKERS, envvar="BLOCKLAB_JOBS", show_envvar=True,
               help="(cell, seed) pairs run at once, each in its own process on one thread; 1 runs them one after "
               "another in this process.  [default: the machine's cores]")
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Run the (cell, seed) pairs on this machine, or as Ray tasks (pip install 'blocklab[ray]').")
 @click.option("--address", help="With --backend ray: the cluster to join ('auto', 'ray://host:10001'); "
               "default RAY_ADDRESS, else a local Ray for this run.")
+@click.option("--dry-run", is_flag=True, help="Check everything a run checks (study, --set values, folder, device), "
+              "say what would run, and stop: nothing is run or written.")
 def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...], jobs: int | None,
-        backend: str, address: str | None) -> None:
+        backend: str, address: str | None, dry_run: bool) -> None:
     """Run a study (or a group): every cell on every seed, then its figures and claim verdicts.
 
     Rerunning into the same folder skips finished runs and resumes interrupted ones.
@@ -65,6 +68,7 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
       blocklab run attention --quick --set train.lr=3e-3 --set train.checkpoint_every=50
       blocklab run building-blocks --quick --out runs/blocks
       blocklab run all --quick --jobs 1
+      blocklab run attention --quick --set train.lr=1e-2 --dry-run
     `blocklab show STUDY` lists the keys --set takes.
     """
     if address is not None and backend != "ray":
@@ -74,6 +78,13 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
     runner = _studies.runner()
     if jobs is None:
         jobs = machine_cores() if backend == "local" else 1
+    if dry_run:
+        runner.check_options(seeds, backend, jobs)
+        for p in runner.plan(study, quick, out, parse_assignments(sets), device):
+            click.echo(f"{p.study.name}: {len(p.cells)} cells x {seeds} seeds, {p.pending(seeds)} pairs to run, "
+                       f"on {p.device}, into {p.folder}")
+        click.echo("dry run: nothing was run or written")
+        return
     start = time.perf_counter()
     folder = runner.run_study(study, seeds=seeds, quick=quick, device=device, out=out,
                               overrides=parse_assignments(sets), backend=backend, address=address, jobs=jobs)
@@ -119,8 +130,8 @@ TOUR_MODEL = ("training-dynamics", 1, {"parts": ["headline"], "splits": ["seed"]
 
 
 @click.command()
-@click.option("--out", default="runs/tour", show_default=True, type=click.Path(file_okay=False))
-@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
+@click.option("--out", default="runs/tour", show_default=True, type=OutPath(folder=True))
+@click.option("--seeds", default=3, show_default=True, type=SEEDS, help="Seeds 0..N-1 per cell.")
 def tour(out: str, seeds: int) -> None:
     """The lab's main job: a few studies at --quick, then the HTML report with the claims ledger.
 

@@ -52,4 +52,7 @@ NonEmpty = Annotated[T, _NonEmpty()]  # NonEmpty[tuple[int, ...]]
 
 
 def _number(x: float) -> str:
-    return f"2**{int(x).bit_length() - 1}" if x >= 2**32 and int(x) & (int(x) - 1) == 0 else f"{x:g}"
+    """A bound as written: 2**k for a large power of two, an integer in full (not 1.67772e+07), else %g."""
+    if x >= 2**20 and int(x) == x and int(x) & (int(x) - 1) == 0:
+        return f"2**{int(x).bit_length() - 1}"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 2**53 else f"{x:g}"

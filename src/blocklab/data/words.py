@@ -11,7 +11,6 @@ test split never adds to it. `encode_batch` pads (or cuts) every text to `max_le
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -78,14 +77,15 @@ class WordTokenizer:
         return sum(i == UNK_ID for i in ids) / max(len(ids), 1)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"kind": "word", "words": self.words}, ensure_ascii=False), encoding="utf-8")
+        from ..tokenizers import write_tokenizer  # blocklab.tokenizers imports this module
+
+        write_tokenizer(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> WordTokenizer:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("kind") != "word":
-            raise BlocklabError(f"{path} is not a WordTokenizer file (kind 'word')")
-        return cls(data["words"])
+        from ..tokenizers import read_tokenizer  # blocklab.tokenizers imports this module
+
+        return read_tokenizer(path, cls)
 
     def __repr__(self) -> str:
         return f"WordTokenizer(vocab_size={self.vocab_size})"

@@ -14,18 +14,30 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from tqdm import tqdm
 
+from ..errors import BlocklabError
 from ..io import jsonable
+from ..tasks.digits import is_number
 from ..train.checkpoint import CHECKPOINT, unfinished_step
 from ..train.device import cpu_threads, seed_everything
 from .registry import Cell, CellContext, Study
 
-THREADS = int(os.environ.get("BLOCKLAB_THREADS", "1"))  # torch threads per pair; see train.device.cpu_threads
+MAX_THREADS = 1024
+
+
+def env_threads() -> int:
+    """Torch threads per pair: BLOCKLAB_THREADS, default 1 (see train.device.cpu_threads); a value that is not
+    an integer in [1, 1024] is one line naming the variable."""
+    raw = os.environ.get("BLOCKLAB_THREADS", "1")
+    if not (is_number(raw) and 1 <= int(raw) <= MAX_THREADS):
+        raise BlocklabError(f"environment variable BLOCKLAB_THREADS={raw!r} is not valid; it must be an integer "
+                            f"in [1, {MAX_THREADS}]")
+    return int(raw)
 
 Emit = Callable[[dict], None]  # receives one metrics.jsonl event
 OnStep = Callable[[int, int], None]  # (step, total) of the pair in flight
@@ -41,7 +53,7 @@ class PairJob:
     device: str
     quick: bool
     folder: Path
-    threads: int = THREADS
+    threads: int = field(default_factory=env_threads)
 
 
 def bars_on() -> bool:

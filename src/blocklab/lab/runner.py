@@ -40,7 +40,7 @@ from ..report.verdicts import Measurement
 from ..train.config import RESUMABLE, TrainConfig
 from ..train.device import resolve_device
 from .backends import BACKENDS, run_pairs
-from .pair import PairJob
+from .pair import PairJob, env_threads
 from .processes import WorkerPool
 from .registry import _CELL, Cell, Study, build_config, get_study, group_members, load_all
 
@@ -56,7 +56,25 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
     that stops with an error (its results.json keeps it under "error") does not stop the group.
     `backend` is where the pairs run ("local" or "ray"; `address` names a Ray cluster). With "local",
     `jobs` pairs run at once, each in a worker process (processes.py); 1 runs them here, one after another.
+    Everything `plan` checks is checked for every member before anything runs or is written.
     """
+    check_options(seeds, backend, jobs)
+    plans = plan(name, quick, out, overrides, device)
+    grouped = group_members(name) is not None
+    pool = WorkerPool(jobs) if jobs > 1 else None  # kept for every member of a group
+    with pool or contextlib.nullcontext():
+        for p in plans:
+            try:
+                _run_one(p, seeds=seeds, quick=quick, device=device, backend=backend, address=address, pool=pool)
+            except Exception as e:  # in a group, go on if the error is logged and kept in the member's results.json
+                if not grouped or _kept_error(p.folder / res.RESULTS_FILE) != _error_line(e):
+                    raise
+    return _folder(name, quick, out)
+
+
+def check_options(seeds: int, backend: str, jobs: int) -> None:
+    """The run options that do not depend on the study: seed count, backend, jobs, BLOCKLAB_THREADS."""
+    env_threads()
     if seeds < 1:
         raise BlocklabError(f"--seeds {seeds}: at least one seed is needed")
     if backend not in BACKENDS:
@@ -66,20 +84,36 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
     if jobs > 1 and backend != "local":
         raise BlocklabError(f"--jobs {jobs} runs pairs in processes on this machine; with --backend {backend}, "
                             "the cluster decides how many run at once")
-    pool = WorkerPool(jobs) if jobs > 1 else None  # kept for every member of a group
-    with pool or contextlib.nullcontext():
-        run = dict(seeds=seeds, quick=quick, device=device, backend=backend, address=address, pool=pool)
-        return _run_named(name, quick, out, overrides, run)
 
 
-def _run_named(name: str, quick: bool, out: str | Path | None, overrides: Mapping[str, Any] | None,
-               run: dict) -> Path:
+@dataclasses.dataclass
+class Plan:
+    """One study of a run, checked and not yet started: what `blocklab run --dry-run` prints."""
+
+    study: Study
+    folder: Path
+    overrides: dict
+    cfg: Any  # the study's Config with --quick and --set applied
+    cells: list[Cell]
+    results: dict | None  # the folder's results.json, when it has one (of the same run: checked)
+    device: str  # resolved: "cpu", "cuda"
+
+    def pending(self, seeds: int) -> int:
+        """Pairs of seeds 0..seeds-1 not finished yet."""
+        done = {(r["cell"], r["seed"]) for r in (self.results or {}).get("runs", []) if r["status"] in res.FINISHED}
+        return sum((c.name, s) not in done for s in range(seeds) for c in self.cells)
+
+
+def plan(name: str, quick: bool = False, out: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+         device: str = "auto") -> list[Plan]:
+    """What running `name` (a study or a group) would do, after every check a run makes before it starts:
+    the name, each study's config (--quick, --set), its cells, the device, and that a results.json already
+    in a folder is of the same run. Reads only: nothing is run or written."""
     load_all()
-    folder = Path(out) if out is not None else RUNS / f"{name}{'-quick' if quick else ''}"
+    folder = _folder(name, quick, out)
     members = group_members(name)
     if members is None:
-        _run_one(get_study(name), folder, dict(overrides or {}), **run)
-        return folder
+        return [_plan_one(get_study(name), folder, dict(overrides or {}), quick, device)]
     if not members:
         raise BlocklabError(f"the group {name!r} has no registered studies yet")
     per_study: dict[str, dict] = {m: {} for m in members}
@@ -88,34 +122,36 @@ def _run_named(name: str, quick: bool, out: str | Path | None, overrides: Mappin
         if study not in per_study or not field:
             raise BlocklabError(f"--set {key}: in group {name!r}, write <study>.<key>; studies: {', '.join(members)}")
         per_study[study][field] = value
-    for member in members:  # a typo or a changed config for the last study should not wait for the first to finish
-        study, path = get_study(member), folder / member / res.RESULTS_FILE
-        config = jsonable(dataclasses.asdict(build_config(study, quick, per_study[member])))
-        if path.exists():
-            _check_same_run(res.load(path), study, config, path, _resumable_keys(study.Config))
-    for member in members:
-        try:
-            _run_one(get_study(member), folder / member, per_study[member], **run)
-        except Exception as e:  # go on if the error is logged and kept in the member's results.json
-            if _kept_error(folder / member / res.RESULTS_FILE) != _error_line(e):
-                raise
-    return folder
+    # every member is checked first: a typo for the last study should not wait for the first to finish
+    return [_plan_one(get_study(m), folder / m, per_study[m], quick, device) for m in members]
 
 
-def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: bool, device: str, backend: str,
-             address: str | None, pool: WorkerPool | None) -> None:
-    began = time.perf_counter()
+def _folder(name: str, quick: bool, out: str | Path | None) -> Path:
+    return Path(out) if out is not None else RUNS / f"{name}{'-quick' if quick else ''}"
+
+
+def _plan_one(study: Study, folder: Path, overrides: dict, quick: bool, device: str) -> Plan:
     cfg = build_config(study, quick, overrides)
-    config = jsonable(dataclasses.asdict(cfg))
     cells = study.cells(cfg)
     _check_cells(study, cells)
     path = folder / res.RESULTS_FILE
-    results = res.load(path) if path.exists() else _fresh(study, config, quick)
-    _check_same_run(results, study, config, path, _resumable_keys(study.Config))
-    dev = str(resolve_device(device))
+    results = res.load(path) if path.exists() else None
+    if results is not None:
+        _check_same_run(results, study, jsonable(dataclasses.asdict(cfg)), path, _resumable_keys(study.Config))
+    return Plan(study, folder, overrides, cfg, cells, results, str(resolve_device(device)))
+
+
+def _run_one(p: Plan, seeds: int, quick: bool, device: str, backend: str, address: str | None,
+             pool: WorkerPool | None) -> None:
+    began = time.perf_counter()
+    study, folder, cells, dev = p.study, p.folder, p.cells, p.device
+    config = jsonable(dataclasses.asdict(p.cfg))
+    path = folder / res.RESULTS_FILE
+    results = p.results if p.results is not None else _fresh(study, config, quick)
     seed_list = sorted(set(results["seeds"]) | set(range(seeds)))
     results.update(
-        description=study.description, command=_command(study.name, len(seed_list), quick, device, folder, overrides),
+        description=study.description, command=_command(study.name, len(seed_list), quick, device, folder,
+                                                        p.overrides),
         quick=quick, seeds=seed_list, versions=_versions(), device=dev, cells=[dataclasses.asdict(c) for c in cells],
         **_commit(),
     )
@@ -140,8 +176,8 @@ def _run_one(study: Study, folder: Path, overrides: dict, seeds: int, quick: boo
         results.pop("error", None)
         res.save(results, path)
         try:
-            run_pairs(backend, PairJob(study, cfg, dev, quick, folder.resolve()), pending, finished, emit, log, address,
-                      pool)
+            run_pairs(backend, PairJob(study, p.cfg, dev, quick, folder.resolve()), pending, finished, emit, log,
+                      address, pool)
             results["measurements"] = [m.to_dict() for m in _measure(study, results)]
             results["figures"] = draw_figures(study, results, folder)
         except Exception as e:  # a bug outside run_cell (figures, measure, a lost Ray cluster): keep it, then raise

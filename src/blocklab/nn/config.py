@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from ..config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, ProperFraction, Range
+from ..config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, ProperFraction, Range
 from ..errors import ConfigError
 
 POS_ENCODINGS = ("sinusoidal", "learned", "alibi", "rope", "t5", "kerple", "fire", "abacus", "coupling", "none")
@@ -23,6 +23,12 @@ LEARNED_OVERFLOW = ("error", "clamp")
 NORMS = ("layer", "batch", "rms", "none")
 NORM_POSITIONS = ("pre", "post")
 ACTIVATIONS = ("relu", "gelu", "swiglu")
+# Upper bounds far beyond any model here (GPT-3: 96 layers, d_model 12,288; vocabularies of 10^5-10^6),
+# so that a typo such as vocab_size=1e12 is refused in one line, not deep in torch's allocator, and
+# the product of two sizes (the largest weight) stays far from int64's range.
+MAX_WIDTH, MAX_DEPTH = 2**24, 1024
+Width = Annotated[int, Range(gt=0, le=MAX_WIDTH)]  # a tensor dimension: tokens, features, heads, positions
+Depth = Annotated[int, Range(gt=0, le=MAX_DEPTH)]  # layers of a stack
 MIXERS = ("attention", "mean", "none")
 POOLINGS = ("mean", "cls")
 
@@ -31,12 +37,12 @@ POOLINGS = ("mean", "cls")
 class BlockConfig(Config):
     """Fields shared by every Transformer block and embedding."""
 
-    vocab_size: PositiveInt = 64
-    d_model: PositiveInt = 64
-    n_heads: PositiveInt = 4
-    n_kv_heads: PositiveInt | None = None  # None: one K/V head per query head; 1: multi-query; else grouped-query
-    d_ff: PositiveInt = 256
-    max_len: PositiveInt = 512  # size of the learned/sinusoidal position table
+    vocab_size: Width = 64
+    d_model: Width = 64
+    n_heads: Width = 4
+    n_kv_heads: Width | None = None  # None: one K/V head per query head; 1: multi-query; else grouped-query
+    d_ff: Width = 256
+    max_len: Width = 512  # size of the learned/sinusoidal position table
     dropout: ProperFraction = 0.0  # on embeddings, sublayer outputs and FFN hidden units
     attn_dropout: ProperFraction | None = None  # on attention weights; None: same as dropout
     bias: bool = True  # biases in every Linear
@@ -51,10 +57,10 @@ class BlockConfig(Config):
     pos_base: Annotated[float, Range(gt=1)] = 10000.0  # frequency base of sinusoidal and RoPE encodings
     learned_overflow: Literal[LEARNED_OVERFLOW] = "error"  # learned table past max_len: raise, or reuse the last row
     t5_buckets: Annotated[int, Range(ge=4)] = 32  # T5 bias: distance buckets (half exact, half log-spaced)
-    t5_max_distance: PositiveInt = 128
-    fire_width: PositiveInt = 32  # hidden units of FIRE's MLP
+    t5_max_distance: Width = 128
+    fire_width: Width = 32  # hidden units of FIRE's MLP
     pos_offset_max: NonNegativeInt = 0  # abacus/coupling: training adds one random offset in [0, k] per sequence
-    pos_randomize_max: PositiveInt | None = None  # training positions: a sorted random subset of range(this)
+    pos_randomize_max: Width | None = None  # training positions: a sorted random subset of range(this)
 
     # Attention
     attn_scale: bool = True  # divide scores by sqrt(head_dim); False shows softmax saturation
@@ -169,7 +175,7 @@ class BlockConfig(Config):
 class GPTConfig(BlockConfig):
     """Decoder-only language model: causal self-attention blocks."""
 
-    n_layers: PositiveInt = 2
+    n_layers: Depth = 2
 
     def validate(self) -> None:
         super().validate()
@@ -180,8 +186,8 @@ class GPTConfig(BlockConfig):
 class ClassifierConfig(BlockConfig):
     """Encoder stack with a pooled classification head."""
 
-    n_layers: PositiveInt = 2
-    n_classes: PositiveInt = 2
+    n_layers: Depth = 2
+    n_classes: Width = 2
     pooling: Literal[POOLINGS] = "mean"  # "cls" prepends a learned token and reads it out
     pad_id: NonNegativeInt | None = None  # positions holding this token are ignored as keys and in pooling
 
@@ -194,9 +200,9 @@ class ClassifierConfig(BlockConfig):
 class Seq2SeqConfig(BlockConfig):
     """Encoder-decoder: the paper's Transformer."""
 
-    n_encoder_layers: PositiveInt = 2
-    n_decoder_layers: PositiveInt = 2
-    tgt_vocab_size: PositiveInt | None = None  # None: one vocabulary shared by source and target
+    n_encoder_layers: Depth = 2
+    n_decoder_layers: Depth = 2
+    tgt_vocab_size: Width | None = None  # None: one vocabulary shared by source and target
     share_embeddings: bool = True  # source and target embeddings are one matrix (needs a shared vocabulary)
     pad_id: NonNegativeInt | None = None
 

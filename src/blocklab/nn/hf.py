@@ -27,7 +27,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from ..errors import BlocklabError
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text, read_bytes, read_json
 from .config import GPTConfig
 from .models.gpt import GPT
 from .models.saving import check_tensors
@@ -123,15 +123,9 @@ HF_ACTIVATIONS = {"gelu": "gelu", "relu": "relu"}
 
 
 def _hf_config(path: Path) -> GPTConfig:
-    try:
-        hf = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BlocklabError(f"{path} is missing: a Hugging Face model folder holds config.json and model.safetensors") \
-            from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BlocklabError(f"{path} is corrupt: not JSON ({err})") from None
-    if not isinstance(hf, dict) or hf.get("model_type") != "gpt2":
-        found = hf.get("model_type") if isinstance(hf, dict) else None
+    hf = read_json(path, "Hugging Face config", dict)
+    if hf.get("model_type") != "gpt2":
+        found = hf.get("model_type")
         raise BlocklabError(f"{path} has model_type {found!r}; only 'gpt2' (GPT2LMHeadModel) imports into a GPT")
     activation = hf.get("activation_function", "gelu_new")
     if activation not in HF_ACTIVATIONS:
@@ -172,7 +166,7 @@ def from_hf(folder: str | Path) -> GPT:
         found = f" (found {', '.join(other)}: sharded and .bin weights are not read)" if other else ""
         raise BlocklabError(f"{path} is missing{found}")
     try:
-        tensors = load_tensors(path.read_bytes())
+        tensors = load_tensors(read_bytes(path, "Hugging Face weights"))
     except SafetensorError as err:
         raise BlocklabError(f"{path} is corrupt: not a readable safetensors file ({err})") from None
     # The original checkpoints name tensors without "transformer." and keep the causal mask buffers.

@@ -37,20 +37,37 @@ from typing import Any
 
 import numpy as np
 
+from ..config.check import short_repr
 from ..errors import BlocklabError
-from ..io import atomic_write_text, jsonable
+from ..io import atomic_write_text, jsonable, read_json
+from ..schema import AtLeast, ListOf, MapOf, Nullable, Obj, OneOf, ShapeError, check
 from .scales import Scale, scale_for
 from .stats import intervals
+from .verdicts import PART_VERDICTS
 
 SCHEMA = 1
 RESULTS_FILE = "results.json"
 FINISHED = ("done", "diverged")
 STATUSES = ("done", "diverged", "failed")
-REQUIRED = {
-    "schema": int, "study": str, "description": str, "command": str, "config": dict, "quick": bool,
-    "seeds": list, "versions": dict, "commit": str, "device": str, "cells": list, "runs": list,
-    "aggregates": dict, "measurements": list, "figures": list, "timing": dict, "complete": bool,
-}
+_NUMBER = Nullable(float)  # a non-finite number is stored as null
+RUN = Obj({"cell": str, "seed": AtLeast(0), "status": OneOf(*STATUSES), "metrics": dict},
+          optional={"seconds": float, "device": str, "message": str, "traceback": str})
+MEASUREMENT = Obj(  # Measurement.to_dict(); results from before p-values lack the optional fields
+    {"claim_id": str, "part": str, "seed_value": str, "values": ListOf(_NUMBER), "unit": str, "mean": _NUMBER,
+     "ci_low": _NUMBER, "ci_high": _NUMBER, "n": AtLeast(0), "rule": str, "verdict": OneOf(*PART_VERDICTS),
+     "note": str, "command": str},
+    optional={"method": str, "scale": dict, "region": Nullable(ListOf(_NUMBER)), "p_value": _NUMBER,
+              "detectable": _NUMBER, "seeds_needed": Nullable(AtLeast(0)), "min_seeds": AtLeast(1)})
+RESULTS = Obj(
+    {"schema": int, "study": str, "description": str, "command": str, "config": dict, "quick": bool,
+     "seeds": ListOf(AtLeast(0)), "versions": dict, "commit": str, "device": str,
+     "cells": ListOf(Obj({"name": str, "params": dict})), "runs": ListOf(RUN),
+     "aggregates": MapOf(MapOf(Obj({"mean": _NUMBER, "ci_low": _NUMBER, "ci_high": _NUMBER, "n": AtLeast(0)}))),
+     "measurements": ListOf(MEASUREMENT), "figures": ListOf(str),
+     "timing": Obj({}, optional={"started": str, "updated": str, "seconds": float, "wall": float}),
+     "complete": bool},
+    optional={"dirty": bool, "error": str,
+              "scales": MapOf(Obj({}, optional={"unit": str, "low": _NUMBER, "high": _NUMBER}))})
 
 
 # An indented list of numbers (a loss curve) as one line, so the file stays readable. Only
@@ -71,38 +88,26 @@ def save(results: dict, path: str | Path) -> None:
 
 
 def load(path: str | Path) -> dict:
-    """Read and validate; a missing, truncated or foreign file raises BlocklabError naming it."""
-    path = Path(path)
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BlocklabError(f"{path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BlocklabError(
-            f"{path} is corrupt ({e}); move it aside to start this run over, or pass another --out"
-        ) from None
+    """Read and validate; a missing, truncated or foreign file raises BlocklabError naming it and the
+    JSON path that is wrong (runs[3].metrics)."""
+    results = read_json(path, "results file", fix=_FIX)
     validate(results, path)
     return results
 
 
-def validate(results: Any, path: str | Path) -> None:
-    def bad(why: str) -> BlocklabError:
-        return BlocklabError(f"{path} is not a blocklab results file: {why}")
+_FIX = "move it aside to start this run over, or pass another --out"
 
-    if not isinstance(results, dict):
-        raise bad("it does not hold a JSON object")
-    for key, kind in REQUIRED.items():
-        if key not in results:
-            raise bad(f"the field {key!r} is missing")
-        if not isinstance(results[key], kind):
-            raise bad(f"the field {key!r} should be a {kind.__name__}")
-    if results["schema"] != SCHEMA:
-        raise bad(f"schema {results['schema']} is not the supported {SCHEMA}")
-    for run in results["runs"]:
-        if not isinstance(run, dict) or not {"cell", "seed", "status", "metrics"} <= run.keys():
-            raise bad(f"a run entry lacks cell, seed, status or metrics: {run!r}")
-        if run["status"] not in STATUSES:
-            raise bad(f"run status {run['status']!r} is not one of {', '.join(STATUSES)}")
+
+def validate(results: Any, path: str | Path) -> None:
+    """The schema version (another version has other fields), then the whole schema (RESULTS)."""
+    version = results.get("schema", SCHEMA) if isinstance(results, dict) else SCHEMA
+    if version != SCHEMA:
+        raise BlocklabError(f"{path} is not a blocklab results file: schema {short_repr(version)} is not the "
+                            f"supported {SCHEMA}")
+    try:
+        check(results, RESULTS)
+    except ShapeError as e:
+        raise BlocklabError(f"{path} is not a blocklab results file: {e}") from None
 
 
 def find_results(root: str | Path) -> list[Path]:

@@ -42,6 +42,7 @@ import torch
 
 from ..errors import BlocklabError
 from .base import SPLITS, TaskData, generator, split_sizes
+from .digits import is_number
 
 VOCAB = ("<pad>", "Middle", *(str(d) for d in range(10)), "First", "Second", "Last", "Max", "Min", "(", ")", ",")
 TOKEN = {tok: i for i, tok in enumerate(VOCAB)}
@@ -92,7 +93,7 @@ def encode(text: str, n_args: int | None = None) -> list[int]:
         raise BlocklabError(f"unknown op {op!r} in {text!r}; valid: {', '.join(ALL_OPS)}")
     args = [a.strip() for a in inner.split(",")]
     for a in args:
-        if len(a) != 1 or not a.isdigit():
+        if len(a) != 1 or not is_number(a):
             raise BlocklabError(f"argument {a!r} in {text!r} is not valid: arguments are single digits 0-9")
     if n_args is not None and len(args) != n_args:
         raise BlocklabError(f"{text!r} has {len(args)} arguments; this model takes exactly {n_args}")

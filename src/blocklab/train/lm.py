@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import BlocklabError, ConfigError, choice_error
-from ..io import atomic_write_text
+from ..config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, ProperFraction
+from ..errors import BlocklabError, choice_error
+from ..io import atomic_write_text, read_json
 from ..nn import GPT, GPTConfig
+from ..nn.config import Depth, Width
 from ..nn.models.text import continue_text
 from ..tokenizers import ByteTokenizer, CharTokenizer, Tokenizer
 from .config import TrainConfig
@@ -45,31 +48,22 @@ SETTINGS = "train_lm.json"
 
 
 @dataclass
-class LMPreset:
-    """The model and training settings of one train_lm run; every field can be overridden."""
+class LMPreset(Config):
+    """The model and training settings of one train_lm run; every field can be overridden (`--set lr=3e-4`)."""
 
-    n_layers: int = 4
-    n_heads: int = 4
-    d_model: int = 128
-    context: int = 64  # tokens the model sees (max_len)
-    batch_size: int = 12
-    max_iters: int = 2000
-    dropout: float = 0.0
-    lr: float = 1e-3
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    eval_every: int = 250  # also when the model folder and the checkpoint are written
-    val_windows: int = 200  # at most this many validation windows per evaluation, evenly spaced
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            least = 1 if f.type == "int" and f.name != "warmup_steps" else 0
-            kind = f"an integer >= {least}" if f.type == "int" else "a number >= 0"
-            types = int if f.type == "int" else (int, float)
-            if isinstance(value, bool) or not isinstance(value, types) or value < least:
-                raise ConfigError(f"LMPreset.{f.name}={value!r} is not valid; it must be {kind}")
+    n_layers: Depth = 4
+    n_heads: Width = 4
+    d_model: Width = 128
+    context: Width = 64  # tokens the model sees (max_len)
+    batch_size: PositiveInt = 12
+    max_iters: PositiveInt = 2000
+    dropout: ProperFraction = 0.0
+    lr: PositiveFloat = 1e-3
+    warmup_steps: NonNegativeInt = 100
+    weight_decay: NonNegativeFloat = 0.1
+    grad_clip: PositiveFloat | None = 1.0  # None: no clipping
+    eval_every: PositiveInt = 250  # also when the model folder and the checkpoint are written
+    val_windows: PositiveInt = 200  # at most this many validation windows per evaluation, evenly spaced
 
 
 # nanoGPT's shakespeare_char: its README's CPU run, and its config file's GPU run.
@@ -95,11 +89,7 @@ class LMRun:
 def preset(name: str, **overrides: Any) -> LMPreset:
     if name not in PRESETS:
         raise choice_error("train_lm", "preset", name, PRESETS)
-    valid = [f.name for f in dataclasses.fields(LMPreset)]
-    for key in overrides:
-        if key not in valid:
-            raise ConfigError(f"LMPreset has no field {key!r}; valid fields: {', '.join(valid)}")
-    return dataclasses.replace(PRESETS[name], **overrides)
+    return PRESETS[name].replace(**overrides)
 
 
 def read_text(path: str | Path, level: str) -> tuple[str, str]:
@@ -117,6 +107,26 @@ def read_text(path: str | Path, level: str) -> tuple[str, str]:
     if not text:
         raise BlocklabError(f"text file {path} is empty")
     return text, hashlib.sha256(data).hexdigest()
+
+
+def check_trainable(model_cfg: GPTConfig) -> None:
+    """Refuse in one line a model whose weights, gradients and AdamW moments (16 bytes a parameter in float32)
+    would not fit in this machine's memory; counted on the meta device, so the check allocates nothing."""
+    with torch.device("meta"):
+        n = sum(p.numel() for p in GPT(model_cfg).parameters())
+    memory = physical_memory()
+    if memory is not None and 16 * n > memory:
+        raise BlocklabError(f"a GPT of {n:,} parameters needs about {16 * n / 2**30:,.0f} GiB to train (weights, "
+                            f"gradients, AdamW state), more than this machine's {memory / 2**30:,.0f} GiB; "
+                            "give a smaller d_model, n_layers or context")
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM, where the OS says (Linux, macOS); None elsewhere."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def text_windows(ids: np.ndarray, context: int, limit: int | None = None) -> torch.Tensor:
@@ -150,7 +160,7 @@ def _check_resumable(out: Path, record: dict[str, Any], resume: bool) -> None:
     if not resume:
         shutil.rmtree(out / "checkpoint", ignore_errors=True)
     elif (out / "checkpoint").is_dir() and stored.is_file():
-        before = json.loads(stored.read_text(encoding="utf-8"))
+        before = read_json(stored, "train-lm settings", dict, fix="use another folder, or start over with --no-resume")
         changed = [k for k in record if k != "text" and before.get(k) != record[k]]
         if changed:
             raise BlocklabError(f"{out} holds a run with another {changed[0]} ({before.get(changed[0])!r}, now "
@@ -202,17 +212,20 @@ def train_lm(
     text, digest = read_text(text_path, level)
     tok: Tokenizer = CharTokenizer.fit(text[: round(len(text) * 0.9)]) if level == "char" else ByteTokenizer()
     data = _splits(text, tok, p, text_path)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_resumable(out, {"text": str(text_path), "text_sha256": digest, "level": level, "seed": seed,
-                           **dataclasses.asdict(p)}, resume)
-    torch.manual_seed(seed)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, d_model=p.d_model, n_heads=p.n_heads, n_layers=p.n_layers,
+    # Every setting is checked (and the model's size against this machine's memory) before OUT is touched.
+    model_cfg = GPTConfig(vocab_size=tok.vocab_size, d_model=p.d_model, n_heads=p.n_heads, n_layers=p.n_layers,
                           d_ff=4 * p.d_model, max_len=p.context, dropout=p.dropout, pos_encoding="learned",
-                          bias=False, tie_weights=True))
+                          bias=False, tie_weights=True)
+    check_trainable(model_cfg)
     cfg = TrainConfig(lr=p.lr, betas=(0.9, 0.99), weight_decay=p.weight_decay, schedule="cosine",
                       warmup_steps=min(p.warmup_steps, p.max_iters), steps=p.max_iters, batch_size=p.batch_size,
                       grad_clip=p.grad_clip, eval_every=p.eval_every, checkpoint_every=p.eval_every, log_every=None,
                       seed=seed, device=device)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_resumable(out, {"text": str(text_path), "text_sha256": digest, "level": level, "seed": seed,
+                           **dataclasses.asdict(p)}, resume)
+    torch.manual_seed(seed)
+    model = GPT(model_cfg)
 
     def save_model(event: str, state) -> None:
         if event == "eval":

@@ -10,7 +10,7 @@ from ..blocks import Block, Blocks, final_norm
 from ..config import GPTConfig
 from ..embed import Embedder, init_weights
 from ..hooks import HookedModule
-from .sampling import DEFAULT_TEMPERATURE, beam_search, sample_next
+from .sampling import DEFAULT_TEMPERATURE, beam_search, check_sampling, sample_next
 from .saving import SavedModel
 
 
@@ -101,6 +101,7 @@ class GPT(SavedModel, HookedModule):
         positions, the whole output fits in max_len. Without a cache the context is cropped
         to max_len for positions that cannot extrapolate (learned).
         """
+        check_sampling(temperature, top_k, top_p, max_new_tokens)
         window = self._window()
         if use_cache is None:
             # A cache keeps absolute positions and cannot crop; positions up to T + n - 2 are fed.

@@ -1,10 +1,11 @@
 """Choosing the next token from logits: greedy, temperature, top-k, top-p (nucleus); beam search."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Annotated, Callable, Optional
 
 import torch
 
+from ...config import NonNegativeFloat, NonNegativeInt, PositiveInt, Range, fit
 from ...errors import BlocklabError
 
 # Sampling from the distribution the model learned, as nanoGPT's and minGPT's generate() do:
@@ -21,12 +22,10 @@ def sample_next(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """(B, V) logits -> (B, 1) token ids. temperature 0 means argmax."""
-    if temperature < 0:
-        raise BlocklabError(f"temperature={temperature!r} is not valid; it must be >= 0 (0 is greedy)")
-    if top_k is not None and top_k < 1:
-        raise BlocklabError(f"top_k={top_k!r} is not valid; it must be a positive integer or None")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise BlocklabError(f"top_p={top_p!r} is not valid; it must be in (0, 1] or None")
+    check_sampling(temperature, top_k, top_p)
+    if not bool(torch.isfinite(logits).all()):  # else multinomial fails, or argmax picks at random among NaNs
+        raise BlocklabError("the model's next-token logits are not finite (NaN or inf): its weights hold NaN or "
+                            "inf values, as a diverged run's do, so it cannot generate")
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature
@@ -41,6 +40,20 @@ def sample_next(
         logits = logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
     probs = logits.softmax(dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+def check_sampling(temperature: float, top_k: int | None = None, top_p: float | None = None,
+                   max_new_tokens: int | None = None) -> None:
+    """A ConfigError (a ValueError) naming the first argument of a generate call that is not valid.
+
+    Each engine's generate checks before its first step: a NaN temperature would otherwise reach
+    torch.multinomial as NaN probabilities, and a negative token count would return the prompt unchanged.
+    """
+    if max_new_tokens is not None:
+        fit(max_new_tokens, NonNegativeInt, "max_new_tokens")
+    fit(temperature, NonNegativeFloat, "temperature")
+    fit(top_k, Optional[PositiveInt], "top_k")
+    fit(top_p, Optional[Annotated[float, Range(gt=0, le=1)]], "top_p")
 
 
 def beam_search(

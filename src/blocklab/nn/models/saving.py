@@ -32,8 +32,9 @@ from safetensors.torch import save as save_tensors
 
 from ...autograd.gpt import GPT as NumpyGPT
 from ...autograd.gpt import check_config
+from ...config.check import short_repr
 from ...errors import BlocklabError, ConfigError
-from ...io import atomic_write_bytes, atomic_write_text
+from ...io import atomic_write_bytes, atomic_write_text, read_bytes, read_json
 from ...tokenizers import Tokenizer, read_tokenizer, tokenizer_json
 
 FORMAT, FORMAT_VERSION = "blocklab-model", 1
@@ -132,12 +133,7 @@ def _read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG
     if not path.is_file():
         raise BlocklabError(_missing_config(folder))
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BlocklabError(f"{path} is corrupt: not JSON ({err})") from None
-    if not isinstance(record, dict):
-        raise BlocklabError(f"{path} holds a JSON {type(record).__name__}, not an object of model settings")
+    record = read_json(path, "model config", dict)
     if "model_type" in record:
         raise BlocklabError(f"{path} is a Hugging Face config (model_type {record['model_type']!r}), not a blocklab "
                             "model; import a GPT-2 folder with GPT.from_hf(folder)")
@@ -168,6 +164,8 @@ def _read_record(path: Path, record: dict[str, Any]) -> tuple[int, str, dict[str
     config = record.get("config")
     if not isinstance(config, dict):
         raise BlocklabError(f"{path} has no \"config\" object of {kind}'s settings")
+    if not isinstance(record.get("tokenizer", False), bool):
+        raise BlocklabError(f"{path} has \"tokenizer\": {short_repr(record['tokenizer'])}; it must be true or false")
     known = {"format", "format_version", "kind", "config", "tokenizer"}
     return version, kind, config, {k: v for k, v in record.items() if k not in known}
 
@@ -176,7 +174,7 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise BlocklabError(f"{path} is missing: a model folder holds {CONFIG}, {WEIGHTS} (and {TOKENIZER})")
     try:
-        return load_tensors(path.read_bytes())
+        return load_tensors(read_bytes(path, "model weights"))
     except SafetensorError as err:
         raise BlocklabError(f"{path} is corrupt: not a readable safetensors file ({err})") from None
 
@@ -197,12 +195,28 @@ def check_tensors(expected: dict[str, tuple[int, ...]], found: dict[str, torch.T
                                 f"settings give {tuple(shape)}")
 
 
+def tensor_shapes(cls: type, config: Any, extras: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of the tensors model_tensors would store for this model, built on the meta device so
+    that nothing is allocated: a config far too big for its weights is refused before it costs memory.
+    A tied weight is one Parameter under two names, so it is counted once, under its first."""
+    with torch.device("meta"):
+        model = cls(config, **extras)
+    seen: set[int] = set()
+    shapes = {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        if id(t) not in seen:
+            seen.add(id(t))
+            shapes[name] = tuple(t.shape)
+    return shapes
+
+
 def build_torch(saved: Saved):
     """The blocklab.nn model a checked folder describes, with its weights, in eval mode."""
-    from ...train.checkpoint import load_model_tensors, model_tensors  # blocklab.train imports blocklab.nn
+    from ...train.checkpoint import load_model_tensors  # blocklab.train imports blocklab.nn
 
-    model = SavedModel.kinds[saved.kind](saved.config, **saved.extras)
-    check_tensors({n: tuple(t.shape) for n, t in model_tensors(model).items()}, saved.tensors, saved.folder / WEIGHTS)
+    cls = SavedModel.kinds[saved.kind]
+    check_tensors(tensor_shapes(cls, saved.config, saved.extras), saved.tensors, saved.folder / WEIGHTS)
+    model = cls(saved.config, **saved.extras)
     floats = [t.dtype for t in saved.tensors.values() if t.is_floating_point()]
     model = model.to(floats[0]) if floats else model
     load_model_tensors(model, saved.tensors, saved.folder / WEIGHTS)
@@ -222,6 +236,10 @@ def build_numpy(saved: Saved, dtype=None):
     if saved.extras.get("head_bias"):
         raise BlocklabError(f"{path}: head_bias=True (a bias on the output layer) is not available in the numpy "
                             "engine; load it with engine='torch'")
+    # blocklab.nn's GPT stores the same tensors under the same names: its shapes, on the meta device, are
+    # checked before numpy allocates what a far too big config.json asks for
+    check_tensors(tensor_shapes(SavedModel.kinds["GPT"], saved.config, saved.extras), saved.tensors,
+                  saved.folder / WEIGHTS)
     floats = [t.dtype for t in saved.tensors.values() if t.is_floating_point()]
     if dtype is None:
         dtype = np.float64 if floats and floats[0] == torch.float64 else np.float32

@@ -39,6 +39,7 @@ from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.tasks.addition import ANSWER_LEN, EQUALS, ORDERS, addition, encode, operands
 from blocklab.tasks.addition_exhaustive import score_all
+from blocklab.tasks.digits import is_number
 from blocklab.train import TrainConfig
 from blocklab.train.trainer import fit
 
@@ -85,7 +86,7 @@ class AdditionHeadsConfig(Config):
         super().validate()
         for p in self.probes:
             a, _, b = p.partition("+")
-            if not (a.isdigit() and b.isdigit() and int(a) < 1000 and int(b) < 1000):
+            if not (is_number(a) and is_number(b) and int(a) < 1000 and int(b) < 1000):
                 raise ConfigError(f"AdditionHeadsConfig.probes has {p!r}; each must read like '123+456' with "
                                   "operands 0..999")
 

@@ -146,12 +146,24 @@ def _read_config(folder: Path) -> dict[str, Any]:
 
 def _missing_config(folder: Path) -> str:
     """Why a folder without config.json is not a model folder, and where one may be."""
+    kept = _kept_model(folder)
+    kept_hint = f"; the study kept this pair's model in {kept}" if kept else ""
     if (folder / "state.json").is_file():
         return (f"{folder / CONFIG} is missing: {folder} is a training checkpoint (weights and optimizer state, not "
-                "the model's settings); a model folder is written by model.save(folder)")
+                f"the model's settings); a model folder is written by model.save(folder){kept_hint}")
     nearby = [f"{sub}/" for sub in ("model", "checkpoint") if (folder / sub / CONFIG).is_file()]
-    hint = f"; {folder} has a model folder in {' and '.join(nearby)}" if nearby else ""
+    hint = f"; {folder} has a model folder in {' and '.join(nearby)}" if nearby else kept_hint
     return f"{folder / CONFIG} is missing: a model folder holds {CONFIG}, {WEIGHTS} (and {TOKENIZER}){hint}"
+
+
+def _kept_model(folder: Path) -> Path | None:
+    """For a pair's folder of a study run, RUN/work/CELL/seedK or its checkpoint/, the model folder where the study
+    keeps that pair's final model, RUN/models/CELL/seedK, if there is one."""
+    pair = folder.parent if folder.name == "checkpoint" else folder
+    if pair.parent.parent.name != "work":
+        return None
+    kept = pair.parent.parent.parent / "models" / pair.parent.name / pair.name
+    return kept if (kept / CONFIG).is_file() else None
 
 
 def _read_record(path: Path, record: dict[str, Any]) -> tuple[int, str, dict[str, Any], dict[str, Any]]:

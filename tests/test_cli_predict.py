@@ -86,3 +86,17 @@ def test_known_output_distribution_is_printed_exactly(capsys, tmp_path):
 def test_top_out_of_range_is_a_usage_error(capsys, saved):
     code, _, err = run(capsys, "predict", str(saved), "Max(5,3,9)", "--top", "0")
     assert code == 2 and "--top" in err
+
+
+def test_the_tour_names_the_folder_where_its_model_is_kept():
+    """`blocklab tour` ends with a predict command on RUN/models/CELL/seed0: that cell is the one its
+    training-dynamics run has, so the command it prints points at a model the run keeps."""
+    from blocklab.cli.run import TOUR_MODEL, TOUR_MODEL_FOLDER
+    from blocklab.lab.registry import build_config
+    from blocklab.studies.training_dynamics.study import TrainingDynamics
+
+    study, seeds, overrides = TOUR_MODEL
+    cells = [c.name for c in TrainingDynamics().cells(build_config(TrainingDynamics, True, overrides))]
+    _, cell, seed = TOUR_MODEL_FOLDER.split("/")
+    assert study == TrainingDynamics.name and TOUR_MODEL_FOLDER.startswith("models/")
+    assert cells == [cell] and seed == f"seed{seeds - 1}"

@@ -19,9 +19,10 @@ from blocklab.nn import (
     GPTConfig,
     Seq2SeqConfig,
     Seq2SeqTransformer,
+    load_any,
 )
 from blocklab.nn.models import saving
-from blocklab.nn.models.saving import load_any, load_tokenizer
+from blocklab.nn.models.saving import load_tokenizer
 from blocklab.tokenizers import ByteTokenizer, WordTokenizer
 
 TINY = {"vocab_size": 13, "d_model": 16, "n_heads": 4, "d_ff": 32, "max_len": 16}
@@ -111,7 +112,7 @@ def test_version_0_folders_still_load(tmp_path):
 
 
 def test_saving_into_a_finished_trainer_checkpoint_keeps_it_valid(tmp_path):
-    """The char-lm layout: fit's run_dir/checkpoint becomes a model folder; resuming still sees a finished run."""
+    """A model saved into fit's run_dir/checkpoint makes it a model folder; resuming still sees a finished run."""
     from blocklab.train import TrainConfig, fit
     from blocklab.train.checkpoint import read_checkpoint
 
@@ -129,6 +130,28 @@ def test_saving_into_a_finished_trainer_checkpoint_keeps_it_valid(tmp_path):
     assert read_checkpoint(tmp_path / "checkpoint") is not None  # checksums still match
     assert torch.equal(GPT.load(tmp_path / "checkpoint")(rows), model.eval()(rows))
     assert "model folder in checkpoint/" in _error(GPT.load, tmp_path)
+    model.save(tmp_path)  # as `blocklab train-lm` does: OUT is the model folder, OUT/checkpoint the trainer's
+    (tmp_path / "checkpoint" / "config.json").unlink()
+    assert _error(GPT.load, tmp_path / "checkpoint").endswith(f"its model folder is {tmp_path}")
+
+
+def test_a_pairs_work_folder_points_to_its_kept_model(tmp_path):
+    """`blocklab generate RUN/work/CELL/seed0/checkpoint` (a trainer checkpoint) names the model folder to use,
+    once there is one."""
+    run = tmp_path / "run"
+    pair, kept = run / "work" / "full" / "seed0", run / "models" / "full" / "seed0"
+    (pair / "checkpoint").mkdir(parents=True)
+    (pair / "checkpoint" / "state.json").write_text("{}")
+    messages = {}
+    for saved in (False, True):
+        if saved:
+            _gpt().save(kept)
+        for folder in (pair / "checkpoint", pair):
+            with pytest.raises(BlocklabError, match="config.json is missing") as info:
+                load_any(folder)
+            messages[saved, folder.name] = str(info.value)
+    assert not any("its model folder" in messages[False, name] for name in ("checkpoint", "seed0"))
+    assert all(messages[True, name].endswith(f"its model folder is {kept}") for name in ("checkpoint", "seed0"))
 
 
 def test_an_interrupted_save_leaves_no_config(tmp_path, monkeypatch):
@@ -164,6 +187,8 @@ def test_each_broken_folder_is_one_line(tmp_path):
 
     assert "is a Seq2SeqTransformer checkpoint, not a GPT" in _error(
         GPT.load, _randomised(Seq2SeqTransformer(Seq2SeqConfig(**TINY))).save(tmp_path / "s2s"))
+    assert "is an EncoderClassifier checkpoint, not a GPT" in _error(
+        GPT.load, EncoderClassifier(ClassifierConfig(**TINY, n_classes=2)).save(tmp_path / "cls"))
     assert "kind 'Decoder'; choose one of: 'EncoderClassifier', 'GPT'" in broken(kind="Decoder")
     assert "format_version 7" in broken(format_version=7)
     assert "GPTConfig.norm='group' is not valid" in broken(config={**json.loads(good)["config"], "norm": "group"})

@@ -2,15 +2,21 @@
 study's tests do not depend on the state of the others."""
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
+import torch
 
 from blocklab.cli import main
 from blocklab.lab import registry, runner
+from blocklab.nn import Seq2SeqTransformer
+from blocklab.nn.models import saving
+from blocklab.nn.models.saving import load_any
 from blocklab.report import results as res
+from blocklab.train.checkpoint import model_tensors, read_checkpoint
 
 HUGE_LR = 1e6  # no trainer survives an update this large: the step after the first diverges
 
@@ -55,6 +61,57 @@ def check_divergence(name: str, out: Path, overrides: dict[str, Any], diverged: 
     if all_null:
         check_survives_divergence(name, results, out / "poisoned")
     return results
+
+
+def kept_kinds(folder: Path) -> dict[tuple[str, int], str]:
+    """{(cell, seed): the class name of the model load_any reads from folder/models/CELL/seedK}, for every
+    model the run kept (docs/models.md, "Models a study keeps")."""
+    return {(p.parent.name, int(p.name.removeprefix("seed"))): type(load_any(p)).__name__
+            for p in (folder / "models").glob("*/seed*")}
+
+
+def probe_logits(model) -> torch.Tensor:
+    """The model's eval-mode logits on fixed random tokens; the mode it was in is given back."""
+    x = torch.randint(0, model.cfg.vocab_size, (3, min(model.cfg.max_len, 7)),
+                      generator=torch.Generator().manual_seed(0))  # (B, T)
+    device, was_training = next(model.parameters()).device, model.training
+    model.eval()
+    with torch.no_grad():
+        args = (x, x.flip(1)) if isinstance(model, Seq2SeqTransformer) else (x,)  # (src, tgt) or (idx,)
+        out = model(*(a.to(device) for a in args)).cpu()
+    model.train(was_training)
+    return out
+
+
+@contextlib.contextmanager
+def saves_seen() -> Iterator[dict[Path, torch.Tensor]]:
+    """While open, {folder: probe_logits of the model as model.save wrote it there} for every save."""
+    seen: dict[Path, torch.Tensor] = {}
+    save = saving.SavedModel.save
+
+    def spy(self, folder, tokenizer=None):
+        path = save(self, folder, tokenizer)
+        seen[path.resolve()] = probe_logits(self)
+        return path
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(saving.SavedModel, "save", spy)
+        yield seen
+
+
+def check_kept(folder: Path, results: dict, seen: dict[Path, torch.Tensor], kinds: dict[str, type]) -> None:
+    """Each pair's model is in models/CELL/seedK, of the cell's kind (kinds[cell]), with the logits it had when it
+    was saved (`seen`, from saves_seen) and the weights of the trainer's final checkpoint: the trained model."""
+    assert {r["status"] for r in results["runs"]} == {"done"}
+    for run in results["runs"]:
+        kept = (folder / "models" / run["cell"] / f"seed{run['seed']}").resolve()
+        model = load_any(kept)
+        assert type(model) is kinds[run["cell"]] and not model.training
+        assert torch.equal(probe_logits(model), seen[kept]), f"{kept} does not give the saved model's logits"
+        final = read_checkpoint(folder / "work" / run["cell"] / f"seed{run['seed']}" / "checkpoint")
+        assert final.state["step"] == results["config"]["train"]["steps"]
+        ours = model_tensors(model)
+        assert ours.keys() == final.model.keys() and all(torch.equal(ours[k], final.model[k]) for k in ours)
 
 
 def diverged_copy(results: dict) -> dict:

@@ -1,12 +1,12 @@
 """addition-heads: decoders agree where they must, ablation edits only what it names, and a
-tiny run writes its figures, ablation_results.json and the four claims."""
+tiny run writes its figures, ablation_results.json, the four claims and a model folder per pair."""
 import json
 
 import pytest
 import torch
 
 from blocklab.errors import BlocklabError
-from blocklab.nn import Seq2SeqConfig
+from blocklab.nn import GPT, Seq2SeqConfig
 from blocklab.nn.models.seq2seq import Seq2SeqTransformer
 from blocklab.studies.addition_heads import ablation as abl
 from blocklab.studies.addition_heads.model import PROMPT_LEN, answer_logits, beam, build, evaluate, greedy, predict
@@ -14,7 +14,7 @@ from blocklab.studies.addition_heads.study import AdditionHeads, AdditionHeadsCo
 from blocklab.tasks import addition
 from blocklab.tasks.addition import EQUALS, VOCAB
 
-from .isolated import HUGE_LR, check_divergence, run_isolated
+from .isolated import HUGE_LR, check_divergence, check_kept, run_isolated, saves_seen
 
 
 def model(kind="seq2seq", bias=True):
@@ -166,12 +166,15 @@ def test_config_names_the_bad_value():
         AdditionHeadsConfig(probes=("1000+1",))
 
 
-def test_tiny_run_writes_figures_ablation_json_and_claims(tmp_path):
+def test_tiny_run_writes_figures_ablation_json_claims_and_its_models(tmp_path):
     overrides = {"train.steps": 2, "train.warmup_steps": 2, "train.eval_every": 2, "train.batch_size": 16,
                  "n_train": 64, "n_val": 16, "n_test": 32, "d_model": 8, "n_heads": 2, "layers": 1,
-                 "beam_sizes": [1, 2], "exhaustive": False}
-    folder, results = run_isolated("addition-heads", out=tmp_path, overrides=overrides)
+                 "beam_sizes": [1, 2], "exhaustive": False, "models": ["seq2seq", "gpt"], "gpt_layers": 1}
+    with saves_seen() as seen:
+        folder, results = run_isolated("addition-heads", out=tmp_path, overrides=overrides)
     assert {r["status"] for r in results["runs"]} == {"done"}
+    # the report's attention viewer reads these with load_any
+    check_kept(folder, results, seen, {"seq2seq-natural": Seq2SeqTransformer, "gpt-natural": GPT})
     assert {"head_importance.png", "pruning_curve.png", "decoding_comparison.png", "error_cascade.png",
             "attention_999_plus_1.png", "attention_123_plus_456.png"} <= set(results["figures"])
     assert {m["claim_id"] for m in results["measurements"]} == {"C002-01", "C002-02", "C002-03", "C002-04"}

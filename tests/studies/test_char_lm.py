@@ -15,7 +15,7 @@ from blocklab.nn.models.text import continue_text, load_text_model
 from blocklab.studies.char_lm.study import SAMPLING, windows
 from blocklab.studies.common.training import next_token
 
-from .isolated import HUGE_LR, check_divergence, run_isolated
+from .isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated
 
 TINY = {"train.steps": 12, "code_steps": 6, "train.eval_every": 6, "train.warmup_steps": 2, "context": 16,
         "d_model": 16, "n_heads": 2, "n_layers": 1, "train.batch_size": 4, "val_windows": 8, "sample_chars": 20}
@@ -41,6 +41,7 @@ def test_the_study_trains_both_corpora_and_samples_each_way(tmp_path, corpora):
     runs = {r["cell"]: r for r in results["runs"]}
     assert [r["status"] for r in runs.values()] == ["done", "done"], [r["message"] for r in runs.values()]
     assert set(results["figures"]) == {"char_lm_loss.png", "char_lm_samples.png"}
+    assert kept_kinds(folder) == {(cell, 0): "GPT" for cell in runs}
     shakespeare = runs["shakespeare-nanogpt-cpu"]["metrics"]
     assert [h["step"] for h in shakespeare["history"]] == [6, 12]
     assert [h["step"] for h in runs["stdlib-code"]["metrics"]["history"]] == [6]
@@ -63,8 +64,7 @@ def test_a_missing_corpus_names_the_command_that_fetches_it_and_the_stdlib_needs
     runs = {r["cell"]: r for r in results["runs"]}
     assert "blocklab data fetch shakespeare" in runs["shakespeare-nanogpt-cpu"]["message"]
     assert runs["stdlib-code"]["status"] == "done"  # read in place, as tinytorch-copilot reads it
-    checkpoint = folder / "work" / "stdlib-code" / "seed0" / "checkpoint"
-    model, tok = load_text_model(checkpoint)  # the trainer's checkpoint folder is a model folder too
+    model, tok = load_text_model(folder / "models" / "stdlib-code" / "seed0")  # with its tokenizer
     greedy = continue_text(model, tok, "\n", TINY["sample_chars"], temperature=0).text
     assert greedy == runs["stdlib-code"]["metrics"]["samples"]["greedy"]  # the saved model is the one sampled
 

@@ -7,7 +7,7 @@ from blocklab.studies.length_generalization import models
 from blocklab.studies.length_generalization import study as _registers  # noqa: F401  (run_isolated needs it)
 from blocklab.tasks import long_addition
 
-from .isolated import HUGE_LR, check_divergence, run_isolated
+from .isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated
 
 # 12 + 345 at 3 digits: operands most significant first, the sum 357 as 4 digits units first.
 LINE = [0, 1, 2, 10, 3, 4, 5, 11, 7, 5, 3, 0]
@@ -89,6 +89,7 @@ def test_tiny_run_completes_with_leaderboard_figure_and_measurements(tmp_path):
     assert (folder / "figures" / "length_generalization.png").is_file()
     runs = {r["cell"]: r["metrics"] for r in results["runs"]}
     assert set(runs) == {"sortedness-none", "first-vs-last-sinusoidal", "addition-abacus"}
+    assert kept_kinds(folder) == {(cell, 0): "GPT" for cell in runs}  # the GPT inside each wrapper
     assert set(runs["first-vs-last-sinusoidal"]["acc"]) == {"4", "8", "12"}
     assert set(runs["addition-abacus"]["acc"]) == {"2", "3"}
     assert all(m["train_cpu_s"] > 0 for m in runs.values())

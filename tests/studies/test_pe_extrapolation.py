@@ -10,7 +10,7 @@ from blocklab.studies.pe_extrapolation.figures import SEED_FIGURES
 from blocklab.studies.pe_extrapolation.study import PEConfig, data_seed
 from blocklab.tasks.sortedness import sortedness
 
-from .isolated import HUGE_LR, check_divergence, run_isolated
+from .isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated
 
 N_VALUES, MAX_LEN = 16, 16
 
@@ -120,6 +120,9 @@ def test_tiny_run_writes_results_figures_and_measurements(tmp_path):
     assert set(SEED_FIGURES) <= set(results["figures"])
     assert all((folder / "figures" / f).is_file() for f in SEED_FIGURES)
     assert {m["claim_id"] for m in results["measurements"]} == {"C002-05", "C002-06", "C002-07", "C000-11"}
+    kinds = {"gpt": "GPT", "encoder": "EncoderClassifier"}  # randomized positions are not kept: no config has them
+    assert kept_kinds(folder) == {(r["cell"], 0): kinds[r["metrics"]["arch"]] for r in results["runs"]
+                                  if not r["metrics"]["randomized"]}
     for run in results["runs"]:
         m = run["metrics"]
         assert set(m["acc"]) == {"8", "32", "40"} and all(0 <= a <= 100 for a in m["acc"].values())

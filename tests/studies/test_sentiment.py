@@ -13,9 +13,10 @@ import torch
 from blocklab.data.cache import write_dataset
 from blocklab.data.words import PAD_ID
 from blocklab.nn import ClassifierConfig, EncoderClassifier
+from blocklab.nn.models.saving import load_tokenizer
 from blocklab.studies.sentiment.study import BagOfWords, Sentiment, classify_trimmed, embedding_rms
 
-from .isolated import HUGE_LR, check_divergence, run_isolated
+from .isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated
 
 GOOD, BAD = ["great", "moving", "funny", "smart"], ["dull", "boring", "flat", "tedious"]
 FIGURES = {"sentiment_accuracy.png", "sentiment_training.png", "sentiment_embedding_scale.png"}
@@ -48,6 +49,10 @@ def test_the_study_trains_every_cell_and_measures_its_claims(tmp_path):
     assert set(runs) == {"bow-logreg", "transformer", "transformer-unscaled"}
     assert all(r["status"] == "done" for r in runs.values()), [r["message"] for r in runs.values()]
     assert set(results["figures"]) == FIGURES
+    # the bag of words is no Transformer: only the two EncoderClassifiers are kept, with their words
+    assert kept_kinds(folder) == {(c, 0): "EncoderClassifier" for c in ("transformer", "transformer-unscaled")}
+    words = load_tokenizer(folder / "models" / "transformer" / "seed0")
+    assert words.vocab_size == runs["transformer"]["metrics"]["data"]["vocab_size"]
     assert [(m["claim_id"], m["part"]) for m in results["measurements"]] == [
         ("C003-03", ""), ("C003-04", "token/position RMS ratio with scaling, init"),
         ("C003-04", "token/position RMS ratio with scaling, trained")]

@@ -5,9 +5,10 @@ import pytest
 
 from blocklab.autograd.tokenizer import CharTokenizer
 from blocklab.lab.report import build_report
+from blocklab.nn.models.saving import load_tokenizer
 from blocklab.studies.train_features import char_windows
 
-from .isolated import HUGE_LR, check_divergence, run_isolated
+from .isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated
 
 TINY = {"ckpt_d_model": 64, "ckpt_layers": 2, "ckpt_seq_len": 16, "ckpt_batch": 2, "repeats": 1, "lm_d_model": 32,
         "train.steps": 10, "train.warmup_steps": 1, "train.batch_size": 8, "lm_train_chars": 20_000,
@@ -24,6 +25,8 @@ def test_the_study_measures_both_features_and_shows_its_table(tmp_path):
     # Linear weights shrink 4x; embeddings, norms and biases stay float32.
     assert 0.25 < int8["size_ratio"] < 0.75
     assert 0 <= int8["disagree_percent"] <= 100 and len(int8["disagreements"]) <= 5
+    assert kept_kinds(folder) == {("int8", 0): "GPT"}  # the language model, with its characters
+    assert load_tokenizer(folder / "models" / "int8" / "seed0").vocab_size == int8["vocab"]
     assert results["figures"] == ["train_features.png"] and (folder / "figures" / "train_features.png").exists()
     page = next(build_report(tmp_path / "run").parent.glob("study-*.html")).read_text()
     assert "Measured: mean [95% CI] over seeds" in page and "memory saved (%)" in page

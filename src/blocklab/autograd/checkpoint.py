@@ -19,7 +19,7 @@ from .convert import weights_bytes
 from .gpt import GPT
 
 
-def save_checkpoint(model: GPT, tokenizer: Tokenizer, folder: str | Path) -> Path:
+def save_checkpoint(model: GPT, tokenizer: Tokenizer | None, folder: str | Path) -> Path:
     return write_folder(folder, "GPT", model.cfg.to_dict(), {"head_bias": False}, weights_bytes(model), tokenizer)
 
 

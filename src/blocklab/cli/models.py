@@ -44,8 +44,8 @@ def generate(checkpoint: str, prompt: str, engine: str, max_new_tokens: int, tem
     """Continue PROMPT with the GPT saved in CHECKPOINT and print prompt and continuation.
 
     CHECKPOINT is a model folder saved with its tokenizer (config.json, model.safetensors,
-    tokenizer.json): what `blocklab train-lm` writes, the char-lm study's RUN/work/CELL/seed0/checkpoint
-    and the tinytorch-copilot study's RUN/work/copilot/seed0/stepN.
+    tokenizer.json): what `blocklab train-lm` writes, or a GPT a study keeps in RUN/models/CELL/seedK
+    (char-lm, train-features, tinytorch-copilot; the copilot's earlier steps in RUN/work/copilot/seed0/stepN).
 
     \b
     Example (after `blocklab train-lm input.txt out/my-lm`):
@@ -71,16 +71,16 @@ def predict(checkpoint: str, prompt: str, top: int) -> None:
     """Print the answer of the model saved in CHECKPOINT to PROMPT, and its probability.
 
     CHECKPOINT is a model folder (config.json + model.safetensors) that the training-dynamics
-    study saves for each seed of its baseline-seed cell, RUN/work/baseline-seed/seed0/model, and
-    of each generalization cell, RUN/work/gen-seed-split/seed0/model and so on, where RUN is the
-    study's run folder (runs/training-dynamics by default). PROMPT is an op and digits, e.g.
+    study saves for each cell and seed, RUN/models/CELL/seedK: RUN/models/baseline-seed/seed0,
+    RUN/models/gen-seed-split/seed0 and so on, where RUN is the study's run folder
+    (runs/training-dynamics by default). PROMPT is an op and digits, e.g.
     "Max(5,3,9)": ops First, Second, Last, Max, Min (and Middle, which no model was trained on),
     arguments single digits 0-9. The probability is the softmax of the model's logits at the last
     position over its whole 20-token vocabulary.
 
     \b
     Example (after `blocklab run training-dynamics`):
-      blocklab predict runs/training-dynamics/work/baseline-seed/seed0/model "Max(5,3,9)" --top 3
+      blocklab predict runs/training-dynamics/models/baseline-seed/seed0 "Max(5,3,9)" --top 3
     """
     import torch
 
@@ -90,7 +90,7 @@ def predict(checkpoint: str, prompt: str, top: int) -> None:
 
     if not Path(checkpoint).exists():
         raise BlocklabError(f"checkpoint {checkpoint!r} does not exist; give a saved model folder, "
-                            "e.g. runs/training-dynamics/work/baseline-seed/seed0/model")
+                            "e.g. runs/training-dynamics/models/baseline-seed/seed0")
     ids = encode(prompt)  # a malformed prompt raises a BlocklabError naming the problem
     model = load_model(checkpoint, kind="GPT")
     if model.cfg.vocab_size != len(VOCAB):

@@ -125,8 +125,9 @@ def show(study: str) -> None:
 # (positional-encoding, capstone and ablation-matrix need their full step counts to learn.)
 TOUR = ("paper-spec", "attention", "skip-connections", "encoder-decoder")
 # And one model to ask with `blocklab predict` afterwards: training-dynamics' headline recipe on the
-# seed split, one seed (~14 CPU s), saved in runs/tour/training-dynamics/work/headline-seed-r0/seed0/model.
+# seed split, one seed (~14 CPU s), saved in runs/tour/training-dynamics/models/headline-seed-r0/seed0.
 TOUR_MODEL = ("training-dynamics", 1, {"parts": ["headline"], "splits": ["seed"]})
+TOUR_MODEL_FOLDER = "models/headline-seed-r0/seed0"  # where that study keeps the pair's model
 
 
 @click.command()
@@ -148,7 +149,7 @@ def tour(out: str, seeds: int) -> None:
         failed += _summarize(runner.run_study(name, seeds=n_seeds, quick=True, out=Path(out) / name,
                                               overrides=overrides))
         click.echo(f"  ({time.perf_counter() - began:.0f} s)")
-    click.echo(f"ask its model: blocklab predict {Path(out) / TOUR_MODEL[0]}/work/headline-seed-r0/seed0/model "
+    click.echo(f"ask its model: blocklab predict {Path(out) / TOUR_MODEL[0] / TOUR_MODEL_FOLDER} "
                '"Max(5,3,9)" --top 3')
     click.echo(f"tour finished in {time.perf_counter() - start:.0f} s; report: {build_report(out)}")
     if failed:

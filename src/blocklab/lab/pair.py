@@ -87,7 +87,8 @@ def run_pair(job: PairJob, cell: Cell, seed: int, emit: Emit, log: logging.Logge
         if info:
             emit({"event": "step", "cell": cell.name, "seed": seed, "step": step, **info})
 
-    ctx = CellContext(job.study.name, job.cfg, cell, seed, job.device, work, job.quick, progress, log)
+    models = job.folder / "models" / cell.name / f"seed{seed}"  # written by the study: model.save(ctx.model_dir)
+    ctx = CellContext(job.study.name, job.cfg, cell, seed, job.device, work, job.quick, progress, log, models)
     resumed_at = unfinished_step(work / CHECKPOINT)  # where fit(run_dir=work) will pick up
     if resumed_at:
         log.info("%s seed %d resumes from its checkpoint at step %d", cell.name, seed, resumed_at)

@@ -41,6 +41,7 @@ in blocklab.studies.catalogue; importing it registers it.
             model, data, loss_fn = ...     # built from cell.params and ctx.cfg
             train = ctx.cfg.train.replace(seed=seed, device=ctx.device)   # never copy its fields by hand
             result = fit(model, data, loss_fn, train, run_dir=ctx.work_dir, progress=ctx.progress)
+            model.save(ctx.model_dir)      # a blocklab.nn model: kept for load_any and the CLI
             return {"test_acc": ..., **result.to_dict()}   # to_dict() says diverged=True if it did
 
         def figures(self, results, fig_dir):    # from `results` (the results.json dict) only
@@ -75,7 +76,11 @@ Rules of the game:
 - `ctx` (CellContext) gives `cfg` (the Config instance), `device`, `work_dir` (one folder per
   (cell, seed), kept across interrupts: pass it to `fit` as run_dir so that an interrupted
   pair resumes from its checkpoint), `progress` (pass it as fit's progress=), `log` (a
-  logging.Logger, shown above the progress bars and kept in log.txt), `seed` and `quick`.
+  logging.Logger, shown above the progress bars and kept in log.txt), `seed`, `quick` and
+  `model_dir` (<run>/models/<cell>/seed<k>): a pair that trains a GPT, Seq2SeqTransformer or
+  EncoderClassifier keeps its final model there with `model.save(ctx.model_dir)` (with its
+  tokenizer when it has one), the folder `load_any`, `blocklab generate` and `predict` read
+  (docs/models.md, "Models a study keeps").
 - `figures`, `measure` and `tables` must read only `results`: `blocklab plot` redraws figures without
   retraining, and rerunning a finished study recomputes figures and measurements in seconds.
   Numeric metrics are aggregated per cell, nested ones under dotted names ("final.val_acc",
@@ -130,6 +135,7 @@ class CellContext:
     quick: bool
     progress: Callable[..., None]  # progress(step, total, info=None), the trainer's signature
     log: logging.Logger
+    model_dir: Path  # <run>/models/<cell>/seed<k>: the pair's final model, in the one model format
 
 
 class Study:

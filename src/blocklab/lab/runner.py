@@ -1,8 +1,9 @@
 """Run a registered study (or a group of them) into a folder that survives interrupts.
 
 A run folder holds results.json (see report/results.py), metrics.jsonl (one line per
-progress report with metrics and one per finished pair), log.txt, figures/*.png, and
-work/<cell>/seed<k>/, the pair's own folder for trainer checkpoints.
+progress report with metrics and one per finished pair), log.txt, figures/*.png,
+work/<cell>/seed<k>/, the pair's own folder for trainer checkpoints, and models/<cell>/seed<k>/,
+the pair's final model where the study trains a blocklab.nn model (docs/models.md).
 
 results.json is rewritten atomically after every finished (cell, seed), so an interrupt
 loses only the pairs in flight, and each resumes from its checkpoint on the next run.

@@ -6,6 +6,7 @@ from .ffn import FeedForward
 from .hooks import HookedModule, HookPoint
 from .models.classifier import EncoderClassifier
 from .models.gpt import GPT
+from .models.saving import load_any
 from .models.seq2seq import Seq2SeqTransformer
 from .norms import BatchNorm, LayerNorm, RMSNorm
 from .positional import ALiBi, DigitPlaces, Learned, RoPE, Sinusoidal, alibi_slopes, apply_rotary
@@ -18,5 +19,6 @@ __all__ = [
     "FeedForward", "Fire", "GPT", "GPTConfig", "HookPoint", "HookedModule", "KVCache", "KerpleLog", "LayerNorm",
     "Learned", "MeanMixer", "MultiHeadAttention", "PRESETS", "RMSNorm", "Residual", "RoPE", "Seq2SeqConfig",
     "Seq2SeqTransformer", "Sinusoidal", "Stack", "T5Bias", "add_residual", "alibi_slopes", "apply_rotary",
-    "build_model", "parameter_summary", "preset", "scaled_dot_product_attention", "set_fused", "set_grad_checkpointing",
+    "build_model", "load_any", "parameter_summary", "preset", "scaled_dot_product_attention", "set_fused",
+    "set_grad_checkpointing",
 ]

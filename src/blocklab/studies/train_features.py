@@ -133,6 +133,7 @@ def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
                           n_layers=cfg.lm_layers, d_ff=4 * cfg.lm_d_model, max_len=cfg.lm_context))
     train_cfg = cfg.train.replace(seed=seed, device=ctx.device)
     result = fit(model, {"train": (train,)}, next_token, train_cfg, run_dir=ctx.work_dir, progress=ctx.progress)
+    model.save(ctx.model_dir, tokenizer=tokenizer)
     model.cpu()  # int8 inference runs on the CPU; so does the float model it is compared with
     report = compare_int8(model, (test,), next_token)
     return {

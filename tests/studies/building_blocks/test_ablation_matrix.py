@@ -8,7 +8,7 @@ import pytest
 
 from blocklab.studies.building_blocks.ablation_matrix import NAMES, AblationMatrix, cell_name, importance, interaction
 
-from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, kept_kinds, run_isolated
 
 FIGURES = {"51_ablation_comparison.png", "51_ablation_matrix.png", "51_ablation_interactions.png"}
 TINY = {"train.steps": 4, "n_train": 64, "n_test": 64}
@@ -26,6 +26,7 @@ def test_all_sixteen_combinations_run_and_every_figure_and_claim_is_there(run):
     assert len(names) == 16 and {"full", "none", "no-skip", "no-skip+norm+attention"} <= names
     assert {r["status"] for r in results["runs"]} <= {"done", "diverged"} and len(results["runs"]) == 16
     assert all(0 <= r["metrics"]["test_acc"] <= 100 for r in results["runs"])
+    assert kept_kinds(folder) == {(n, 0): "EncoderClassifier" for n in names}
     assert set(results["figures"]) == FIGURES
     assert all((folder / "figures" / f).stat().st_size > 5000 for f in FIGURES)
     claims = [m["claim_id"] for m in results["measurements"]]

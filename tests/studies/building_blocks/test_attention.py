@@ -9,7 +9,7 @@ import torch
 
 from blocklab.studies.building_blocks.attention.study import Attention, attention_cost, softmax_scaling
 
-from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, kept_kinds, run_isolated
 
 FIGURES = {"47_attention_learned.png", "47_attention_mechanism.png", "47_attention_multihead.png",
            "47_attention_patterns.png", "47_attention_scaling.png", "47_attention_self_cross.png",
@@ -32,6 +32,8 @@ def test_every_figure_and_claim_is_produced(run):
     assert set(results["figures"]) == FIGURES
     assert all((folder / "figures" / f).stat().st_size > 5000 for f in FIGURES)
     assert {m["claim_id"] for m in results["measurements"]} == set(Attention.claims)
+    trained = {(c["name"], 0): "EncoderClassifier" for c in results["cells"] if c["name"].startswith("copy")}
+    assert kept_kinds(folder) == {**trained, ("self-cross", 0): "Seq2SeqTransformer"}
 
 
 def test_copy_metrics_are_valid_and_attention_moves_to_the_first_token(run):

@@ -9,7 +9,7 @@ from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
 from blocklab.studies.building_blocks.capstone import ABLATIONS, Capstone
 from blocklab.studies.common.components import drops, without
 
-from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_kept, check_survives_divergence, run_isolated, saves_seen
 
 FIGURES = {"50_transformer_ablation.png", "50_transformer_training.png", "50_transformer_architecture.png"}
 TINY = {"train.steps": 10, "train.eval_every": 5, "n_train": 128, "n_val": 32, "n_test": 64, "n_layers": 2}
@@ -17,13 +17,15 @@ TINY = {"train.steps": 10, "train.eval_every": 5, "n_train": 128, "n_val": 32, "
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One tiny run with two seeds (only this study is loaded, whatever the others' state)."""
-    folder, results = run_isolated("capstone", seeds=2, out=tmp_path_factory.mktemp("s50"), overrides=TINY)
-    return folder, results
+    """One tiny run with two seeds (only this study is loaded, whatever the others' state), and the logits of
+    each model as it was saved."""
+    with saves_seen() as seen:
+        folder, results = run_isolated("capstone", seeds=2, out=tmp_path_factory.mktemp("s50"), overrides=TINY)
+    return folder, results, seen
 
 
 def test_every_figure_and_claim_part_is_produced(run):
-    folder, results = run
+    folder, results, _ = run
     assert {r["status"] for r in results["runs"]} <= {"done", "diverged"} and len(results["runs"]) == 10
     assert set(results["figures"]) == FIGURES
     assert all((folder / "figures" / f).stat().st_size > 5000 for f in FIGURES)
@@ -32,8 +34,12 @@ def test_every_figure_and_claim_part_is_produced(run):
     assert parts == {"full", "no skip", "no norm", "no attention", "no PE", "skip matters most"}
 
 
+def test_each_pair_keeps_its_trained_model(run):
+    check_kept(*run[:2], run[2], {r["cell"]: EncoderClassifier for r in run[1]["runs"]})
+
+
 def test_metrics_are_in_range_and_the_curves_follow_eval_every(run):
-    _, results = run
+    _, results, _ = run
     for r in results["runs"]:
         m = r["metrics"]
         assert 0 <= m["test_acc"] <= 100

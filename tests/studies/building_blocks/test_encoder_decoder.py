@@ -10,7 +10,7 @@ from blocklab.studies.building_blocks.encoder_decoder import AutoEncoder, Encode
 from blocklab.studies.common.snapshots import Snapshots
 from blocklab.tasks import signals
 
-from ..isolated import HUGE_LR, check_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated
 
 FIGURES = {"48_encoder_decoder_training.png", "48_encoder_decoder_evolution.png", "48_encoder_decoder_concept.png",
            "48_encoder_decoder_bottleneck.png", "48_encoder_decoder_unet.png", "48_encoder_decoder_seq2seq.png",
@@ -26,6 +26,7 @@ def test_the_study_writes_every_figure_claim_and_valid_metric(tmp_path):
     assert set(results["figures"]) == FIGURES
     assert all((folder / "figures" / f).stat().st_size > 5000 for f in FIGURES)
     assert {m["claim_id"] for m in results["measurements"]} == set(EncoderDecoder.claims)
+    assert kept_kinds(folder) == {("seq2seq-reverse", 0): "Seq2SeqTransformer"}  # the autoencoders are no Transformer
     cells = {r["cell"]: r["metrics"] for r in results["runs"]}
     assert {"bottleneck-2", "bottleneck-8", "unet-8", "bottleneck-32", "enc-over-dec", "seq2seq-reverse"} == set(cells)
     for name, m in cells.items():

@@ -8,7 +8,7 @@ import pytest
 
 from blocklab.studies.building_blocks.normalization.study import Normalization, flow_imbalance, loss_spread
 
-from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, kept_kinds, run_isolated
 
 FIGURES = {"46_normalization_training.png", "46_normalization_batch_training.png", "46_normalization_types.png",
            "46_normalization_distributions.png", "46_normalization_comparison.png",
@@ -30,6 +30,7 @@ def test_every_figure_and_claim_is_produced(run):
     assert {m["claim_id"] for m in results["measurements"]} == set(Normalization.claims)
     assert all(r["status"] in ("done", "diverged") for r in runs.values()), [r["message"] for r in runs.values()]
     assert {"none-b32", "batch-b4", "layer-post-b32", "none-lr0.01", "layer-lr0.01", "probes"} <= set(runs)
+    assert kept_kinds(folder) == {(name, 0): "EncoderClassifier" for name in runs if name != "probes"}
 
 
 def test_metrics_are_in_range(run):

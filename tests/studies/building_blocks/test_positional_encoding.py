@@ -14,7 +14,7 @@ from blocklab.studies.building_blocks.positional_encoding.study import (
     pe_ratio,
 )
 
-from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, check_survives_divergence, kept_kinds, run_isolated
 
 FIGURES = {"49_positional_task.png", "49_positional_sinusoidal.png", "49_positional_alibi.png",
            "49_positional_comparison.png", "49_positional_rope.png", "49_pe_failures.png"}
@@ -35,6 +35,7 @@ def test_every_figure_and_claim_is_produced(run):
     assert all((folder / "figures" / f).stat().st_size > 5000 for f in FIGURES)
     assert {m["claim_id"] for m in results["measurements"]} == set(PositionalEncoding.claims)
     assert all(0 <= m["test_acc"] <= 100 for m in cells.values())
+    assert kept_kinds(folder) == {(name, 0): "EncoderClassifier" for name in cells}
 
 
 def test_learned_positions_past_the_table_raise_and_the_clamped_model_is_scored(run):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 import pytest
+import torch
 
 from blocklab.lab.runner import run_study
+from blocklab.nn.models.saving import read_folder
 from blocklab.report import results as res
 from blocklab.studies.tinytorch.copilot import study as _registers  # noqa: F401  (check_divergence runs it)
 from blocklab.tasks.python_code import (
@@ -107,6 +109,9 @@ def test_copilot_trains_checkpoints_and_reports(copilot_run):
         assert all(len(s["demos"]) == len(DEMOS) for s in c["samples"].values())
     assert results["figures"] == FIGURES and all((out / "figures" / f).is_file() for f in FIGURES)
     assert {x["claim_id"] for x in results["measurements"]} == {"C004-02", "C004-03", "C004-04"}
+    kept, last_step = (read_folder(out / sub) for sub in ("models/copilot/seed0", "work/copilot/seed0/step75"))
+    assert kept.tensors.keys() == last_step.tensors.keys()  # the final model is kept, with its tokenizer
+    assert all(torch.equal(kept.tensors[k], last_step.tensors[k]) for k in kept.tensors) and kept.has_tokenizer
 
 
 def test_generate_continues_a_prompt_alike_in_both_engines(copilot_run, capsys):

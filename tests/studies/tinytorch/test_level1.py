@@ -6,7 +6,9 @@ import math
 import numpy as np
 import pytest
 
+from blocklab.autograd import no_grad
 from blocklab.lab.runner import run_study
+from blocklab.nn.models.saving import load_any
 from blocklab.report import results as res
 from blocklab.studies.tinytorch import level1 as _registers  # noqa: F401  (check_divergence runs it)
 from blocklab.tasks import patterns
@@ -60,6 +62,16 @@ def test_level1_memorizes_every_pattern_its_prefix_determines(level1_run):
     assert abs(m["loss_initial"] - math.log(37)) < 0.2  # a fresh model guesses near chance
     assert [r["step"] for r in m["accuracy_curve"]][:3] == [0, 50, 100] and m["accuracy_curve"][0]["right"] == 0
     assert m["steps_to_high_determined"] is not None and m["steps_to_ceiling"] is not None
+
+
+def test_level1_keeps_the_model_it_scored(level1_run):
+    results, out = level1_run
+    model = load_any(out / "models" / "level1" / "seed0", engine="numpy")
+    x, _ = patterns.level1_data()
+    with no_grad():
+        scored = patterns.score(model(x).data.argmax(-1))
+    assert scored["mistakes"] == results["runs"][0]["metrics"]["mistakes"]
+    assert scored["n_right"] == results["runs"][0]["metrics"]["right_final"]
 
 
 def test_level1_results_have_figures_claims_and_the_bench(level1_run):

@@ -125,7 +125,7 @@ def tiny_results(tmp_path_factory):
     for cell in cells:
         work = tmp_path_factory.mktemp(cell.name)
         ctx = CellContext("training-dynamics", cfg, cell, 0, "cpu", work, True, lambda *a, **k: None,
-                          logging.getLogger("test"))
+                          logging.getLogger("test"), work / "model")
         torch.manual_seed(0)
         runs.append({"cell": cell.name, "seed": 0, "status": "done",
                      "metrics": jsonable(run_generalization_cell(cell, 0, ctx))})

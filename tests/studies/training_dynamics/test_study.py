@@ -26,7 +26,7 @@ from blocklab.tasks.operations import OPS, TOKEN, encode, operations
 from blocklab.train import TrainConfig
 from blocklab.train.data import BatchSampler
 
-from ..isolated import HUGE_LR, check_divergence, run_isolated
+from ..isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated
 
 
 def test_the_seed_architecture_and_its_parameter_count():
@@ -192,7 +192,8 @@ def test_the_study_runs_draws_every_figure_and_measures_every_claim(tmp_path):
     base = next(r for r in results["runs"] if r["cell"] == "baseline-seed")["metrics"]
     assert base["n_params"] == 102676 and len(base["record"]["curves"]["epoch"]) == 3
     assert base["mistakes"] and ": model says " in base["mistakes"][0]
-    assert GPT.load(folder / "work" / "baseline-seed" / "seed0" / "model").cfg.n_layers == 2
+    assert GPT.load(folder / "models" / "baseline-seed" / "seed0").cfg.n_layers == 2
+    assert kept_kinds(folder) == {(r["cell"], 0): "GPT" for r in results["runs"]}  # every cell keeps its model
 
 
 def test_a_huge_learning_rate_diverges_every_cell_and_the_study_still_reports(tmp_path):

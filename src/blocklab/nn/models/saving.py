@@ -142,12 +142,25 @@ def _read_config(folder: Path) -> dict[str, Any]:
 
 def _missing_config(folder: Path) -> str:
     """Why a folder without config.json is not a model folder, and where one may be."""
+    kept = _its_model(folder)
+    kept_hint = f"; its model folder is {kept}" if kept else ""
     if (folder / "state.json").is_file():
         return (f"{folder / CONFIG} is missing: {folder} is a training checkpoint (weights and optimizer state, not "
-                "the model's settings); a model folder is written by model.save(folder)")
+                f"the model's settings); a model folder is written by model.save(folder){kept_hint}")
     nearby = [f"{sub}/" for sub in ("model", "checkpoint") if (folder / sub / CONFIG).is_file()]
-    hint = f"; {folder} has a model folder in {' and '.join(nearby)}" if nearby else ""
+    hint = f"; {folder} has a model folder in {' and '.join(nearby)}" if nearby else kept_hint
     return f"{folder / CONFIG} is missing: a model folder holds {CONFIG}, {WEIGHTS} (and {TOKENIZER}){hint}"
+
+
+def _its_model(folder: Path) -> Path | None:
+    """The model folder that goes with a trainer's folder, if there is one: the folder above a checkpoint/ (what
+    `blocklab train-lm` writes), or RUN/models/CELL/seedK, where a study keeps the final model of the pair whose
+    trainer wrote RUN/work/CELL/seedK[/checkpoint]."""
+    pair = folder.parent if folder.name == "checkpoint" else folder
+    candidates = [pair] if pair != folder else []
+    if pair.parent.parent.name == "work":
+        candidates.append(pair.parent.parent.parent / "models" / pair.parent.name / pair.name)
+    return next((c for c in candidates if (c / CONFIG).is_file()), None)
 
 
 def _read_record(path: Path, record: dict[str, Any]) -> tuple[int, str, dict[str, Any], dict[str, Any]]:
@@ -256,7 +269,8 @@ def read_kind(folder: str | Path, kind: str | None = None, engine: str = "torch"
         raise BlocklabError(f"engine={engine!r} is not valid; choose one of: {', '.join(map(repr, ENGINES))}")
     saved = read_folder(folder)
     if kind is not None and saved.kind != kind:
-        raise BlocklabError(f"{saved.folder} is a {saved.kind} checkpoint, not a {kind}; load it with "
+        article = "an" if saved.kind[0] in "AEIOU" else "a"
+        raise BlocklabError(f"{saved.folder} is {article} {saved.kind} checkpoint, not a {kind}; load it with "
                             f"{saved.kind}.load or load_any")
     return saved
 

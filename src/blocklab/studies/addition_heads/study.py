@@ -125,7 +125,7 @@ class AdditionHeads(Study):
         cpu = time.process_time()
         result = fit(model, {"train": task.splits["train"], "val": task.splits["val"]}, loss_fn, tc,
                      run_dir=ctx.work_dir, progress=ctx.progress)
-        model.save(ctx.work_dir / "model")  # the report's attention viewer reads it with load_any
+        model.save(ctx.model_dir)  # the report's attention viewer reads it with load_any
         cpu = time.process_time() - cpu
         model.cpu().eval()
         hist = result.history

@@ -83,6 +83,7 @@ class AblationMatrix(Study):
         train = cfg.train.replace(seed=seed, device=ctx.device)
         result = fit(model, {"train": task.splits["train"][:2]}, classify, train, run_dir=ctx.work_dir,
                      progress=ctx.progress)
+        model.save(ctx.model_dir)
         test = accuracy_and_mistakes(model, task)
         return {"test_acc": test["acc"], "mistakes": test["mistakes"], "diverged": result.diverged,
                 "train_loss": result.final.get("train_loss"), "steps_done": result.steps_done}

@@ -74,6 +74,7 @@ class Capstone(Study):
         train = cfg.train.replace(seed=seed, device=ctx.device)
         data = {k: task.splits[k][:2] for k in ("train", "val")}
         result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
+        model.save(ctx.model_dir)
         test = accuracy_and_mistakes(model, task)
         return {"test_acc": test["acc"], "mistakes": test["mistakes"], "params": parameter_summary(model),
                 "curve": {"step": [h["step"] for h in result.history],

@@ -111,7 +111,7 @@ class CharLM(Study):
         result = fit(model, {"train": (train,), "val": (val,)}, next_token, train_cfg, run_dir=ctx.work_dir,
                      progress=ctx.progress)
         model.eval()
-        model.save(ctx.work_dir / "checkpoint", tokenizer=tok)  # the checkpoint folder becomes a model folder too
+        model.save(ctx.model_dir, tokenizer=tok)  # for `blocklab generate`
         prompt = torch.from_numpy(tok.encode("\n"))[None].to(next(model.parameters()).device)  # (1, 1)
         samples = {name: tok.decode(model.generate(prompt, cfg.sample_chars, generator=torch.Generator(
                    prompt.device).manual_seed(seed), **kw)[0, 1:].cpu().numpy()) for name, kw in SAMPLING.items()}

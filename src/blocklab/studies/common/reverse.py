@@ -39,6 +39,7 @@ def train_reverse(ctx, seed: int, train: TrainConfig) -> dict:
         max_len=16, scale_embeddings=True))  # scaled as in the paper: the sinusoids would drown 0.02-std tokens
     train = train.replace(seed=seed, device=ctx.device)
     result = fit(model, task.splits, teacher_forced, train, run_dir=ctx.work_dir, progress=ctx.progress)
+    model.save(ctx.model_dir)
     src, tgt, dec_in = task.splits["test"]
     _, cache = eval_cache(model, (src, dec_in), list(REVERSE_PATTERNS.values()))
     device = next(model.parameters()).device

@@ -111,6 +111,7 @@ class LengthGeneralization(Study):
         started = time.process_time()
         result = fit(model, data, loss_fn, tc, run_dir=ctx.work_dir, progress=ctx.progress)
         cost = time.process_time() - started
+        model.gpt.save(ctx.model_dir)  # both wrappers add no weights: their GPT is the whole model
         model.cpu()
         return {"train_cpu_s": cost, "steps_run": result.steps_done, "diverged": result.diverged,
                 "final_val_acc": 100.0 * result.history[-1]["val_acc"] if result.history else None, "acc": {}}

@@ -128,6 +128,8 @@ class PEExtrapolation(Study):
         tc = cfg.train.replace(seed=seed, device=ctx.device)
         data = {"train": train.splits["train"], "val": val.splits["train"]}
         result = fit(model, data, classify, tc, run_dir=ctx.work_dir, progress=ctx.progress)
+        if not p["randomized"]:  # RandomizedPositions resamples positions in every pass, which no config records
+            (model.gpt if p["arch"] == "gpt" else model).save(ctx.model_dir)
         model.cpu()
         in_dist = parts.evaluate_length(model, held_out)  # not val: val chose when to stop
         out = {"task": p["task"], "encoding": enc, "arch": p["arch"], "randomized": p["randomized"],

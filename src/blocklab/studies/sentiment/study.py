@@ -163,6 +163,8 @@ class Sentiment(Study):
         train = (cfg.bow_train if bow else cfg.train).replace(seed=seed, device=ctx.device)
         data = {k: task.splits[k] for k in ("train", "val")}
         result = fit(model, data, classify_trimmed, train, run_dir=ctx.work_dir, progress=ctx.progress)
+        if not bow:  # the bag-of-words baseline is no blocklab.nn model
+            model.save(ctx.model_dir, tokenizer=tok)
         model.cpu()
         test = accuracy_and_mistakes(model, task, "test")
         int8 = compare_int8(model, task.splits["test"], classify_trimmed)

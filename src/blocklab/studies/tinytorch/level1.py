@@ -20,6 +20,7 @@ import numpy as np
 
 from blocklab.autograd import GPT, no_grad
 from blocklab.autograd.bench import BENCH_CONFIGS, bench_engine
+from blocklab.autograd.checkpoint import save_checkpoint
 from blocklab.autograd.train import Examples, check_train_config, fit
 from blocklab.config import Config, PositiveInt
 from blocklab.errors import ConfigError
@@ -88,6 +89,7 @@ class TinyTorchLevel1(Study):
         clock["start"] = time.perf_counter()
         train = cfg.train.replace(seed=seed)
         history = fit(model, Examples(x, y), train, callbacks=[score])
+        save_checkpoint(model, None, ctx.model_dir)  # token ids only (tasks/patterns.py): no tokenizer
         if history.diverged_at is not None and history.diverged_at - 1 not in scored:
             score(history.diverged_at - 1, model)  # the weights divergence left: its bad update is not applied
         last = curve[-1]["step"]

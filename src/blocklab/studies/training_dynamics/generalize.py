@@ -120,7 +120,7 @@ def run_generalization_cell(cell: Cell, seed: int, ctx: CellContext) -> dict:
     callbacks = [SplitLoss(train=(train_x[:n], train_y[:n]), val=(val_x, val_y))] if p["curve"] else []
     result = train_model(task, model, train_cfg, ctx, callbacks=callbacks)
     model.cpu()
-    model.save(ctx.work_dir / "model")  # for `blocklab predict`, e.g. on Max(0,0,0)
+    model.save(ctx.model_dir)  # for `blocklab predict`, e.g. on Max(0,0,0)
     test_x, test_y, test_op = task.splits["test"][:3]
     pred, _ = probes.predict(model, test_x)
     correct = pred == test_y

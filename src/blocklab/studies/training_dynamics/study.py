@@ -11,7 +11,7 @@ FFN 256, dropout 0.1, sinusoidal positions, W_output + b_output.
 
 Cells (the seed's recipe is Adam, lr 1e-3, constant, batch 32, 50 epochs of 312 updates):
   baseline-<split>       the seed's recipe, recorded every epoch (record.py);
-                         baseline-seed saves its model to work/baseline-seed/seed<k>/model
+                         (every cell keeps its model in models/<cell>/seed<k>, for `blocklab predict`)
   headline-<split>-r<j>  the fastest recipe found for the seed's architecture (training choices
                          only: batch, lr, schedule, epochs); `headline_replicas` runs per split
                          and runner seed (model and data seed = seed + 1000 j), so 3 seeds x 2
@@ -183,8 +183,7 @@ def run_dynamics_cell(cell: Cell, seed: int, ctx: CellContext) -> dict:
     recorder.start(model)
     load = os.getloadavg()[0]
     result = train_model(task, model, train_cfg, ctx, callbacks=[recorder], splits=("train",), resume=False)
-    if cell.name == "baseline-seed" or cell.name.startswith("headline-seed-"):
-        model.save(ctx.work_dir / "model")  # for `blocklab predict`
+    model.save(ctx.model_dir)  # for `blocklab predict`
     curves = recorder.curves
     last = {k: curves[k][-1] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")}
     return {**last, "test_acc_op": dict(zip(("First", "Second", "Last", "Max", "Min"), curves["test_acc_op"][-1])),

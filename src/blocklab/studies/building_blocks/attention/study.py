@@ -147,6 +147,7 @@ class Attention(Study):
         train = cfg.train.replace(seed=seed, device=ctx.device)
         result = fit(model, task.splits, classify, train, run_dir=ctx.work_dir, callbacks=[snaps],
                      progress=ctx.progress)
+        model.save(ctx.model_dir)
         logits, cache = eval_cache(model, probe[:1], [SCORES, PATTERN])
         tokens = init_pattern.mean(0)[0, 1:]  # the CLS row over x_1..x_5, renormalised: uniform is 0.2 each
         _, probe_cache = eval_cache(model, probe, [PATTERN])

@@ -131,6 +131,7 @@ class Normalization(Study):
         train = cfg.train.replace(batch_size=p["batch"], lr=p["lr"], seed=seed, device=ctx.device)
         data = {s: task.splits[s] for s in ("train", "val")}
         result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
+        model.save(ctx.model_dir)
         model.cpu()
         scored = accuracy_and_mistakes(model, task)
         losses = [r["loss"] for r in result.steps_log]

@@ -157,6 +157,7 @@ class PositionalEncoding(Study):
         train = (cfg.train if short else cfg.extrap_train).replace(seed=seed, device=ctx.device)
         result = fit(model, {k: task.splits[k][:2] for k in ("train", "val")}, classify, train,
                      run_dir=ctx.work_dir, progress=ctx.progress)
+        model.save(ctx.model_dir)
         test = query_accuracy(model, task, cfg.eval_batch_size, cfg.n_symbols)
         x = task.splits["test"][0]
         out.update(test_acc=test["acc"], test_first=test["first"], test_last=test["last"],

@@ -137,6 +137,7 @@ class TinyTorchCopilot(Study):
 
         train = cfg.train.replace(eval_every=math.gcd(*cfg.checkpoints), seed=seed)
         history = fit(model, TokenWindows(train_ids, CONTEXT), train, callbacks=[checkpoint])
+        save_checkpoint(model, tok, ctx.model_dir)
         last = checkpoints[-1] if checkpoints else None  # None: diverged before the first checkpoint
         return {
             "corpus": summary, "vocab_size": tok.vocab_size, "parameters": model.num_parameters(),

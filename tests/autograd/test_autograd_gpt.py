@@ -71,7 +71,8 @@ def test_causal_no_leakage_from_the_future(rng):
 
 
 @pytest.mark.parametrize("field,value", [("pos_encoding", "rope"), ("norm", "rms"), ("activation", "swiglu"),
-                                         ("mixer", "mean"), ("n_kv_heads", 1)])
+                                         ("mixer", "mean"), ("n_kv_heads", 1), ("qk_norm", True),
+                                         ("zero_init_branch_output", True)])
 def test_unsupported_config_is_refused_by_name(field, value):
     with pytest.raises(ConfigError, match=rf"GPTConfig\.{field}=.*numpy engine.*choose one of"):
         GPT(_cfg(**{field: value}))

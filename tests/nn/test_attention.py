@@ -192,3 +192,37 @@ def test_forcing_the_fused_path_refuses_to_drop_weights_or_hooks():
     point.register_forward_hook(lambda *a: None)
     with pytest.raises(BlocklabError, match="fused=True"):
         scaled_dot_product_attention(q, k, v, fused=True, hook_pattern=point)
+
+
+def test_qk_norm_follows_its_formula_and_ignores_the_scale_of_queries_and_keys():
+    """qk_norm: each head's q and k become q / rms(q) * g_q (and k alike) before the scores, so
+    multiplying W_q and W_k by any factor leaves the output unchanged; without it the output moves."""
+    D = H * Dh
+    cfg = BlockConfig(d_model=D, n_heads=H, qk_norm=True, norm_eps=0.0)  # eps > 0 would break exact invariance
+    attn = MultiHeadAttention(cfg).double().eval()
+    with torch.no_grad():
+        for norm in (attn.q_norm, attn.k_norm):
+            norm.weight.copy_(torch.rand(Dh, **F64) + 0.5)
+    x = torch.randn(B, T, D, **F64)
+
+    def heads(t: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, H, T, Dh), normalised
+        t = t.view(B, T, H, Dh)
+        return (t / (t.pow(2).mean(-1, keepdim=True) + cfg.norm_eps).sqrt() * gain).transpose(1, 2)
+
+    q, k = heads(attn.q_proj(x), attn.q_norm.weight), heads(attn.k_proj(x), attn.k_norm.weight)
+    v = attn.v_proj(x).view(B, T, H, Dh).transpose(1, 2)
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+    weights = (q @ k.transpose(-2, -1) / math.sqrt(Dh)).masked_fill(~mask, -math.inf).softmax(-1)
+    expected = attn.out_proj((weights @ v).transpose(1, 2).reshape(B, T, D))
+    assert_close(attn(x, is_causal=True)[0], expected, "QK-norm attention")
+
+    plain = MultiHeadAttention(BlockConfig(d_model=D, n_heads=H)).double().eval()
+    plain.load_state_dict({k: v for k, v in attn.state_dict().items() if "_norm" not in k})
+    before = (attn(x, is_causal=True)[0], plain(x, is_causal=True)[0])
+    with torch.no_grad():
+        for model in (attn, plain):
+            for proj, factor in ((model.q_proj, 7.0), (model.k_proj, 0.3)):
+                proj.weight.mul_(factor)
+                proj.bias.mul_(factor)
+    assert_close(attn(x, is_causal=True)[0], before[0], "QK-norm output after rescaling W_q and W_k")
+    assert not torch.allclose(plain(x, is_causal=True)[0], before[1]), "without QK-norm the scale matters"

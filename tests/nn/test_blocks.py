@@ -44,7 +44,7 @@ def test_residual_with_a_width_changing_sublayer_raises():
         add_residual(torch.zeros(B, T, D), torch.zeros(B, T, 4), 1.0)
 
 
-@pytest.mark.parametrize("activation", ["relu", "gelu", "swiglu"])
+@pytest.mark.parametrize("activation", ["relu", "gelu", "swiglu", "relu_squared"])
 def test_feed_forward_follows_its_formula(activation):
     ffn = FeedForward(BlockConfig(d_model=D, n_heads=2, d_ff=16, activation=activation)).double()
     x = torch.randn(B, T, D, **F64)
@@ -53,6 +53,8 @@ def test_feed_forward_follows_its_formula(activation):
         hidden = up.clamp(min=0)
     elif activation == "gelu":
         hidden = 0.5 * up * (1 + torch.erf(up / math.sqrt(2)))
+    elif activation == "relu_squared":
+        hidden = up.clamp(min=0) ** 2
     else:  # Shazeer (2020): silu(x W1) * (x W3)
         hidden = up * torch.sigmoid(up) * (x @ ffn.gate.weight.T + ffn.gate.bias)
     assert_close(ffn(x), hidden @ ffn.down.weight.T + ffn.down.bias, f"{activation} feed-forward")

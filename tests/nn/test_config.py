@@ -34,6 +34,9 @@ BAD = {
     "rope with odd head_dim": (
         lambda: GPTConfig(pos_encoding="rope", d_model=12, n_heads=4), ["pos_encoding='rope'", "head_dim", "= 3",
                                                                          "[1, 2, 3, 6]"]),
+    "QK-norm with a mean mixer": (
+        lambda: GPTConfig(qk_norm=True, mixer="mean", pos_encoding="learned"), ["qk_norm=True", "mixer='mean'",
+                                                                                 "mixer='attention'"]),
     "rope with a mean mixer": (
         lambda: GPTConfig(pos_encoding="rope", mixer="mean"), ["pos_encoding='rope'", "mixer='mean'", "'learned'"]),
     "unknown encoding lists the new ones": (

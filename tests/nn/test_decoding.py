@@ -29,6 +29,7 @@ CACHE_VARIANTS = {
     "rope-mqa": {"pos_encoding": "rope", "n_kv_heads": 1},
     "rope-gqa": {"pos_encoding": "rope", "n_kv_heads": 2},
     "alibi-gqa": {"pos_encoding": "alibi", "n_kv_heads": 2},
+    "rope-qk-norm-gqa": {"pos_encoding": "rope", "qk_norm": True, "n_kv_heads": 2},
     "learned-mqa-post-rms": {"pos_encoding": "learned", "n_kv_heads": 1, "norm": "rms", "norm_position": "post"},
 }
 DECODE_VARIANTS = {**CACHE_VARIANTS, "mean-mixer": {"mixer": "mean"}}

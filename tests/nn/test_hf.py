@@ -71,6 +71,8 @@ def _refusal(fn, *args) -> str:
     ({"n_kv_heads": 1}, "GPTConfig.n_kv_heads=1"),
     ({"final_norm": False}, "GPTConfig.final_norm=False"),
     ({"scale_embeddings": True}, "GPTConfig.scale_embeddings=True"),
+    ({"qk_norm": True}, "GPTConfig.qk_norm=True"),
+    ({"activation": "relu_squared"}, "GPTConfig.activation='relu_squared'"),
 ])
 def test_what_gpt2_cannot_express_is_refused(tmp_path, changes, named):
     assert named in _refusal(export_hf, GPT(GPTConfig(**{**GPT2_LIKE, **changes})), tmp_path)

@@ -30,6 +30,8 @@ GRADIENT_CASES = {
     "gpt": ("gpt", {"pos_encoding": "learned"}),
     "gpt-untied-swiglu-gqa-rms": ("gpt", {"tie_weights": False, "activation": "swiglu", "n_kv_heads": 2,
                                           "norm": "rms"}),
+    "gpt-speedrun": ("gpt", {"qk_norm": True, "activation": "relu_squared", "pos_encoding": "rope",
+                             "tie_weights": False, "norm": "rms"}),
     "seq2seq-unshared": ("seq2seq", {"pos_encoding": "learned", "share_embeddings": False, "tie_weights": False}),
     "seq2seq-post-final-norm": ("seq2seq", {"norm_position": "post", "final_norm": True}),
     "classifier-mean": ("classifier", {"pooling": "mean", "pos_encoding": "learned"}),
@@ -45,6 +47,32 @@ def test_every_parameter_receives_a_nonzero_gradient(kind, changes):
     out.backward(torch.randn_like(out))
     missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, f"parameters without gradient: {missing}"
+
+
+BRANCH_OUTPUTS = ("attn.out_proj.weight", "cross_attn.out_proj.weight", "mlp.down.weight")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_zero_init_branch_output_zeroes_exactly_the_last_matrix_of_each_branch(kind):
+    build, forward, _ = KINDS[kind]
+    model = build(zero_init_branch_output=True)
+    zero = {name for name, p in model.named_parameters() if p.ndim == 2 and not p.any()}
+    branch_outputs = {name for name, _ in model.named_parameters() if name.endswith(BRANCH_OUTPUTS)}
+    assert branch_outputs and zero == branch_outputs
+    assert all(p.any() for p in build().parameters() if p.ndim == 2), "off by default"
+
+
+def test_zero_init_gpt_starts_as_its_embedding_and_head_and_then_grows_its_branches():
+    """Every block starts as the identity, so the logits are lm_head(norm_f(embed(x))); the gradient
+    still reaches the zeroed matrices (their inputs are not zero), so the branches grow from step 1."""
+    model, idx = tiny_gpt(zero_init_branch_output=True, pos_encoding="learned"), tokens(T)
+    out = model(idx)
+    expected = model.lm_head(model.norm_f(model.embed(idx, torch.arange(T))))
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    out.backward(torch.randn_like(out))
+    for name, p in model.named_parameters():
+        if name.endswith(BRANCH_OUTPUTS):
+            assert p.grad.abs().sum() > 0, f"{name} gets no gradient"
 
 
 @pytest.mark.parametrize("dropout", [{"dropout": 0.3}, {"dropout": 0.0, "attn_dropout": 0.3}], ids=["all", "attention"])

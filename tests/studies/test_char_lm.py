@@ -12,7 +12,8 @@ from blocklab.data.cache import write_dataset
 from blocklab.data.fetch import fetch
 from blocklab.nn import GPT, GPTConfig
 from blocklab.nn.models.text import continue_text, load_text_model
-from blocklab.studies.char_lm.study import SAMPLING, windows
+from blocklab.studies.char_lm.study import SAMPLING
+from blocklab.studies.common.char_text import windows
 from blocklab.studies.common.training import next_token
 
 from .isolated import HUGE_LR, check_divergence, kept_kinds, run_isolated

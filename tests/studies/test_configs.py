@@ -29,7 +29,10 @@ def test_every_study_config_is_a_checked_config_with_ranges(name):
                 registry.build_config(cls, overrides={row.key: -5})
 
 
-@pytest.mark.parametrize("name", [n for n in STUDIES if n != "paper-spec"])
+TWO_TRAINERS = {"char-speedrun": ("baseline.train", "best.train")}  # studies comparing two recipes
+
+
+@pytest.mark.parametrize("name", [n for n in STUDIES if n not in ("paper-spec", *TWO_TRAINERS)])
 def test_set_reaches_every_studys_trainer(name):
     cls = STUDIES[name]
     assert isinstance(cls.Config().train, TrainConfig)
@@ -46,6 +49,15 @@ def test_set_reaches_every_studys_trainer(name):
         assert cfg.train.checkpoint_seconds == 60  # checkpoints while training unless asked not to
     with pytest.raises(ConfigError, match="set for each run by the runner"):
         registry.build_config(cls, overrides={"train.seed": 1})
+
+
+@pytest.mark.parametrize("name", TWO_TRAINERS)
+def test_set_reaches_both_trainers_of_a_study_that_compares_recipes(name):
+    for prefix in TWO_TRAINERS[name]:
+        cfg = registry.build_config(STUDIES[name], quick=True, overrides={f"{prefix}.lr": 3e-3})
+        assert config_value({"config": cfg.to_dict()}, f"{prefix}.lr") == 3e-3
+        with pytest.raises(ConfigError, match="set for each run by the runner"):
+            registry.build_config(STUDIES[name], overrides={f"{prefix}.seed": 1})
 
 
 def test_show_prints_every_field_with_its_default_and_quick_value(capsys):

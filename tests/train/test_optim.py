@@ -57,6 +57,12 @@ def test_step_decay_counts_from_the_end_of_warmup():
     assert got == pytest.approx([0.5, 1.0, 1.0, 1.0, 0.1, 0.1])
 
 
+def test_wsd_warms_up_holds_the_peak_then_decays_linearly_to_zero():
+    # 10 updates: 2 of warmup, 4 at the peak, then decay_steps = 0.4 x 10 = 4 falling to 0 at `steps`.
+    got = lrs(TrainConfig(lr=2.0, schedule="wsd", warmup_steps=2, steps=10, decay_fraction=0.4), 10)
+    assert got == pytest.approx([1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.5, 1.0, 0.5])
+
+
 def test_sgd_has_momentum_and_decay_on_matrices_only():
     model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
     opt = build_optimizer(model, TrainConfig(optimizer="sgd", lr=0.1, momentum=0.8, weight_decay=0.01))

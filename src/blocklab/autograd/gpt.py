@@ -27,6 +27,8 @@ SUPPORTED = {
     "activation": ("gelu", "relu"),
     "mixer": ("attention",),
     "n_kv_heads": (None,),
+    "qk_norm": (False,),
+    "zero_init_branch_output": (False,),
 }
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from ..errors import BlocklabError
 from .config import BlockConfig
 from .hooks import HookPoint
-from .norms import LayerNorm
+from .norms import LayerNorm, RMSNorm
 from .positional import apply_rotary
 
 
@@ -172,10 +172,13 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(cfg.d_model, kv_width, bias=cfg.bias)
         self.v_proj = nn.Linear(cfg.d_model, kv_width, bias=cfg.bias)
         self.out_proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+        # QK-norm (Henry et al., 2020; Dehghani et al., 2023): unit-RMS queries and keys keep the scores bounded
+        self.q_norm = RMSNorm(self.head_dim, cfg.norm_eps) if cfg.qk_norm else None
+        self.k_norm = RMSNorm(self.head_dim, cfg.norm_eps) if cfg.qk_norm else None
         self.register_buffer("head_mask", torch.ones(cfg.n_heads), persistent=False)
         self.fused: bool | None = None  # None: fused when possible; False: always explicit
-        self.hook_q = HookPoint()  # (B, T, H, Dh)
-        self.hook_k = HookPoint()  # (B, S, Hkv, Dh)
+        self.hook_q = HookPoint()  # (B, T, H, Dh), after QK-norm if any
+        self.hook_k = HookPoint()  # (B, S, Hkv, Dh), after QK-norm if any
         self.hook_v = HookPoint()  # (B, S, Hkv, Dh)
         self.hook_attn_scores = HookPoint()  # (B, H, T, S), scaled and masked, before softmax
         self.hook_pattern = HookPoint()  # (B, H, T, S), softmax weights
@@ -217,8 +220,11 @@ class MultiHeadAttention(nn.Module):
         """
         B, T, D = x.shape
         q, k, v = self._project(x, memory)
-        q = self.hook_q(self._split(q, self.n_heads)).transpose(1, 2)  # (B, H, T, Dh)
-        k = self.hook_k(self._split(k, self.n_kv_heads)).transpose(1, 2)  # (B, Hkv, S, Dh)
+        q, k = self._split(q, self.n_heads), self._split(k, self.n_kv_heads)  # (B, T, H, Dh), (B, S, Hkv, Dh)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q = self.hook_q(q).transpose(1, 2)  # (B, H, T, Dh)
+        k = self.hook_k(k).transpose(1, 2)  # (B, Hkv, S, Dh)
         v = self.hook_v(self._split(v, self.n_kv_heads)).transpose(1, 2)
         if rope is not None:
             cos, sin = rope

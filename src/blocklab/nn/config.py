@@ -22,7 +22,7 @@ TASK_POSITIONS = ("abacus", "coupling")  # positions supplied by the task: model
 LEARNED_OVERFLOW = ("error", "clamp")
 NORMS = ("layer", "batch", "rms", "none")
 NORM_POSITIONS = ("pre", "post")
-ACTIVATIONS = ("relu", "gelu", "swiglu")
+ACTIVATIONS = ("relu", "gelu", "swiglu", "relu_squared")
 # Upper bounds far beyond any model here (GPT-3: 96 layers, d_model 12,288; vocabularies of 10^5-10^6),
 # so that a typo such as vocab_size=1e12 is refused in one line, not deep in torch's allocator, and
 # the product of two sizes (the largest weight) stays far from int64's range.
@@ -66,10 +66,11 @@ class BlockConfig(Config):
     attn_scale: bool = True  # divide scores by sqrt(head_dim); False shows softmax saturation
     attn_temperature: PositiveFloat = 1.0  # scores are divided by this as well
     mixer: Literal[MIXERS] = "attention"  # "mean": uniform average over visible positions; "none": no mixing sublayer
+    qk_norm: bool = False  # RMSNorm (a learned gain per head dim) on each head's queries and keys, before RoPE
 
     # Sublayers
     ffn: bool = True  # False removes the feed-forward sublayer
-    activation: Literal[ACTIVATIONS] = "gelu"
+    activation: Literal[ACTIVATIONS] = "gelu"  # "relu_squared": relu(x)^2 (So et al., 2021, Primer)
     norm: Literal[NORMS] = "layer"
     norm_eps: NonNegativeFloat = 1e-5
     norm_position: Literal[NORM_POSITIONS] = "pre"
@@ -81,6 +82,7 @@ class BlockConfig(Config):
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(d_model), as in the paper
     tie_weights: bool = True  # output projection shares the token embedding matrix
     init_std: PositiveFloat = 0.02
+    zero_init_branch_output: bool = False  # attention's out_proj and the FFN's down start at zero: blocks start as x
 
     # ------------------------------------------------------------------ derived
     @property
@@ -144,6 +146,9 @@ class BlockConfig(Config):
                 f"mixer='attention' (got mixer={self.mixer!r}); with other mixers choose one of: "
                 f"{', '.join(map(repr, others))}"
             )
+        if self.qk_norm and self.mixer != "attention":
+            raise ConfigError(f"{name}.qk_norm=True normalises attention's queries and keys, so it needs "
+                              f"mixer='attention' (got mixer={self.mixer!r})")
         self._validate_position_options(name)
         if self.norm == "none" and self.final_norm:
             raise ConfigError(f"{name}.final_norm=True needs a norm, but norm='none'")

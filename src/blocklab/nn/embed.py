@@ -7,8 +7,10 @@ import torch
 from torch import nn
 
 from ..errors import BlocklabError
+from .attention import MeanMixer, MultiHeadAttention
 from .blocks import Context
 from .config import BlockConfig
+from .ffn import FeedForward
 from .hooks import HookPoint
 from .positional import (
     ALiBi,
@@ -104,10 +106,19 @@ class Embedder(nn.Module):
         return Context(pos=pos, bias=bias, rope=self.pos.rotary(pos), **kwargs)
 
 
-def init_weights(module: nn.Module, std: float) -> None:
-    """Normal(0, std) for every Linear and Embedding weight, zero biases (GPT-2's scheme)."""
+def init_weights(module: nn.Module, std: float, zero_branch_output: bool = False) -> None:
+    """Normal(0, std) for every Linear and Embedding weight, zero biases (GPT-2's scheme).
+
+    zero_branch_output: the last Linear of every residual branch (a mixer's output projection, the
+    FFN's down projection) starts at zero instead, so each block starts as the identity and the first
+    updates grow the branches from there (the modded-nanogpt speedruns' init)."""
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, mean=0.0, std=std)
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
+    if zero_branch_output:
+        for m in module.modules():
+            last = {MultiHeadAttention: "out_proj", MeanMixer: "proj", FeedForward: "down"}.get(type(m))
+            if last is not None:
+                nn.init.zeros_(getattr(m, last).weight)

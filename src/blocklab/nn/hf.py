@@ -44,6 +44,7 @@ GPT2_FIXED: dict[str, tuple[Any, str]] = {
     "residual_scale": (1.0, "unscaled residuals"),
     "scale_embeddings": (False, "unscaled token embeddings"),
     "attn_temperature": (1.0, "no attention temperature"),
+    "qk_norm": (False, "no norm on queries and keys"),
     "learned_overflow": ("error", "no positions past n_positions"),
 }
 

@@ -65,6 +65,8 @@ CATALOGUE: tuple[Entry, ...] = (  # source-document order: `blocklab list` and `
     # training features and a character LM
     Entry("char-lm", "issue 8: character GPT on Shakespeare (nanoGPT's CPU config) and on stdlib Python: "
           "loss, samples", "", "blocklab.studies.char_lm.study"),
+    Entry("char-speedrun", "issue 21: nanoGPT's CPU recipe vs blocklab's best at the same size: CPU seconds to its "
+          "validation loss, and each change left out", "", "blocklab.studies.char_speedrun.study"),
     Entry("train-features", "issue 8: gradient checkpointing's memory and time, int8 inference's size and "
           "accuracy", "", "blocklab.studies.train_features"),
 )

@@ -6,13 +6,22 @@ names the field, the bad value and what would be valid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from ..config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, ProperFraction, Seed
+from ..config import (
+    Config,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ProperFraction,
+    Range,
+    Seed,
+)
 from ..errors import ConfigError
 
-OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULES = ("constant", "warmup", "cosine", "step")
+OPTIMIZERS = ("adamw", "adam", "sgd", "muon")
+SCHEDULES = ("constant", "warmup", "cosine", "step", "wsd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MODES = ("max", "min")
 # Fields that change no value of a run on CPU (only where it runs, how often it is saved, what it costs):
@@ -28,12 +37,16 @@ class TrainConfig(Config):
     lr: PositiveFloat = 1e-3  # peak learning rate; schedules multiply it by a factor in [0, 1]
     weight_decay: NonNegativeFloat = 0.0  # on weight matrices and embeddings only, never on biases or norm gains
     momentum: ProperFraction = 0.9  # SGD only
-    betas: tuple[ProperFraction, ProperFraction] = (0.9, 0.999)  # Adam and AdamW only
+    betas: tuple[ProperFraction, ProperFraction] = (0.9, 0.999)  # Adam, AdamW, and Muon's AdamW part
+    # "muon": Muon on the matrices inside the blocks, AdamW (lr, betas) on embeddings, head, gains (train/muon.py)
+    muon_lr: PositiveFloat = 0.02  # Muon's peak learning rate; the schedule scales it as it scales lr
+    muon_momentum: ProperFraction = 0.95
 
     schedule: Literal[SCHEDULES] = "constant"
     warmup_steps: NonNegativeInt = 0  # linear ramp from lr/warmup_steps to lr; "warmup" needs it, others may add it
     step_size: PositiveInt = 1000  # "step": multiply the lr by gamma every step_size updates
     gamma: PositiveFloat = 0.1
+    decay_fraction: Annotated[float, Range(gt=0, le=1)] = 0.2  # "wsd": the last fraction of steps decays to 0
 
     steps: PositiveInt = 1000
     batch_size: PositiveInt = 32
@@ -58,12 +71,23 @@ class TrainConfig(Config):
     compile: bool = False  # torch.compile the model for training steps (evaluation stays eager); slow to start
     tensorboard: bool = False  # also write run_dir/tensorboard event files (pip install 'blocklab[tensorboard]')
 
+    @property
+    def decay_steps(self) -> int:
+        """The "wsd" schedule's final linear decay, in updates (at least one)."""
+        return max(1, round(self.decay_fraction * self.steps))
+
     def validate(self) -> None:
         """Each field against its annotation (blocklab.config), then the rules that tie fields together."""
         super().validate()
         if self.warmup_steps > self.steps:
             raise ConfigError(f"TrainConfig.warmup_steps={self.warmup_steps} is not valid; "
                               f"it must be an integer in [0, steps={self.steps}]")
+        if self.schedule == "wsd" and self.warmup_steps + self.decay_steps > self.steps:
+            raise ConfigError(
+                f"TrainConfig.schedule='wsd' needs warmup_steps + decay steps <= steps, but {self.warmup_steps} + "
+                f"round(decay_fraction={self.decay_fraction} x steps={self.steps}) = "
+                f"{self.warmup_steps + self.decay_steps}; lower warmup_steps or decay_fraction"
+            )
         if self.schedule == "warmup" and self.warmup_steps == 0:
             raise ConfigError("TrainConfig.schedule='warmup' needs warmup_steps > 0 (got 0)")
         if self.schedule == "constant" and self.warmup_steps > 0:

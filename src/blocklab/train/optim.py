@@ -7,6 +7,8 @@ update, as LambdaLR counts):
     constant    1
     cosine      0.5 * (1 + cos(pi * (s - W) / (steps - W)))   falls from 1 towards 0 at `steps`
     step        gamma ** ((s - W) // step_size)
+    wsd         1, then (steps - s) / D over the last D = decay_steps updates   warmup-stable-decay: the
+                stable phase trains at the peak lr, the straight decay to 0 cashes it in (Hu et al., 2024)
 
 W = warmup_steps; after warmup, "cosine" and "step" run on the remaining updates, and
 "warmup" stays at 1.
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
+from .muon import build_muon
 
 
 def parameter_groups(model: nn.Module, weight_decay: float,
@@ -41,6 +44,8 @@ def parameter_groups(model: nn.Module, weight_decay: float,
 def build_optimizer(model: nn.Module, cfg: TrainConfig,
                     replace: Mapping[str, torch.Tensor] | None = None) -> torch.optim.Optimizer:
     """The optimizer cfg names over `model`'s parameters (or over `replace`, as parameter_groups takes it)."""
+    if cfg.optimizer == "muon":
+        return build_muon(model, cfg, replace)
     groups = parameter_groups(model, cfg.weight_decay, replace)
     # foreach: one multi-tensor kernel per step instead of a Python loop over parameters;
     # torch only picks it by itself on CUDA, and it is measurably faster on the CPU too.
@@ -63,8 +68,12 @@ def _step(s: int, cfg: TrainConfig) -> float:
     return cfg.gamma ** ((s - cfg.warmup_steps) // cfg.step_size)
 
 
+def _wsd(s: int, cfg: TrainConfig) -> float:
+    return min(1.0, (cfg.steps - s) / cfg.decay_steps)
+
+
 SHAPES: dict[str, Callable[[int, TrainConfig], float]] = {
-    "constant": _constant, "warmup": _constant, "cosine": _cosine, "step": _step,
+    "constant": _constant, "warmup": _constant, "cosine": _cosine, "step": _step, "wsd": _wsd,
 }
 
 

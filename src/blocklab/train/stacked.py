@@ -7,8 +7,9 @@ initialisation (the caller builds each model under its seed), the same batches (
 per seed, seeded as fit seeds it) and the same updates. The K models' weights are stacked on a
 new leading axis (torch.func.stack_module_state), and one vmap'd call of loss_fn runs all K
 steps at once, so a small model's many small kernels become K times larger ones. Adam, AdamW
-and SGD update every element on its own, so one optimizer over the stacked weights updates each
-run as its own optimizer would; the gradient norm, divergence and clipping are per run. The
+and SGD update every element on its own, and Muon each matrix on its own (its iteration acts on
+the last two dimensions), so one optimizer over the stacked weights updates each run as its own
+optimizer would; the gradient norm, divergence and clipping are per run. The
 results equal K fit() calls up to float rounding (batched matrix products add in another order).
 
 Each evaluation copies the weights back into the K models and runs `evaluate` on each, as fit

@@ -25,7 +25,7 @@ class EncoderClassifier(SavedModel, HookedModule):
         self.norm_f = final_norm(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.n_classes)
         self.hook_pooled = HookPoint()  # (B, D)
-        init_weights(self, cfg.init_std)
+        init_weights(self, cfg.init_std, cfg.zero_init_branch_output)
         if self.cls is not None:
             nn.init.normal_(self.cls, std=cfg.init_std)
         self.setup_hooks()

@@ -36,7 +36,7 @@ class GPT(SavedModel, HookedModule):
         self.blocks = Blocks(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm_f = final_norm(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=head_bias)
-        init_weights(self, cfg.init_std)
+        init_weights(self, cfg.init_std, cfg.zero_init_branch_output)
         if cfg.tie_weights:
             self.lm_head.weight = self.embed.tok.weight
         self.setup_hooks()

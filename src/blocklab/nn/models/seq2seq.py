@@ -26,7 +26,7 @@ class Seq2SeqTransformer(SavedModel, HookedModule):
         self.encoder = Stack(cfg, cfg.n_encoder_layers)
         self.decoder = Stack(cfg, cfg.n_decoder_layers, cross=True)
         self.lm_head = nn.Linear(cfg.d_model, cfg.target_vocab, bias=False)
-        init_weights(self, cfg.init_std)
+        init_weights(self, cfg.init_std, cfg.zero_init_branch_output)
         if cfg.share_embeddings:
             self.tgt_embed.tok.weight = self.src_embed.tok.weight
         if cfg.tie_weights:

@@ -13,28 +13,31 @@ Cells:
 - stdlib-code: the same model on the standard library's Python source (read in place by
   data.load_stdlib_code, as tinytorch-copilot reads it: no fetch), for `code_steps` iterations.
 
-Data: the first 90% of the characters train and the last 10% validate (data.split_text).
-Training windows are `steps * batch_size` (context + 1)-character slices at offsets drawn
-by the run seed (nanoGPT draws each batch at random offsets too); validation uses
-`val_windows` slices at evenly spaced offsets, the same for every seed. Each run stores
-its validation-loss curve and samples (nanoGPT's sample.py settings: temperature 0.8,
-top-k 200; and temperature 1.0; and greedy) begun from a newline.
+Data (studies/common/char_text.py, shared with char-speedrun): the first 90% of the characters
+train and the last 10% validate; `steps * batch_size` training windows at offsets drawn by the
+run seed, `val_windows` validation windows at evenly spaced offsets. Each run stores its
+validation-loss curve and samples (nanoGPT's sample.py settings: temperature 0.8, top-k 200;
+and temperature 1.0; and greedy) begun from a newline.
 """
 from __future__ import annotations
 
-import functools
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from blocklab.config import Config, PositiveInt, ProperFraction
-from blocklab.data import CharTokenizer, load_shakespeare, load_stdlib_code, split_text
 from blocklab.lab.registry import Cell, Study, register
-from blocklab.nn import GPT, GPTConfig
+from blocklab.nn import GPT
+from blocklab.studies.common.char_text import (
+    corpus,
+    nanogpt_cpu_train,
+    nanogpt_gpt_config,
+    train_windows,
+    val_windows,
+)
 from blocklab.studies.common.training import next_token
 from blocklab.train import TrainConfig, fit
 
@@ -53,34 +56,11 @@ class CharLMConfig(Config):
     context: PositiveInt = 64
     dropout: ProperFraction = 0.0
     # the Shakespeare cell's training (nanoGPT's CPU config); the stdlib-code cell trains code_steps instead
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1, schedule="cosine", warmup_steps=100, steps=2000, batch_size=12,
-        grad_clip=1.0, eval_every=250, log_every=None))
+    train: TrainConfig = field(default_factory=nanogpt_cpu_train)
     val_windows: PositiveInt = 480  # x context characters of validation text per evaluation
     code_steps: PositiveInt = 300  # the stdlib-code cell's iterations: the study stays near 10 CPU minutes
     code_chars: PositiveInt = 2_000_000  # characters of stdlib source, before the 90/10 cut
     sample_chars: PositiveInt = 300
-
-
-def windows(ids: np.ndarray, length: int, offsets: np.ndarray) -> torch.Tensor:
-    """(N, length + 1): the slices ids[o : o + length + 1], inputs and their next characters together."""
-    return torch.from_numpy(np.stack([ids[o : o + length + 1] for o in offsets]))
-
-
-@functools.lru_cache(maxsize=2)
-def corpus(name: str, data_dir: str, code_chars: int) -> tuple[CharTokenizer, np.ndarray, np.ndarray, dict]:
-    """(tokenizer, train ids, val ids, summary) of a cell's text, built once per process."""
-    cache = Path(data_dir) if data_dir else None
-    if name == "shakespeare":
-        text = load_shakespeare(cache)
-    else:
-        code = load_stdlib_code({"train": code_chars})
-        text = code.texts["train"]
-    train, val = split_text(text, 0.1)
-    tok = CharTokenizer.fit(train)
-    summary = {"chars": len(text), "train_chars": len(train), "val_chars": len(val), "vocab_size": tok.vocab_size,
-               "val_unknown": int((tok.encode(val) == 0).sum())}
-    return tok, tok.encode(train), tok.encode(val), summary
 
 
 @register
@@ -99,13 +79,10 @@ class CharLM(Study):
         cfg, steps = ctx.cfg, cell.params["steps"]
         start, cpu_start = time.perf_counter(), time.process_time()
         tok, train_ids, val_ids, summary = corpus(cell.params["corpus"], cfg.data_dir, cfg.code_chars)
-        rng = np.random.default_rng(seed)
-        train = windows(train_ids, cfg.context,
-                        rng.integers(0, len(train_ids) - cfg.context, steps * cfg.train.batch_size))
-        val = windows(val_ids, cfg.context, np.linspace(0, len(val_ids) - cfg.context - 1, cfg.val_windows).astype(int))
-        model = GPT(GPTConfig(vocab_size=tok.vocab_size, d_model=cfg.d_model, n_heads=cfg.n_heads,
-                              n_layers=cfg.n_layers, d_ff=4 * cfg.d_model, max_len=cfg.context, dropout=cfg.dropout,
-                              pos_encoding="learned", bias=False, tie_weights=True))
+        train = train_windows(train_ids, cfg.context, steps * cfg.train.batch_size, seed)
+        val = val_windows(val_ids, cfg.context, cfg.val_windows)
+        model = GPT(nanogpt_gpt_config(tok.vocab_size, cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.context,
+                                       cfg.dropout))
         train_cfg = cfg.train.replace(steps=steps, warmup_steps=min(cfg.train.warmup_steps, steps), seed=seed,
                                       device=ctx.device)
         result = fit(model, {"train": (train,), "val": (val,)}, next_token, train_cfg, run_dir=ctx.work_dir,

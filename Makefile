@@ -30,7 +30,7 @@ tour: setup
 
 test: setup-dev
 	$(BIN)/ruff check src tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

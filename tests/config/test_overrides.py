@@ -68,7 +68,7 @@ def test_an_unknown_key_suggests_the_nearest_and_lists_every_valid_key():
     ("train.steps", 0, "a positive integer"),
     ("train.seed", 2**63, "an integer in [0, 2**63)"),
     ("train.lr", 10**400, "a finite number > 0"),
-    ("train.optimizer", "lion", "one of: 'adamw', 'adam', 'sgd'"),
+    ("train.optimizer", "lion", "one of: 'adamw', 'adam', 'sgd', 'muon'"),
     ("depths", [], "a non-empty list of positive integers"),
     ("norm", 3, "one of: 'layer', 'batch'"),
     ("train", 5, "a TrainConfig"),

@@ -30,7 +30,7 @@ def _curves(runs: dict[str, RecipeRun], target: float | None, fig_dir) -> str:
             x = plots.finite_mean(plots.pad([[p["cpu_seconds"] for p in c] for c in curves]), axis=0)
             label = run.name + (f" ({run.diverged} diverged)" if run.diverged else "")
             plots.line_with_band(ax, x, [[p["val_loss"] for p in c] for c in curves], label=label,
-                                 color="black" if run.name == BASELINE else None)
+                                 color="black" if run.name == BASELINE else None, scale=plots.LOSS)
         if target is not None:
             ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"baseline's final: {target:.3f}")
         ax.set_xlabel("training CPU seconds (one thread, evaluations excluded)")
@@ -45,7 +45,8 @@ def _curves(runs: dict[str, RecipeRun], target: float | None, fig_dir) -> str:
 def _ablation(runs: dict[str, RecipeRun], fig_dir) -> str:
     shown = [r for r in runs.values() if r.name != BASELINE]
     fig, ax = plots.figure(width=7, height=4)
-    plots.bars_with_ci(ax, [r.name for r in shown], [[t for t in r.seeds_to_target if t is not None] for r in shown])
+    plots.bars_with_ci(ax, [r.name for r in shown], [[t for t in r.seeds_to_target if t is not None] for r in shown],
+                       scale=plots.NONNEGATIVE)
     baseline = runs[BASELINE].to_target
     if baseline is not None:
         ax.axhline(baseline, color="black", linewidth=1, label="baseline")

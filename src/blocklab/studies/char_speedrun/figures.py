@@ -31,6 +31,8 @@ def _curves(runs: dict[str, RecipeRun], target: float | None, fig_dir) -> str:
             label = run.name + (f" ({run.diverged} diverged)" if run.diverged else "")
             plots.line_with_band(ax, x, [[p["val_loss"] for p in c] for c in curves], label=label,
                                  color="black" if run.name == BASELINE else None)
+            if run.to_target is not None:  # where the mean curve reaches the target
+                ax.plot([run.to_target], [target], "o", color=ax.lines[-1].get_color(), markersize=4)
         if target is not None:
             ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"baseline's final: {target:.3f}")
         ax.set_xlabel("training CPU seconds (one thread, evaluations excluded)")

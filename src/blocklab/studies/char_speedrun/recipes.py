@@ -51,17 +51,17 @@ class Change:
 
 CHANGES = (
     Change("muon", ("train.optimizer", "train.muon_lr", "train.muon_momentum"),
-           "Muon on the blocks' matrices (AdamW keeps embeddings, head, gains)"),
-    Change("lr", ("train.lr",), "a larger AdamW learning rate"),
-    Change("batch", ("train.batch_size",), "a larger batch (without it: the same windows in more steps)"),
+           "Muon on the blocks' matrices (AdamW keeps the embedding and the gains)"),
+    Change("lr", ("train.lr",), "the larger AdamW learning rate"),
+    Change("batch", ("train.batch_size",), "the larger batch (left out: the same windows in more steps)"),
     Change("wsd", ("train.schedule", "train.warmup_steps", "train.decay_fraction"),
-           "warmup-stable-decay schedule instead of cosine"),
-    Change("rope", ("model.pos_encoding",), "RoPE instead of a learned position table"),
-    Change("rms-norm", ("model.norm",), "RMSNorm instead of LayerNorm"),
-    Change("relu-squared", ("model.activation",), "ReLU² instead of GELU"),
+           "the warmup-stable-decay schedule (the baseline's: cosine)"),
+    Change("rope", ("model.pos_encoding",), "RoPE (the baseline: a learned position table)"),
+    Change("rms-norm", ("model.norm",), "RMSNorm (the baseline: LayerNorm)"),
+    Change("relu-squared", ("model.activation",), "ReLU² (the baseline: GELU)"),
     Change("qk-norm", ("model.qk_norm",), "QK-norm"),
     Change("zero-init", ("model.zero_init_branch_output",), "zero-initialised output projections"),
-    Change("untied-head", ("model.tie_weights",), "an output head of its own (untied from the embedding)"),
+    Change("untied-head", ("model.tie_weights",), "an output head of its own (the baseline's is the embedding)"),
 )
 BY_NAME = {c.name: c for c in CHANGES}
 HORIZON = "train.steps"

@@ -7,7 +7,7 @@ from blocklab.report.results import per_seed
 from blocklab.report.tables import Table
 
 from .analysis import BASELINE, BEST, RecipeRun, ratio, recipe_runs, target_loss
-from .recipes import BY_NAME
+from .recipes import BY_NAME, Change, Recipe, changes_made
 
 GOAL = 0.5  # the goal: the best recipe in at most half the baseline's CPU seconds
 
@@ -36,6 +36,8 @@ def _result(runs: dict[str, RecipeRun], target: float) -> Table:
 
 
 def _recipes(results: dict, runs: dict[str, RecipeRun]) -> Table:
+    config = results["config"]
+    made = changes_made(Recipe.from_dict(config["best"]), Recipe.from_dict(config["baseline"]))
     rows = []
     for cell in results["cells"]:
         run = runs.get(cell["name"])
@@ -44,7 +46,7 @@ def _recipes(results: dict, runs: dict[str, RecipeRun]) -> Table:
         r = ratio(runs, run.name)
         reached = [t for t in run.seeds_to_target if t is not None]
         parameters = next(iter(per_seed(results, run.name, "parameters").values()))
-        rows.append([run.name, _what(run.name), parameters,
+        rows.append([run.name, _what(run.name, made), parameters,
                      f"{cell['params']['steps']} x {cell['params']['batch_size']}", round(mean(run.final_loss), 4),
                      round(mean(run.cpu_per_run), 1), _round(run.to_target), None if r is None else round(r, 3),
                      f"{len(reached)} of {len(run.curves) + run.diverged}"
@@ -57,11 +59,11 @@ def _recipes(results: dict, runs: dict[str, RecipeRun]) -> Table:
                       "change that did not pay in this run.")
 
 
-def _what(name: str) -> str:
+def _what(name: str, made: list[Change]) -> str:
     if name == BASELINE:
         return "nanoGPT's CPU recipe"
     if name == BEST:
-        return "every change below"
+        return "the baseline with " + ", ".join(c.name for c in made)
     change = BY_NAME.get(name.removeprefix("without-"))
     return f"best without {change.what}" if change else ""
 

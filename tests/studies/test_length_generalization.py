@@ -1,10 +1,13 @@
 """length-generalization: the addition task's encoding and scoring, the digit indices fed to
 Abacus and coupling, and a tiny run through the runner."""
+import pytest
 import torch
 
+from blocklab.errors import BlocklabError
 from blocklab.nn import GPT
-from blocklab.studies.length_generalization import models
+from blocklab.studies.length_generalization import models, tables
 from blocklab.studies.length_generalization import study as _registers  # noqa: F401  (run_isolated needs it)
+from blocklab.studies.length_generalization.config import LengthConfig
 from blocklab.tasks import long_addition
 
 from .isolated import run_isolated
@@ -63,10 +66,29 @@ def test_greedy_decoding_writes_d_plus_one_digits_from_the_prompt():
 
 
 def test_digit_positions_for_a_hand_example():
-    lines = torch.tensor([LINE])
-    assert long_addition.positions(lines, "abacus").tolist() == [[1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 4]]
-    # coupling: significance, units 1; the operands' units are last, the answer's first
-    assert long_addition.positions(lines, "coupling").tolist() == [[3, 2, 1, 0, 3, 2, 1, 0, 1, 2, 3, 4]]
+    P = long_addition.PAD
+    lines = torch.tensor([LINE, [1, 2, 10, 3, 4, 11, 6, 4, 0, P, P, P]])  # and 12 + 34 = 46, padded
+    # abacus: each digit's significance (units 1), which is McLeish et al.'s place from a number's first
+    # digit when numbers are written units first; '=' and padding 0
+    assert long_addition.positions(lines, "abacus").tolist() == [[3, 2, 1, 0, 3, 2, 1, 0, 1, 2, 3, 4],
+                                                                [2, 1, 0, 2, 1, 0, 1, 2, 3, 0, 0, 0]]
+    # coupling: the operands as abacus; '=' and each answer digit carry the significance of the digit
+    # they predict, so the token that writes the units shares index 1 with the operands' units
+    assert long_addition.positions(lines, "coupling").tolist() == [[3, 2, 1, 0, 3, 2, 1, 1, 2, 3, 4, 5],
+                                                                  [2, 1, 0, 2, 1, 1, 2, 3, 4, 0, 0, 0]]
+
+
+def test_digit_positions_pair_every_answer_digit_with_its_columns():
+    """At any number of digits, the token that predicts the answer digit of significance k carries index k
+    (coupling) and that digit itself carries k (abacus), as do the operand digits of significance k."""
+    lines = long_addition.sample(3, 13, torch.Generator().manual_seed(1))  # (3, 42)
+    d, prompt = 13, 2 * 13 + 2
+    sig = torch.arange(d, 0, -1)  # operand digits, most significant first
+    for kind, shift in (("abacus", 0), ("coupling", 1)):
+        pos = long_addition.positions(lines, kind)
+        assert (pos[:, :d] == sig).all() and (pos[:, d + 1: 2 * d + 1] == sig).all()
+        answer_index = pos[:, prompt - shift: prompt - shift + d + 1]  # the tokens that predict (or are) the answer
+        assert (answer_index == torch.arange(1, d + 2)).all(), kind
 
 
 def test_digit_gpt_feeds_the_task_positions():
@@ -82,8 +104,10 @@ def test_digit_gpt_feeds_the_task_positions():
 def test_tiny_run_completes_with_leaderboard_figure_and_measurements(tmp_path):
     tiny = {"sortedness_encodings": ["none"], "retrieval_encodings": ["sinusoidal"], "addition_encodings": ["abacus"],
             "train_lengths": [4, 5], "test_lengths": [4, 8], "retrieval_far": 12, "n_train": 64, "n_val": 16,
-            "n_eval": 8, "addition_train_digits": 2, "addition_test_digits": [2, 3], "addition_steps": 2,
-            "n_eval_addition": 4, "train.steps": 2, "train.eval_every": 1, "width": 8, "addition_width": 8}
+            "n_eval": 8, "addition_train_digits": 2, "addition_test_digits": [2, 3], "addition_offset_max": 1,
+            "addition_train.steps": 2, "addition_train.warmup_steps": 0, "addition_train.eval_every": 1,
+            "n_eval_addition": 4, "sortedness_train.steps": 2, "sortedness_train.eval_every": 1,
+            "retrieval_train.steps": 2, "retrieval_train.eval_every": 1, "width": 8, "addition_width": 8}
     folder, results = run_isolated("length-generalization", tmp_path, overrides=tiny)
     assert results["complete"]
     assert (folder / "figures" / "length_generalization.png").is_file()
@@ -94,3 +118,31 @@ def test_tiny_run_completes_with_leaderboard_figure_and_measurements(tmp_path):
     assert all(m["train_cpu_s"] > 0 for m in runs.values())
     claims = {m["claim_id"] for m in results["measurements"]}
     assert claims == {"C002-05", "C002-06", "C000-11"}
+
+
+def fake_results(scores: dict[tuple[str, str], list[float]], point: int) -> dict:
+    """A results dict holding only accuracies at one test point: {(task, encoding): per-seed scores}."""
+    cells = [{"name": f"{t}-{e}", "params": {"task": t, "encoding": e}} for t, e in scores]
+    runs = [{"cell": f"{t}-{e}", "seed": s, "status": "done", "metrics": {"acc": {str(point): v}}}
+            for (t, e), values in scores.items() for s, v in enumerate(values)]
+    config = {"width": 32, "layers": 2, "sortedness_train": {"steps": 1500}, "retrieval_train": {"steps": 600},
+              "addition_width": 64, "addition_layers": 2, "addition_train": {"steps": 2000}, "addition_offset_max": 40}
+    return {"cells": cells, "runs": runs, "seeds": list(range(10)), "config": config}
+
+
+def test_goals_table_says_which_encoding_meets_the_bar_or_by_how_much_it_misses():
+    met = fake_results({("sortedness", "none"): [99.5] * 9 + [99.0], ("sortedness", "rope"): [50.0] * 10}, 256)
+    (row,) = tables.goals(met).rows
+    assert row[1] == "none" and row[3] == "yes" and row[4] == "none 99.5, rope 50.0"
+    missed = fake_results({("sortedness", "none"): [98.0] * 9 + [80.0], ("addition", "coupling"): [90.0] * 10}, 256)
+    sort_row, add_row = tables.goals(missed).rows
+    assert sort_row[3].startswith("no: mean 2.8 points short; interval low ")  # one seed at 80 drags it down
+    assert add_row[0].startswith("addition at 256 digits: mean >= 95%") and add_row[3] == "no: mean 5.0 points short"
+    assert tables.goals(fake_results({("first-vs-last", "none"): [100.0]}, 8)) is None
+
+
+def test_config_refuses_digit_offsets_that_leave_test_index_rows_untrained():
+    with pytest.raises(BlocklabError, match=r"LengthConfig.addition_offset_max=10 .*abacus, coupling.* at least 30"):
+        LengthConfig(addition_offset_max=10)
+    LengthConfig(addition_offset_max=10, addition_encodings=("none",))  # no digit indices: nothing to cover
+    LengthConfig(addition_offset_max=10, addition_test_digits=(10, 20))

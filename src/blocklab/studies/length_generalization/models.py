@@ -28,7 +28,7 @@ def base_encoding(name: str) -> str:
 
 
 def gpt_config(encoding: str, vocab_size: int, width: int, layers: int, heads: int, max_len: int, span: int,
-               offset_max: int = 0) -> GPTConfig:
+               offset_max: int = 0, scale_embeddings: bool = True) -> GPTConfig:
     """max_len covers the longest test input (learned rows past training stay untrained: that is
     the finding); span is the randomized range, used only by '+randomized' names."""
     base = base_encoding(encoding)
@@ -36,7 +36,7 @@ def gpt_config(encoding: str, vocab_size: int, width: int, layers: int, heads: i
                      pos_encoding=base, max_len=max(max_len, span) if encoding.endswith(RANDOMIZED) else max_len,
                      pos_randomize_max=span if encoding.endswith(RANDOMIZED) else None,
                      pos_offset_max=offset_max if base in TASK_POSITIONS else 0,
-                     t5_max_distance=max(max_len, 32), scale_embeddings=True)
+                     t5_max_distance=max(max_len, 32), scale_embeddings=scale_embeddings)
 
 
 class DigitGPT(nn.Module):

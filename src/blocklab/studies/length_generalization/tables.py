@@ -3,6 +3,8 @@ the mean accuracy and its 95% interval over seeds at every test length, and the 
 Read from the results dict only."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from blocklab.report.results import finished_runs, seed_values
 from blocklab.report.scales import NONNEGATIVE, PERCENT
 from blocklab.report.stats import Interval, mean_ci
@@ -54,3 +56,57 @@ def leaderboards(results: dict) -> list[Table]:
                          f"{metric} (%), mean [95% interval] over seeds; train CPU s: process time of training "
                          "(all threads), mean over seeds."))
     return out
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Issue 17's bar for one task at its longest test point: some encoding's mean >= target and,
+    when low is set, its interval's lower end >= low."""
+    task: str
+    target: float
+    low: float | None = None
+    stretch: float | None = None
+
+    def text(self, point: int) -> str:
+        unit = "digits" if self.task == "addition" else "tokens"
+        bar = f"mean >= {self.target:g}%" + (f", interval low >= {self.low:g}%" if self.low is not None else "")
+        return f"{self.task} at {point} {unit}: {bar}" + (f" (stretch {self.stretch:g}%)" if self.stretch else "")
+
+    def shortfall(self, ci: Interval) -> list[str]:
+        """What the interval lacks, in points; empty when the goal is met."""
+        out = [f"mean {self.target - ci.mean:.1f} points short"] if ci.mean < self.target else []
+        if self.low is not None:
+            if ci.low is None:
+                out.append("no interval (one seed)")
+            elif ci.low < self.low:
+                out.append(f"interval low {self.low - ci.low:.1f} points short")
+        return out
+
+
+GOALS = (Goal("sortedness", 99.0, low=97.0), Goal("addition", 95.0, stretch=99.0))
+
+
+def goals(results: dict) -> Table | None:
+    """One row per goal: the best encoding at the longest test point, whether it meets the goal or by
+    how much it misses, and every encoding tried there with its mean."""
+    rows = []
+    for goal in GOALS:
+        cells = task_cells(results, goal.task)
+        if not cells:
+            continue
+        point = max(points(results, cells[0]["name"]))
+        scored = sorted(((accuracy(results, c["name"], point), c["params"]["encoding"]) for c in cells),
+                        key=lambda s: -s[0].mean)
+        best, name = scored[0]
+        missing = goal.shortfall(best)
+        tried = ", ".join(f"{enc} {ci.mean:.1f}" for ci, enc in scored)
+        rows.append([goal.text(point), name, show(best), "no: " + "; ".join(missing) if missing else "yes", tried])
+    if not rows:
+        return None
+    cfg = results["config"]
+    return Table("Goals (issue 17)", ["goal", "best encoding", "its score", "met", "every encoding tried (mean)"],
+                 rows, f"mean [95% interval] over {len(results['seeds'])} seeds. Tried: sortedness and first-vs-last "
+                       f"with width {cfg['width']}, {cfg['layers']} layers, {cfg['sortedness_train']['steps']} and "
+                       f"{cfg['retrieval_train']['steps']} steps; "
+                       f"addition with width {cfg['addition_width']}, {cfg['addition_layers']} layers, "
+                       f"{cfg['addition_train']['steps']} steps, digit offsets up to {cfg['addition_offset_max']}.")

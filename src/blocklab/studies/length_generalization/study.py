@@ -64,7 +64,7 @@ class LengthGeneralization(Study):
              "sortedness_train.steps": 400, "sortedness_train.eval_every": 100,
              "retrieval_train.steps": 300, "retrieval_train.eval_every": 100,
              "addition_train_digits": 3, "addition_test_digits": [3, 5], "addition_offset_max": 2,
-             "n_eval_addition": 50, "addition_train.steps": 500, "addition_train.warmup_steps": 25,
+             "n_eval_addition": 50, "addition_train.steps": 800, "addition_train.warmup_steps": 40,
              "addition_train.eval_every": 250}
 
     def cells(self, cfg: LengthConfig) -> list[Cell]:

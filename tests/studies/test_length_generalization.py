@@ -139,10 +139,14 @@ def test_goals_table_says_which_encoding_meets_the_bar_or_by_how_much_it_misses(
     assert sort_row[3].startswith("no: mean 2.8 points short; interval low ")  # one seed at 80 drags it down
     assert add_row[0].startswith("addition at 256 digits: mean >= 95%") and add_row[3] == "no: mean 5.0 points short"
     assert tables.goals(fake_results({("first-vs-last", "none"): [100.0]}, 8)) is None
+    tie = fake_results({("addition", "none"): [0.0] * 10, ("addition", "abacus"): [0.0] * 10}, 40)
+    for run in tie["runs"]:
+        run["metrics"]["acc"]["10"] = 4.0 if run["cell"] == "addition-abacus" else 0.0
+    assert tables.goals(tie).rows[0][1] == "abacus", "a tie at 40 digits goes to the better mean over all points"
 
 
 def test_config_refuses_digit_offsets_that_leave_test_index_rows_untrained():
     with pytest.raises(BlocklabError, match=r"LengthConfig.addition_offset_max=10 .*abacus, coupling.* at least 30"):
-        LengthConfig(addition_offset_max=10)
+        LengthConfig(addition_offset_max=10, addition_encodings=("none", "abacus", "coupling"))
     LengthConfig(addition_offset_max=10, addition_encodings=("none",))  # no digit indices: nothing to cover
     LengthConfig(addition_offset_max=10, addition_test_digits=(10, 20))

@@ -123,7 +123,8 @@ def test_tiny_run_completes_with_leaderboard_figure_and_measurements(tmp_path):
 def fake_results(scores: dict[tuple[str, str], list[float]], point: int) -> dict:
     """A results dict holding only accuracies at one test point: {(task, encoding): per-seed scores}."""
     cells = [{"name": f"{t}-{e}", "params": {"task": t, "encoding": e}} for t, e in scores]
-    runs = [{"cell": f"{t}-{e}", "seed": s, "status": "done", "metrics": {"acc": {str(point): v}}}
+    runs = [{"cell": f"{t}-{e}", "seed": s, "status": "done",
+             "metrics": {"acc": {str(point): v}, "final_val_acc": 99.0}}
             for (t, e), values in scores.items() for s, v in enumerate(values)]
     config = {"width": 32, "layers": 2, "sortedness_train": {"steps": 1500}, "retrieval_train": {"steps": 600},
               "addition_width": 64, "addition_layers": 2, "addition_train": {"steps": 2000}, "addition_offset_max": 40}
@@ -133,11 +134,11 @@ def fake_results(scores: dict[tuple[str, str], list[float]], point: int) -> dict
 def test_goals_table_says_which_encoding_meets_the_bar_or_by_how_much_it_misses():
     met = fake_results({("sortedness", "none"): [99.5] * 9 + [99.0], ("sortedness", "rope"): [50.0] * 10}, 256)
     (row,) = tables.goals(met).rows
-    assert row[1] == "none" and row[3] == "yes" and row[4] == "none 99.5, rope 50.0"
+    assert row[1] == "none" and row[3] == 99.0 and row[4] == "yes" and row[5] == "none 99.5, rope 50.0"
     missed = fake_results({("sortedness", "none"): [98.0] * 9 + [80.0], ("addition", "coupling"): [90.0] * 10}, 256)
     sort_row, add_row = tables.goals(missed).rows
-    assert sort_row[3].startswith("no: mean 2.8 points short; interval low ")  # one seed at 80 drags it down
-    assert add_row[0].startswith("addition at 256 digits: mean >= 95%") and add_row[3] == "no: mean 5.0 points short"
+    assert sort_row[4].startswith("no: mean 2.8 points short; interval low ")  # one seed at 80 drags it down
+    assert add_row[0].startswith("addition at 256 digits: mean >= 95%") and add_row[4] == "no: mean 5.0 points short"
     assert tables.goals(fake_results({("first-vs-last", "none"): [100.0]}, 8)) is None
     tie = fake_results({("addition", "none"): [0.0] * 10, ("addition", "abacus"): [0.0] * 10}, 40)
     for run in tie["runs"]:

@@ -151,3 +151,28 @@ def test_config_refuses_digit_offsets_that_leave_test_index_rows_untrained():
         LengthConfig(addition_offset_max=10, addition_encodings=("none", "abacus", "coupling"))
     LengthConfig(addition_offset_max=10, addition_encodings=("none",))  # no digit indices: nothing to cover
     LengthConfig(addition_offset_max=10, addition_test_digits=(10, 20))
+
+
+def table_rows_read(model, lines):
+    """The digit-index table rows the study's addition model adds to each token: (B, T) long."""
+    pos = long_addition.positions(lines, model.gpt.cfg.pos_encoding)
+    table = model.gpt.embed.pos.table.weight.detach()  # (rows, D)
+    added = model.gpt.embed.pos.embed(torch.zeros(*lines.shape, table.shape[1]), pos)  # (B, T, D)
+    return ((added[:, :, None] - table).abs().sum(-1) < 1e-9).float().argmax(-1)
+
+
+def test_addition_model_trains_every_index_row_a_forty_digit_test_reads():
+    """WHY: without the random offset (or with one too small) the rows past the longest training number
+    are never trained, and a 40-digit test reads noise there."""
+    cfg = LengthConfig()
+    model = models.addition_model("coupling", cfg)
+    train_lines = long_addition.sample(256, cfg.addition_train_digits, torch.Generator().manual_seed(0))
+    test_index = long_addition.positions(long_addition.sample(1, max(cfg.addition_test_digits),
+                                                              torch.Generator().manual_seed(1)), "coupling")
+    plain = long_addition.positions(train_lines, "coupling")
+    assert torch.equal(table_rows_read(model.eval(), train_lines), plain), "evaluation reads the task's indices"
+    torch.manual_seed(0)
+    shifted = table_rows_read(model.train(), train_lines)
+    shift = (shifted - plain)[plain > 0].view(256, -1)
+    assert (shift == shift[:, :1]).all() and set(shift[:, 0].tolist()) == set(range(cfg.addition_offset_max + 1))
+    assert int(shifted.max()) >= int(test_index.max()) == max(cfg.addition_test_digits) + 2

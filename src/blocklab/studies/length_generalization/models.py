@@ -20,6 +20,8 @@ from blocklab.nn.config import TASK_POSITIONS
 from blocklab.tasks import long_addition
 from blocklab.train import accuracy
 
+from .config import LengthConfig
+
 RANDOMIZED = "+randomized"
 
 
@@ -51,6 +53,15 @@ class DigitGPT(nn.Module):
         kind = self.gpt.cfg.pos_encoding
         pos = long_addition.positions(lines, kind) if kind in TASK_POSITIONS else None
         return self.gpt(lines, positions=pos)
+
+
+def addition_model(encoding: str, cfg: LengthConfig) -> DigitGPT:
+    """The addition model of a LengthConfig. Its table holds the longest test line, and so every digit
+    index: at most (digits + 2) + the offset drawn while training."""
+    longest = long_addition.line_length(max(cfg.addition_test_digits)) + cfg.addition_offset_max
+    return DigitGPT(GPT(gpt_config(encoding, long_addition.VOCAB, cfg.addition_width, cfg.addition_layers, cfg.heads,
+                                   longest, span=longest, offset_max=cfg.addition_offset_max,
+                                   scale_embeddings=cfg.addition_scale_embeddings)))
 
 
 def answer_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:

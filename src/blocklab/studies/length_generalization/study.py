@@ -95,12 +95,7 @@ class LengthGeneralization(Study):
 
     def _addition(self, enc: str, seed: int, ctx) -> dict:
         cfg = ctx.cfg
-        # digit indices reach (digits + 2) + offset while training: the table must hold them too
-        longest = long_addition.line_length(max(cfg.addition_test_digits)) + cfg.addition_offset_max
-        gpt = GPT(models.gpt_config(enc, long_addition.VOCAB, cfg.addition_width, cfg.addition_layers, cfg.heads,
-                                    longest, span=longest, offset_max=cfg.addition_offset_max,
-                                    scale_embeddings=cfg.addition_scale_embeddings))
-        model = models.DigitGPT(gpt)
+        model = models.addition_model(enc, cfg)
         train = long_addition.training_rows(cfg.n_train, cfg.addition_train_digits, data_seed(seed, 3))
         val = long_addition.training_rows(cfg.n_val, cfg.addition_train_digits, data_seed(seed, 4))
         out = self._fit(model, {"train": (train,), "val": (val,)}, models.answer_loss, cfg.addition_train, seed, ctx)

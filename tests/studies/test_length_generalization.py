@@ -106,7 +106,7 @@ def test_tiny_run_completes_with_leaderboard_figure_and_measurements(tmp_path):
             "train_lengths": [4, 5], "test_lengths": [4, 8], "retrieval_far": 12, "n_train": 64, "n_val": 16,
             "n_eval": 8, "addition_train_digits": 2, "addition_test_digits": [2, 3], "addition_offset_max": 1,
             "addition_train.steps": 2, "addition_train.warmup_steps": 0, "addition_train.eval_every": 1,
-            "n_eval_addition": 4, "sortedness_train.steps": 2, "sortedness_train.eval_every": 1,
+            "n_eval_addition": 4, "train.steps": 2, "train.eval_every": 1,
             "retrieval_train.steps": 2, "retrieval_train.eval_every": 1, "width": 8, "addition_width": 8}
     folder, results = run_isolated("length-generalization", tmp_path, overrides=tiny)
     assert results["complete"]
@@ -126,7 +126,7 @@ def fake_results(scores: dict[tuple[str, str], list[float]], point: int) -> dict
     runs = [{"cell": f"{t}-{e}", "seed": s, "status": "done",
              "metrics": {"acc": {str(point): v}, "final_val_acc": 99.0}}
             for (t, e), values in scores.items() for s, v in enumerate(values)]
-    config = {"width": 32, "layers": 2, "sortedness_train": {"steps": 1500}, "retrieval_train": {"steps": 600},
+    config = {"width": 32, "layers": 2, "train": {"steps": 1500}, "retrieval_train": {"steps": 600},
               "addition_width": 64, "addition_layers": 2, "addition_train": {"steps": 2000}, "addition_offset_max": 40}
     return {"cells": cells, "runs": runs, "seeds": list(range(10)), "config": config}
 

@@ -52,9 +52,10 @@ class LengthConfig(Config):
     addition_scale_embeddings: bool = False
     n_eval_addition: PositiveInt = 100  # problems per test length
 
-    # Each task its own schedule: cosine, no early stopping (stopping at a plateau of the training lengths
-    # left quick models at chance, and NoPE's reach at 256 tokens depends on where the schedule ends)
-    sortedness_train: TrainConfig = field(default_factory=lambda: TrainConfig(
+    # Each task its own schedule, `train` sortedness's: cosine, no early stopping (stopping at a plateau
+    # of the training lengths left quick models at chance, and NoPE's reach at 256 tokens depends on
+    # where the schedule ends)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=1500, lr=3e-3, batch_size=64, schedule="cosine", grad_clip=1.0, eval_every=250, log_every=None))
     retrieval_train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=600, lr=3e-3, batch_size=64, schedule="cosine", grad_clip=1.0, eval_every=200, log_every=None))

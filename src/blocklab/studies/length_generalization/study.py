@@ -61,7 +61,7 @@ class LengthGeneralization(Study):
     # under 3 CPU minutes for its 3 seeds
     quick = {"sortedness_encodings": ["none"], "retrieval_encodings": ["none", "alibi"],
              "addition_encodings": ["coupling"], "n_train": 4000, "n_eval": 100, "retrieval_far": 0,
-             "sortedness_train.steps": 400, "sortedness_train.eval_every": 100,
+             "train.steps": 400, "train.eval_every": 100,
              "retrieval_train.steps": 300, "retrieval_train.eval_every": 100,
              "addition_train_digits": 3, "addition_test_digits": [3, 5], "addition_offset_max": 2,
              "n_eval_addition": 50, "addition_train.steps": 800, "addition_train.warmup_steps": 40,
@@ -84,7 +84,7 @@ class LengthGeneralization(Study):
                                     longest, span=longest))
         model = LastTokenClassifier(gpt, pad, train.n_classes)
         data = {"train": train.splits["train"][:2], "val": val.splits["train"][:2]}
-        schedule = cfg.sortedness_train if task == "sortedness" else cfg.retrieval_train
+        schedule = cfg.train if task == "sortedness" else cfg.retrieval_train
         out = self._fit(model, data, classify, schedule, seed, ctx)
         for length in test_points(task, cfg):
             test, _ = classification_data(task, cfg.n_eval, data_seed(seed, 2, length), (length,), cfg.n_values)

@@ -126,7 +126,7 @@ def goals(results: dict) -> Table | None:
                                       "every encoding tried (mean)"],
                  rows, f"mean [95% interval] over seeds ({len(results['seeds'])}); fit: the score at the training "
                        f"lengths (see the leaderboards). Tried: sortedness and first-vs-last "
-                       f"with width {cfg['width']}, layers {cfg['layers']}, {cfg['sortedness_train']['steps']} and "
+                       f"with width {cfg['width']}, layers {cfg['layers']}, {cfg['train']['steps']} and "
                        f"{cfg['retrieval_train']['steps']} steps; "
                        f"addition with width {cfg['addition_width']}, layers {cfg['addition_layers']}, "
                        f"{cfg['addition_train']['steps']} steps, digit offsets up to {cfg['addition_offset_max']}.")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from .base import generator
-from .digit_positions import abacus_positions, coupled_positions
+from .digit_positions import coupled_positions
 
 PLUS, EQUALS, PAD = 10, 11, 12
 VOCAB = 13
@@ -64,15 +64,22 @@ def answer_mask(lines: torch.Tensor) -> torch.Tensor:
 
 
 def positions(lines: torch.Tensor, kind: str) -> torch.Tensor:
-    """Per-token indices (n, T) for pos_encoding 'abacus' (place from each number's first digit)
-    or 'coupling' (significance: operands count from their last digit, the reversed answer from
-    its first, so the digits that add together share an index)."""
+    """Per-token indices (n, T): every digit's significance (units 1), so the digits that add
+    together share an index, for the operands (most significant first) and the answer (units first).
+
+    'abacus'    McLeish et al. (2024) index a digit by its place from its number's first digit, in
+                numbers they write units first: that is its significance. '=' and other tokens 0.
+    'coupling'  Cho et al. (2024): the operands as abacus; '=' and each answer digit take the index
+                of the digit they predict (the next one), so that the token which writes the digit of
+                significance k carries k, like the operand digits it reads.
+    """
     is_digit = lines < 10
+    in_answer = (lines == EQUALS).long().cumsum(dim=1) > 0  # '=' and everything after it
+    operands = coupled_positions(is_digit & ~in_answer, units_first=False)
     if kind == "abacus":
-        return abacus_positions(is_digit)
-    in_answer = (lines == EQUALS).long().cumsum(dim=1) > 0
-    return coupled_positions(is_digit & ~in_answer, units_first=False) + \
-        coupled_positions(is_digit & in_answer, units_first=True)
+        return operands + coupled_positions(is_digit & in_answer, units_first=True)
+    writers = in_answer & (lines != PAD)  # '=' then the answer digits: one run that counts from '='
+    return operands + coupled_positions(writers, units_first=True)
 
 
 def exact_match(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,8 @@ from blocklab.nn.config import TASK_POSITIONS
 from blocklab.tasks import long_addition
 from blocklab.train import accuracy
 
+from .config import LengthConfig
+
 RANDOMIZED = "+randomized"
 
 
@@ -28,7 +30,7 @@ def base_encoding(name: str) -> str:
 
 
 def gpt_config(encoding: str, vocab_size: int, width: int, layers: int, heads: int, max_len: int, span: int,
-               offset_max: int = 0) -> GPTConfig:
+               offset_max: int = 0, scale_embeddings: bool = True) -> GPTConfig:
     """max_len covers the longest test input (learned rows past training stay untrained: that is
     the finding); span is the randomized range, used only by '+randomized' names."""
     base = base_encoding(encoding)
@@ -36,7 +38,7 @@ def gpt_config(encoding: str, vocab_size: int, width: int, layers: int, heads: i
                      pos_encoding=base, max_len=max(max_len, span) if encoding.endswith(RANDOMIZED) else max_len,
                      pos_randomize_max=span if encoding.endswith(RANDOMIZED) else None,
                      pos_offset_max=offset_max if base in TASK_POSITIONS else 0,
-                     t5_max_distance=max(max_len, 32), scale_embeddings=True)
+                     t5_max_distance=max(max_len, 32), scale_embeddings=scale_embeddings)
 
 
 class DigitGPT(nn.Module):
@@ -51,6 +53,15 @@ class DigitGPT(nn.Module):
         kind = self.gpt.cfg.pos_encoding
         pos = long_addition.positions(lines, kind) if kind in TASK_POSITIONS else None
         return self.gpt(lines, positions=pos)
+
+
+def addition_model(encoding: str, cfg: LengthConfig) -> DigitGPT:
+    """The addition model of a LengthConfig. Its table holds the longest test line, and so every digit
+    index: at most (digits + 2) + the offset drawn while training."""
+    longest = long_addition.line_length(max(cfg.addition_test_digits)) + cfg.addition_offset_max
+    return DigitGPT(GPT(gpt_config(encoding, long_addition.VOCAB, cfg.addition_width, cfg.addition_layers, cfg.heads,
+                                   longest, span=longest, offset_max=cfg.addition_offset_max,
+                                   scale_embeddings=cfg.addition_scale_embeddings)))
 
 
 def answer_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:

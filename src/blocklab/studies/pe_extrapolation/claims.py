@@ -11,7 +11,7 @@ import numpy as np
 from blocklab.io import atomic_write_text
 from blocklab.report.results import diverged_note, dumps, finished_runs, per_seed, seed_values
 from blocklab.report.stats import mean_ci
-from blocklab.report.verdicts import Measurement, around, at_least, at_most
+from blocklab.report.verdicts import Measurement, around, at_least
 from blocklab.tasks.sequences import chance_accuracy
 
 
@@ -45,12 +45,6 @@ def beyond(results: dict, cell: str) -> list[int]:
     """Test lengths past training, up to 256: the range the seed tabulates (32-256)."""
     longest = max(results["config"]["train_lengths"])
     return [n for n in lengths(results, cell) if longest < n <= 256]
-
-
-def mean_over(results: dict, cell: str, names: list[int]) -> list[float]:
-    """Per seed, the mean accuracy over test lengths `names`."""
-    per_length = np.array([seed_values(results, cell, f"acc.{n}") for n in names])  # (lengths, seeds)
-    return per_length.mean(axis=0).tolist()
 
 
 def cell_named(results: dict, task: str, encoding: str, arch: str = "gpt") -> str | None:
@@ -88,27 +82,16 @@ def write_extrapolation_json(results: dict, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- claims
-ANCHORS = ("Anchors: Press et al. 2022 (ALiBi trains short and tests long); Kazemnejad et al. 2023 "
-           "(absolute and rotary encodings generalize poorly in length on algorithmic tasks, no positions "
-           "sometimes better).")
-
-
-WHY_NONE = {
-    "encoder": "With no positions and no mask, attention and mean pooling are permutation-invariant: a row "
-               "and its shuffles get the same logits, so sorted and unsorted rows cannot be told apart.",
-    "gpt": "With a causal mask, no positions can still express both tasks: position t sees t + 1 tokens, and a "
-           "row is sorted iff every token is >= the largest token before it, which causal attention can find "
-           "(attend to the prefix's largest token) without knowing where it is.",
-}
+WHY_NONE = ("With no positions and no mask, attention and mean pooling are permutation-invariant: a row and its "
+            "shuffles get the same logits, so sorted and unsorted rows cannot be told apart.")
 
 
 def measure(results: dict) -> list[Measurement]:
+    """C002-06's control part and C002-07. The causal-GPT parts of C002-05, C002-06 and C000-11 are
+    measured once, over 10 seeds, by the length-generalization study's leaderboard: one owner per part."""
     out: list[Measurement] = []
-    far = results["config"]["far_length"]
     for task in tasks(results):
         out += _seed_002(results, task)
-        if far:
-            out += _seed_000(results, task, far)
     return out
 
 
@@ -128,33 +111,17 @@ def _params(results: dict, cell: str) -> dict:
 
 
 def _seed_002(results: dict, task: str) -> list[Measurement]:
-    """C002-05 (sortedness only), C002-06 in its three parts, C002-07."""
+    """C002-06's "none stays at chance" on the model the source document argued about (no positions and
+    no mask), and C002-07."""
     out = []
-    for enc, arch in (("sinusoidal", "gpt"), ("learned", "gpt"), ("none", "gpt"), ("none", "encoder")):
-        cell = cell_named(results, task, enc, arch)
-        if cell is None:
-            continue
-        chance, long = chance_of(results, task), beyond(results, cell)
-        part = f"{task}, {label(_params(results, cell))}"
-        note = f"{_context(results, cell)}; mean accuracy over lengths {min(long)}-{max(long)}. {ANCHORS}"
-        past = mean_over(results, cell, long)
-        if task == "sortedness":
-            out.append(Measurement("C002-05", "~50% (45-55%) at 32-256", past, "%", around(50, 5), part, note))
-        if enc == "sinusoidal":
-            out.append(Measurement("C002-06", "extrapolates: high accuracy at 32-256", past, "%", at_least(90),
-                                   part, note))
-        elif enc == "learned":
-            raised = [n for n, msg in list(per_seed(results, cell, "error_policy").values())[0].items() if msg]
-            out.append(Measurement("C002-06", "fails past the training length (~chance)", past, "%",
-                                   at_most(chance + 10), part,
-                                   f"{note} Clamp policy; the error policy on the same weights raised BlocklabError "
-                                   f"at lengths {', '.join(raised) or 'none'}, so its outcome there is no answer."))
-        else:
-            gap = seed_values(results, cell, "permutation_gap") if task == "sortedness" else []
-            shuffle = f" Max |logit change| when the tokens are shuffled: {np.mean(gap):.2g}." if gap else ""
-            out.append(Measurement("C002-06", "stays at chance", seed_values(results, cell, "in_dist_acc"), "%",
-                                   around(chance, 5), f"{part}: at chance on the training lengths",
-                                   f"{_context(results, cell)}.{shuffle} {WHY_NONE[arch]}"))
+    cell = cell_named(results, task, "none", "encoder")
+    if cell is not None:
+        chance = chance_of(results, task)
+        gap = seed_values(results, cell, "permutation_gap") if task == "sortedness" else []
+        shuffle = f" Max |logit change| when the tokens are shuffled: {np.mean(gap):.2g}." if gap else ""
+        out.append(Measurement("C002-06", "stays at chance", seed_values(results, cell, "in_dist_acc"), "%",
+                               around(chance, 5), f"{task}, {label(_params(results, cell))}: at chance on the "
+                               "training lengths", f"{_context(results, cell)}.{shuffle} {WHY_NONE}"))
     cell = cell_named(results, task, "learned")
     if cell is not None:
         score = ("structure score: mean cosine similarity of neighbouring rows of the position table after "
@@ -163,22 +130,4 @@ def _seed_002(results: dict, task: str) -> list[Measurement]:
                             "", around(0, 0.15), f"{task}, at initialization", score),
                 Measurement("C002-07", "trained table shows structure", seed_values(results, cell, "structure_trained"),
                             "", at_least(0.3), f"{task}, trained", f"{score}; {_context(results, cell)}")]
-    return out
-
-
-def _seed_000(results: dict, task: str, far: int) -> list[Measurement]:
-    """C000-11 at `far` tokens; seed 000 trained at 100 and tested to 1000."""
-    out = []
-    longest = max(results["config"]["train_lengths"])
-    for enc, works in (("sinusoidal", True), ("alibi", True), ("learned", False)):
-        cell = cell_named(results, task, enc)
-        if cell is None:
-            continue
-        rule = at_least(90) if works else at_most(chance_of(results, task) + 10)
-        out.append(Measurement(
-            "C000-11", "works at 1000" if works else "fails", seed_values(results, cell, f"acc.{far}"), "%", rule,
-            f"{task}, {label(_params(results, cell))}, length {far}",
-            f"{_context(results, cell)}. Seed 000 trained at 100 and tested at up to 10x that; {far} is "
-            f"{far / longest:.0f}x the longest input here (see extrapolation_results.json for 2x-16x). "
-            f"'Works' read as >= 90%, 'fails' as at most chance + 10 points. {ANCHORS}"))
     return out

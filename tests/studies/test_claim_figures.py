@@ -8,6 +8,7 @@ import ast
 import inspect
 import sys
 from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ registry.load_all()
 STUDIES = dict(registry.STUDIES)  # the real studies (the `tiny` fixture swaps the registry in other tests)
 
 
-def written_names(study: type[registry.Study]) -> set[str]:
+@cache
+def written_names(study: type[registry.Study]) -> frozenset[str]:
     """The figure names the study's code can write: its package's when its class is in a study.py, else its
     module's. An f-string 'td_attention_epoch{e}.png' becomes the glob 'td_attention_epoch*.png'."""
     source = Path(inspect.getfile(sys.modules[study.__module__]))
@@ -33,7 +35,7 @@ def written_names(study: type[registry.Study]) -> set[str]:
             continue
         if name.endswith(".png"):
             names.add(name)
-    return names
+    return frozenset(names)
 
 
 def test_written_names_reads_literals_and_f_strings():

@@ -13,6 +13,7 @@ from blocklab.lab.report import build_report
 from blocklab.report import evidence, markup
 from blocklab.report.claims import load_claims
 from lab.tiny_study import FIGURES, run_cli
+from report.cards import card_figures
 
 
 class Page(HTMLParser):
@@ -104,6 +105,19 @@ def test_a_study_page_is_an_article_with_a_card_per_claim(runs, tiny):
     assert "Squared error per step, one line per learning rate. Mean over 2 seeds; bands" in text
     for src in page.images:  # each figure opens full size
         assert src in page.links
+
+
+def test_each_claims_card_shows_its_figures_by_name_or_glob(runs, tiny, monkeypatch):
+    monkeypatch.setattr(tiny, "claim_figures", {"C000-01": ("tiny_c*.png", "tiny_heatmap.png", "tiny_none*.png"),
+                                                "C000-08": ("tiny_bars.png", "tiny_curves.png")})
+    monkeypatch.setattr(tiny, "figure_captions", {"tiny_b*.png": "Final error per learning rate"})  # a glob, too
+    site = build_report(runs).parent
+    ledger = Page(site / "ledger.html")
+    assert card_figures(site, "study-tiny.html#C000-01") == ["tiny_curves.png", "tiny_heatmap.png"]
+    assert "<figcaption>Final error per learning rate. Mean over 2 seeds;" in (site / "study-tiny.html").read_text()
+    assert card_figures(site, "study-tiny.html#C000-08") == ["tiny_bars.png", "tiny_curves.png"]
+    assert {"study-tiny.html#C000-01", "study-tiny.html#C000-08"} <= set(ledger.links)
+    assert "More figures" not in Page(site / "study-tiny.html").all_text()  # every figure is on a card
 
 
 def test_each_study_page_shows_all_its_figures(runs):

@@ -55,7 +55,7 @@ in blocklab.studies.catalogue; importing it registers it.
             return [Measurement("C000-01", "~50% (chance)", seed_values(results, "plain-10", "test_acc"),
                                 unit="%", rule=around(50, 5))]
 
-        claim_figures = {"C000-01": ("45_skip_connections_training.png",)}   # optional: a claim's card shows these
+        claim_figures = {"C000-01": ("45_skip_*.png",)}   # optional: the figures (names or globs) its card shows
         figure_captions = {"45_skip_connections_training.png": "Validation accuracy per step, plain vs residual"}
 
         def viewers(self, results):        # optional, for a study whose run_cell saves its model with model.save:
@@ -146,7 +146,8 @@ class Study:
     claims: ClassVar[tuple[str, ...]] = ()
     group: ClassVar[str] = ""
     question: ClassVar[str] = ""  # for the report, one paragraph: what the study asks (default: its docstring's first)
-    claim_figures: ClassVar[Mapping[str, tuple[str, ...]]] = {}  # claim ID -> the figures that show it, for its card
+    # claim ID -> the figures that show it on its card: file names, or globs for names that depend on the config
+    claim_figures: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     figure_captions: ClassVar[Mapping[str, str]] = {}  # figure file name -> what it plots (seeds and bands are added)
     Config: ClassVar[type]
     quick: ClassVar[Mapping[str, Any]] = {}
@@ -193,6 +194,10 @@ def register(cls: type[Study]) -> type[Study]:
     unknown = [c for c in cls.claims if c not in claim_ids()]
     if unknown:
         raise TypeError(f"{cls.__name__}.claims names IDs that are not in report/claims.md: {unknown}")
+    stray = [c for c in cls.claim_figures if c not in cls.claims]
+    if stray:
+        raise TypeError(f"{cls.__name__}.claim_figures names claims the study does not measure: {stray}; its "
+                        f"claims: {', '.join(cls.claims) or 'none'}")
     build_config(cls, quick=True)  # a typo in `quick` fails at import, not at the first --quick run
     STUDIES[name] = cls
     return cls

@@ -81,6 +81,7 @@ class PaperSpec(Study):
     name = "paper-spec"
     description = "003: parameter counts of the paper's base model and the classifier variant, by component"
     claims = ("C003-01", "C003-06")
+    claim_figures = {"C003-01": ("paper_spec_parameters.png",), "C003-06": ("paper_spec_parameters.png",)}
     Config = PaperSpecConfig
     quick = {}
 

@@ -65,6 +65,8 @@ class AblationMatrix(Study):
     name = "ablation-matrix"
     description = "51: first==last with every on/off combination of skip, norm, attention and positions"
     claims = ("C000-13", "C000-14", "C000-15")
+    claim_figures = {"C000-13": ("51_ablation_comparison.png", "51_ablation_matrix.png"),
+                     "C000-14": ("51_ablation_comparison.png",), "C000-15": ("51_ablation_interactions.png",)}
     group = "building-blocks"
     Config = AblationConfig
     quick = {"train.steps": 50, "n_train": 1000, "n_test": 200}

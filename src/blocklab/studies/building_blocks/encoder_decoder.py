@@ -128,6 +128,8 @@ class EncoderDecoder(Study):
     name = "encoder-decoder"
     description = "48: autoencoder bottleneck sweep, U-Net skip, failure modes and a seq2seq reverse task"
     claims = ("C000-08", "C000-09")
+    claim_figures = {"C000-08": ("48_encoder_decoder_bottleneck.png", "48_encoder_decoder_training.png"),
+                     "C000-09": ("48_encoder_decoder_unet.png",)}
     group = "building-blocks"
     Config = EncoderDecoderConfig
     quick = {"train.steps": 100, "train.eval_every": 50, "n_train": 1000, "n_test": 300,

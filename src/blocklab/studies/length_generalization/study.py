@@ -56,6 +56,7 @@ class LengthGeneralization(Study):
     name = "length-generalization"
     description = "issue 17: a leaderboard of positional encodings past the training length on three tasks"
     claims = ("C002-05", "C002-06", "C000-11")
+    claim_figures = {c: ("length_generalization.png",) for c in claims}  # one figure: accuracy by test length
     Config = LengthConfig
     # --quick: one encoding per task, shorter training, 3-digit addition (tested at 3 and 5 digits);
     # under 3 CPU minutes for its 3 seeds

@@ -115,6 +115,10 @@ class Attention(Study):
     name = "attention"
     description = "47: attention learns to focus on copy-first; sqrt(d) scaling, temperature, heads, memory"
     claims = ("C000-06", "C000-07", "C000-16", "C003-05")
+    claim_figures = {"C000-06": ("47_attention_learned.png",),
+                     "C000-07": ("47_attention_learned.png", "47_attention_patterns.png"),
+                     "C000-16": ("47_attention_failures.png",),
+                     "C003-05": ("47_attention_scaling.png", "47_attention_failures.png")}
     group = "building-blocks"
     Config = AttentionConfig
     quick = {"train.steps": 150, "train.eval_every": 25, "train.lr": 3e-3, "n_train": 1000, "n_test": 1000,

@@ -127,6 +127,8 @@ class PositionalEncoding(Study):
     name = "positional-encoding"
     description = "49: first-vs-last with and without positions; sinusoidal, learned, ALiBi, RoPE; length 100 to 1000"
     claims = ("C000-10", "C000-11", "C000-16", "C003-04")
+    claim_figures = {"C000-10": ("49_positional_task.png",), "C000-11": ("49_positional_comparison.png",),
+                     "C000-16": ("49_pe_failures.png",), "C003-04": ("49_pe_failures.png",)}
     group = "building-blocks"
     Config = PositionalConfig
     quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_val": 100, "n_test": 200,

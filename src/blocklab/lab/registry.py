@@ -32,6 +32,7 @@ in blocklab.studies.catalogue; importing it registers it.
         group = "building-blocks"          # optional: `blocklab run building-blocks` runs it too
         Config = SkipConfig
         quick = {"train.steps": 200}       # --quick: these overrides of the defaults
+        seeds = 10                         # optional: seeds at full fidelity (default 5; --quick runs 3)
 
         def cells(self, cfg):              # the conditions; names become folder names
             return [Cell(f"{kind}-{d}", {"residual": kind == "residual", "depth": d})
@@ -91,6 +92,9 @@ Rules of the game:
   trainer's TrainConfig (`train`, or one per kind of model) and a dotted key reaches it
   (`--set train.lr=3e-3`, `--set train.checkpoint_every=100`); the runner sets its seed and
   device for each pair. `blocklab show STUDY` lists every key.
+- `seeds` is the study's default seed count at full fidelity: 5 (what a claim needs before its verdict
+  stops being provisional) unless the study sets more; 10 where one seed of the full grid costs a few
+  CPU minutes. `--seeds N` overrides it and `--quick` runs QUICK_SEEDS (3).
 - Name the study in blocklab/studies/catalogue.py too, in source-document order: `blocklab list`
   reads it there without importing any study, `run all` follows its order, and a test checks
   that the two agree.
@@ -108,6 +112,7 @@ from typing import Any, Callable, ClassVar, Mapping
 from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
+from ..report.verdicts import MIN_SEEDS
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -150,6 +155,7 @@ class Study:
     figure_captions: ClassVar[Mapping[str, str]] = {}  # figure file name -> what it plots (seeds and bands are added)
     Config: ClassVar[type]
     quick: ClassVar[Mapping[str, Any]] = {}
+    seeds: ClassVar[int] = MIN_SEEDS  # `blocklab run` without --seeds runs seeds 0..seeds-1 (QUICK_SEEDS with --quick)
 
     def cells(self, cfg: Any) -> list[Cell]:
         raise NotImplementedError
@@ -193,6 +199,8 @@ def register(cls: type[Study]) -> type[Study]:
     unknown = [c for c in cls.claims if c not in claim_ids()]
     if unknown:
         raise TypeError(f"{cls.__name__}.claims names IDs that are not in report/claims.md: {unknown}")
+    if not isinstance(cls.seeds, int) or isinstance(cls.seeds, bool) or cls.seeds < 1:
+        raise TypeError(f"{cls.__name__}.seeds={cls.seeds!r}: the default seed count must be a positive integer")
     build_config(cls, quick=True)  # a typo in `quick` fails at import, not at the first --quick run
     STUDIES[name] = cls
     return cls
@@ -238,4 +246,11 @@ def build_config(study: type[Study] | Study, quick: bool = False, overrides: Map
     return build(study.Config, overrides, quick=study.quick if quick else None, owner=study.name)
 
 
+def default_seeds(study: type[Study] | Study, quick: bool) -> int:
+    """How many seeds `blocklab run` gives a study when --seeds is not given: its own `seeds` at full fidelity,
+    QUICK_SEEDS with --quick (a fast look, whose verdicts are provisional whatever the seeds)."""
+    return QUICK_SEEDS if quick else study.seeds
+
+
+QUICK_SEEDS = 3
 RUNNER_SET = ("seed", "device")  # the trainer settings the runner gives each (cell, seed) pair

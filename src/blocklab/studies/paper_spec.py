@@ -83,6 +83,7 @@ class PaperSpec(Study):
     claims = ("C003-01", "C003-06")
     Config = PaperSpecConfig
     quick = {}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg: PaperSpecConfig) -> list[Cell]:
         return [Cell("paper-base", {"preset": "paper-base", "vocab": cfg.base_vocab}),

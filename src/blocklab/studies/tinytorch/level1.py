@@ -66,6 +66,7 @@ class TinyTorchLevel1(Study):
     claims = ("C004-01", "C004-03", "C004-05")
     Config = Level1Config
     quick = {"train.steps": 1000, "bench_repeats": 10}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         return [Cell("level1", {})]

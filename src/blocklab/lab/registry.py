@@ -62,6 +62,9 @@ in blocklab.studies.catalogue; importing it registers it.
         def viewers(self, results):        # optional, for a study whose run_cell saves its model with model.save:
             return [Viewer("residual-10", VOCAB, ("a b c",))]   # how the report's attention viewer runs it
 
+        def finding(self, results):        # optional: the README's one line (default: the claims' verdicts)
+            return f"plain-10 learns {mean(seed_values(results, 'plain-10', 'test_acc')):.1f}%"
+
         def tables(self, results):         # optional: more tables for the study's report page
             rows = [[c["name"], *seed_values(results, c["name"], "test_acc")] for c in results["cells"]]
             return [Table("Test accuracy by seed", ["cell", *(f"seed {s}" for s in results["seeds"])], rows)]
@@ -112,6 +115,7 @@ from typing import Any, Callable, ClassVar, Mapping
 from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
+from ..report.findings import default_finding
 from ..report.verdicts import MIN_SEEDS
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
 
@@ -171,6 +175,11 @@ class Study:
 
     def tables(self, results: dict) -> list:
         return []
+
+    def finding(self, results: dict) -> str:
+        """The study's finding in one line, from `results` only, for the README's studies table (`blocklab readme`):
+        by default each claim's verdict with its measured value (report.findings.default_finding)."""
+        return default_finding(results)
 
     def viewers(self, results: dict) -> list:
         """How the report's attention viewer runs the models this study saves (report.viewer.Viewer, one per cell

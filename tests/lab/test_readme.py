@@ -53,3 +53,6 @@ def test_a_readme_without_the_markers_is_refused_in_one_line(tiny, capsys, tmp_p
     assert readme.read_text() == "# blocklab\n"
     code, _, err = run_cli(capsys, "readme", str(tmp_path), "--file", str(tmp_path / "nothing.md"))
     assert code == 2 and "nothing.md" in err
+    (tmp_path / "binary.md").write_bytes(b"\xff\xfe" + findings.BEGIN.encode())
+    code, _, err = run_cli(capsys, "readme", str(tmp_path), "--file", str(tmp_path / "binary.md"))
+    assert code == 2 and "binary.md is not UTF-8 text" in err and len(err.strip().splitlines()) == 1

@@ -46,7 +46,10 @@ def update_readme(folder: str | Path, readme: str | Path, check: bool = False) -
     readme = Path(readme)
     if not readme.is_file():
         raise BlocklabError(f"{readme}: no such file; name the README whose results block to write")
-    text = readme.read_text(encoding="utf-8")
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise BlocklabError(f"{readme} is not UTF-8 text ({e.reason} at byte {e.start}); name the README") from None
     new = findings.replace_block(text, readme_block(folder, readme.parent), str(readme))
     if new != text and not check:
         atomic_write_text(readme, new)

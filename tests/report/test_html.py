@@ -12,7 +12,7 @@ import pytest
 from blocklab.lab.report import build_report
 from blocklab.report import evidence, markup
 from blocklab.report.claims import load_claims
-from lab.tiny_study import FIGURES, run_cli
+from lab.tiny_study import FIGURES, register_tiny, run_cli
 from report.cards import card_figures
 
 
@@ -128,7 +128,21 @@ def test_each_study_page_shows_all_its_figures(runs):
         assert all((site / i).stat().st_size > 1000 for i in images)
 
 
-def test_a_missing_figure_is_reported_with_the_fix(runs):
+def test_a_clone_without_figures_gets_them_drawn_from_results_json(runs, monkeypatch):
+    """The repository's results/ holds results.json alone: the report draws every figure the run lists, from
+    results.json, and leaves results.json as it was (git tracks it)."""
+    register_tiny(monkeypatch, draw=True)
+    stored = (runs / "tiny" / "results.json").read_bytes()
+    shutil.rmtree(runs / "tiny" / "figures")
+    site = build_report(runs).parent
+    images = Page(site / "study-tiny.html").images
+    assert sorted(Path(i).name for i in images) == sorted(FIGURES)
+    assert all((site / i).stat().st_size > 1000 for i in images)
+    assert sorted(p.name for p in (runs / "tiny" / "figures").iterdir()) == sorted(FIGURES)
+    assert (runs / "tiny" / "results.json").read_bytes() == stored
+
+
+def test_a_missing_figure_of_an_unregistered_study_is_reported_with_the_fix(runs):
     (runs / "tiny" / "figures" / FIGURES[0]).unlink()
     site = build_report(runs, out=runs.parent / "elsewhere").parent
     assert site == runs.parent / "elsewhere"

@@ -32,6 +32,7 @@ in blocklab.studies.catalogue; importing it registers it.
         group = "building-blocks"          # optional: `blocklab run building-blocks` runs it too
         Config = SkipConfig
         quick = {"train.steps": 200}       # --quick: these overrides of the defaults
+        seeds = 10                         # optional: seeds at full fidelity (default 5; --quick runs 3)
 
         def cells(self, cfg):              # the conditions; names become folder names
             return [Cell(f"{kind}-{d}", {"residual": kind == "residual", "depth": d})
@@ -60,6 +61,9 @@ in blocklab.studies.catalogue; importing it registers it.
 
         def viewers(self, results):        # optional, for a study whose run_cell saves its model with model.save:
             return [Viewer("residual-10", VOCAB, ("a b c",))]   # how the report's attention viewer runs it
+
+        def finding(self, results):        # optional: the README's one line (default: the claims' verdicts)
+            return f"plain-10 learns {mean(seed_values(results, 'plain-10', 'test_acc')):.1f}%"
 
         def tables(self, results):         # optional: more tables for the study's report page
             rows = [[c["name"], *seed_values(results, c["name"], "test_acc")] for c in results["cells"]]
@@ -91,6 +95,9 @@ Rules of the game:
   trainer's TrainConfig (`train`, or one per kind of model) and a dotted key reaches it
   (`--set train.lr=3e-3`, `--set train.checkpoint_every=100`); the runner sets its seed and
   device for each pair. `blocklab show STUDY` lists every key.
+- `seeds` is the study's default seed count at full fidelity: 5 (what a claim needs before its verdict
+  stops being provisional) unless the study sets more; 10 where one seed of the full grid costs a few
+  CPU minutes. `--seeds N` overrides it and `--quick` runs QUICK_SEEDS (3).
 - Name the study in blocklab/studies/catalogue.py too, in source-document order: `blocklab list`
   reads it there without importing any study, `run all` follows its order, and a test checks
   that the two agree.
@@ -108,6 +115,8 @@ from typing import Any, Callable, ClassVar, Mapping
 from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
+from ..report.findings import default_finding
+from ..report.verdicts import MIN_SEEDS
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -151,6 +160,7 @@ class Study:
     figure_captions: ClassVar[Mapping[str, str]] = {}  # figure file name -> what it plots (seeds and bands are added)
     Config: ClassVar[type]
     quick: ClassVar[Mapping[str, Any]] = {}
+    seeds: ClassVar[int] = MIN_SEEDS  # `blocklab run` without --seeds runs seeds 0..seeds-1 (QUICK_SEEDS with --quick)
 
     def cells(self, cfg: Any) -> list[Cell]:
         raise NotImplementedError
@@ -166,6 +176,11 @@ class Study:
 
     def tables(self, results: dict) -> list:
         return []
+
+    def finding(self, results: dict) -> str:
+        """The study's finding in one line, from `results` only, for the README's studies table (`blocklab readme`):
+        by default each claim's verdict with its measured value (report.findings.default_finding)."""
+        return default_finding(results)
 
     def viewers(self, results: dict) -> list:
         """How the report's attention viewer runs the models this study saves (report.viewer.Viewer, one per cell
@@ -198,6 +213,8 @@ def register(cls: type[Study]) -> type[Study]:
     if stray:
         raise TypeError(f"{cls.__name__}.claim_figures names claims the study does not measure: {stray}; its "
                         f"claims: {', '.join(cls.claims) or 'none'}")
+    if not isinstance(cls.seeds, int) or isinstance(cls.seeds, bool) or cls.seeds < 1:
+        raise TypeError(f"{cls.__name__}.seeds={cls.seeds!r}: the default seed count must be a positive integer")
     build_config(cls, quick=True)  # a typo in `quick` fails at import, not at the first --quick run
     STUDIES[name] = cls
     return cls
@@ -243,4 +260,11 @@ def build_config(study: type[Study] | Study, quick: bool = False, overrides: Map
     return build(study.Config, overrides, quick=study.quick if quick else None, owner=study.name)
 
 
+def default_seeds(study: type[Study] | Study, quick: bool) -> int:
+    """How many seeds `blocklab run` gives a study when --seeds is not given: its own `seeds` at full fidelity,
+    QUICK_SEEDS with --quick (a fast look, whose verdicts are provisional whatever the seeds)."""
+    return QUICK_SEEDS if quick else study.seeds
+
+
+QUICK_SEEDS = 3
 RUNNER_SET = ("seed", "device")  # the trainer settings the runner gives each (cell, seed) pair

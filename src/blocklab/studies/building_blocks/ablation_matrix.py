@@ -70,6 +70,7 @@ class AblationMatrix(Study):
     group = "building-blocks"
     Config = AblationConfig
     quick = {"train.steps": 50, "n_train": 1000, "n_test": 200}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         subsets = [s for k in range(len(NAMES) + 1) for s in itertools.combinations(NAMES, k)]

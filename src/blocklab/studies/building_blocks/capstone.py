@@ -61,6 +61,7 @@ class Capstone(Study):
     group = "building-blocks"
     Config = CapstoneConfig
     quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_test": 200, "n_val": 100}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         return [Cell(name, {"removed": list(removed)}) for name, removed in ABLATIONS.items()]

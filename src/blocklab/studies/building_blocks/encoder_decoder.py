@@ -134,6 +134,7 @@ class EncoderDecoder(Study):
     Config = EncoderDecoderConfig
     quick = {"train.steps": 100, "train.eval_every": 50, "n_train": 1000, "n_test": 300,
              "seq2seq_train.steps": 80, "seq2seq_train.eval_every": 8}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         k = cfg.unet_bottleneck

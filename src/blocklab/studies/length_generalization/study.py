@@ -67,6 +67,7 @@ class LengthGeneralization(Study):
              "addition_train_digits": 3, "addition_test_digits": [3, 5], "addition_offset_max": 2,
              "n_eval_addition": 50, "addition_train.steps": 800, "addition_train.warmup_steps": 40,
              "addition_train.eval_every": 250}
+    seeds = 10  # its grid was cut to fit 10 seeds (docs/studies/length-generalization.md)
 
     def cells(self, cfg: LengthConfig) -> list[Cell]:
         by_task = {"sortedness": cfg.sortedness_encodings, "first-vs-last": cfg.retrieval_encodings,

@@ -68,6 +68,7 @@ class TinyTorchLevel1(Study):
                      "C004-03": ("004_level1_speed.png",), "C004-05": ("004_level1_training.png",)}
     Config = Level1Config
     quick = {"train.steps": 1000, "bench_repeats": 10}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         return [Cell("level1", {})]

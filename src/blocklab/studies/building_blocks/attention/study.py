@@ -123,6 +123,7 @@ class Attention(Study):
     Config = AttentionConfig
     quick = {"train.steps": 150, "train.eval_every": 25, "train.lr": 3e-3, "n_train": 1000, "n_test": 1000,
              "seq_lens": (128, 256, 512, 1024), "seq2seq_train.steps": 100, "seq2seq_train.eval_every": 10}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         return ([Cell("copy", {"model": {}}), Cell("copy-noscale", {"model": {"attn_scale": False}})]

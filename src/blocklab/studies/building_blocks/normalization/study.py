@@ -103,6 +103,7 @@ class Normalization(Study):
     group = "building-blocks"
     Config = NormConfig
     quick = {"train.steps": 40, "train.log_every": 4, "batch_sizes": (4, 128), "n_layers": 2}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         names: dict[str, dict] = {}

@@ -134,6 +134,7 @@ class PositionalEncoding(Study):
     quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_val": 100, "n_test": 200,
              "extrap_length": 20, "extrap_test_lengths": (40, 100, 200), "extrap_train.steps": 30,
              "extrap_train.eval_every": 30, "extrap_n_test": 20}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         cells = [Cell(f"task-{pe}", {"kind": "task", "pos_encoding": pe}) for pe in TASK_PES]

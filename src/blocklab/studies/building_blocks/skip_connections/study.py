@@ -92,6 +92,7 @@ class SkipConnections(Study):
     group = "building-blocks"
     Config = SkipConfig
     quick = {"train.steps": 250, "depths": (10,), "probe_depths": (10, 50)}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         cells = [Cell(f"{kind}-{d}-{init}", {"kind": kind, "layers": d, "init": init, "scale": 1.0})

@@ -12,6 +12,7 @@ import pytest
 from blocklab.lab.report import build_report
 from blocklab.report import evidence, markup
 from blocklab.report.claims import load_claims
+from blocklab.report.gallery import Caption
 from lab.tiny_study import FIGURES, register_tiny, run_cli
 from report.cards import card_figures
 
@@ -110,11 +111,14 @@ def test_a_study_page_is_an_article_with_a_card_per_claim(runs, tiny):
 def test_each_claims_card_shows_its_figures_by_name_or_glob(runs, tiny, monkeypatch):
     monkeypatch.setattr(tiny, "claim_figures", {"C000-01": ("tiny_c*.png", "tiny_heatmap.png", "tiny_none*.png"),
                                                 "C000-08": ("tiny_bars.png", "tiny_curves.png")})
-    monkeypatch.setattr(tiny, "figure_captions", {"tiny_b*.png": "Final error per learning rate"})  # a glob, too
+    monkeypatch.setattr(tiny, "figure_captions", {"tiny_b*.png": "Final error per learning rate",  # a glob, too
+                                                  "tiny_heatmap.png": Caption("One run's errors", seeds="first")})
     site = build_report(runs).parent
     ledger = Page(site / "ledger.html")
     assert card_figures(site, "study-tiny.html#C000-01") == ["tiny_curves.png", "tiny_heatmap.png"]
-    assert "<figcaption>Final error per learning rate. Mean over 2 seeds;" in (site / "study-tiny.html").read_text()
+    html = (site / "study-tiny.html").read_text()
+    assert "<figcaption>Final error per learning rate. Mean over 2 seeds; bands" in html
+    assert "<figcaption>One run&#x27;s errors. Seed 0 of the run&#x27;s 2 seeds; no band.</figcaption>" in html
     assert card_figures(site, "study-tiny.html#C000-08") == ["tiny_bars.png", "tiny_curves.png"]
     assert {"study-tiny.html#C000-01", "study-tiny.html#C000-08"} <= set(ledger.links)
     assert "More figures" not in Page(site / "study-tiny.html").all_text()  # every figure is on a card

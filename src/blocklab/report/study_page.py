@@ -29,17 +29,16 @@ class StudyNotes:
     question: str = ""  # one paragraph: what the study asks
     tables: list[Table] = field(default_factory=list)  # the study's own tables (Study.tables)
     claim_figures: Mapping[str, Sequence[str]] = field(default_factory=dict)  # claim ID -> figure names or globs
-    captions: Mapping[str, str] = field(default_factory=dict)  # figure file name -> what it plots
+    captions: Mapping[str, str | gallery.Caption] = field(default_factory=dict)  # figure name or glob -> caption
     viewers: Sequence[Viewer] = ()  # how to run the cells' saved models, preferred first (Study.viewers)
 
 
 def study_page(name: str, path: Path, r: dict, out: Path, notes: StudyNotes, ledger: Mapping[str, dict]) -> str:
     """The page `name` for the run whose results.json is `path`; `ledger` maps claim IDs to ledger entries."""
     srcs = gallery.copy_figures(name, path.parent / "figures", r["figures"], out)
-    seeds = len(r["seeds"])
 
     def figures(names: Sequence[str]) -> str:
-        return gallery.grid([gallery.figure(n, srcs[n], gallery.caption(n, seeds, notes.captions), path.parent)
+        return gallery.grid([gallery.figure(n, srcs[n], gallery.caption(n, r["seeds"], notes.captions), path.parent)
                              for n in names if n in srcs])
 
     claim_ids = list(dict.fromkeys(m["claim_id"] for m in r["measurements"]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from blocklab.lab.report import build_report
+from blocklab.lab.runner import run_study
 from blocklab.report import evidence, markup
-from blocklab.report.claims import load_claims
+from blocklab.report.claims import load_claims, unmeasured
 from blocklab.report.gallery import Caption
 from lab.tiny_study import FIGURES, register_tiny, run_cli
 from report.cards import card_figures
@@ -90,6 +92,33 @@ def test_an_unmeasured_claim_is_one_line_with_the_command_that_measures_it(runs)
     row = " ".join(ledger.rows["C000-03"])  # measured by the normalization study, which has not run here
     assert "not yet measured" in row and "blocklab run normalization" in row
     assert ledger.row_attrs["C000-03"]["class"] == "unmeasured"
+
+
+def test_a_claim_a_run_of_some_parts_did_not_measure_is_one_line_with_the_command_that_would(tiny, tmp_path,
+                                                                                            monkeypatch):
+    """The cells C000-01 reads (lr=0.5) did not run: its card and its ledger row say so in one line, with the
+    command, and hold no table of empty rows; C000-08, whose cells ran, keeps its evidence."""
+    every_cell = tiny.cells
+    monkeypatch.setattr(tiny, "cells", lambda self, cfg: [c for c in every_cell(self, cfg) if c.name != "lr=0.5"])
+    run_study("tiny", seeds=2, quick=True, out=tmp_path / "runs" / "tiny")
+    site = build_report(tmp_path / "runs").parent
+    html = (site / "study-tiny.html").read_text(encoding="utf-8")
+    unmeasured, measured = (re.search(rf"<section class='card[^']*' id='{c}'>(.*?)</section>", html, re.S).group(1)
+                            for c in ("C000-01", "C000-08"))
+    assert "This run did not measure C000-01; <code>blocklab run tiny</code> would." in unmeasured
+    assert "not yet measured" in unmeasured and "<table" not in unmeasured and "no finite value" not in unmeasured
+    assert "<table class=evidence" in measured and "lr 0.1" in measured
+    ledger = Page(site / "ledger.html")  # the ledger has no value for C000-01 either: one line, the command
+    assert ledger.row_attrs["C000-01"]["class"] == "unmeasured" and "blocklab run tiny" in ledger.rows["C000-01"]
+
+
+@pytest.mark.parametrize("values, rule, expected", [
+    ([], "confirmed if ...", True),  # its cells did not run
+    ([math.nan, math.nan], "confirmed if ...", False),  # every seed diverged: measured, with no finite value
+    ([], "", False),  # ill-posed: nothing to measure
+])
+def test_a_claim_is_unmeasured_when_no_part_that_could_have_a_value_has_one(values, rule, expected):
+    assert unmeasured([{"values": values, "rule": rule}, {"values": [], "rule": ""}]) is expected
 
 
 def test_a_study_page_is_an_article_with_a_card_per_claim(runs, tiny):

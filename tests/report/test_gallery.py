@@ -15,6 +15,8 @@ from blocklab.report.gallery import BANDS, Caption, caption
     (Caption("Heads on one input", seeds="first"), [3, 4, 5], "Heads on one input. Seed 3 of the run's 3 seeds; "
                                                               "no band."),
     (Caption("Every run", seeds="each"), [0], "Every run. Each of the run's 1 seed drawn on its own; no band."),
+    (Caption("Every run, and bars over them pooled", seeds="each", bands=True), [0, 1],
+     f"Every run, and bars over them pooled. Each of the run's 2 seeds drawn on its own; {BANDS}."),
     (Caption("Pattern (one seed) and bars (all seeds)", seeds="mixed"), [1, 2],
      f"Pattern (one seed) and bars (all seeds). Panels of one seed: seed 1 of the run's 2 seeds; the others: mean "
      f"over 2 seeds; {BANDS}."),
@@ -32,6 +34,7 @@ def test_a_glob_key_captions_names_it_matches_and_an_uncaptioned_figure_gets_its
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"seeds": "first", "bands": True}, "Caption.bands=True is not valid with seeds='first'"),
+    ({"seeds": "none", "bands": True}, "Caption.bands=True is not valid with seeds='none'"),
     ({"seeds": "median"}, "Caption.seeds='median' is not valid"),
 ])
 def test_a_caption_that_cannot_be_true_is_refused(kwargs, words):

@@ -27,10 +27,11 @@ class Caption(Config):
     Caption with the default seeds="mean").
 
     seeds: "mean", the mean over the run's seeds; "first", the run's lowest seed alone (a model's internals:
-    heads and neurons do not line up across seeds); "each", every seed drawn on its own; "mixed", some panels
-    one seed (the text says which), the rest the mean; "none", nothing that depends on the seed (a diagram,
-    parameter counts). bands: whether the figure draws 95% bands or error bars around its means; only a mean
-    has them, so None (the default) means yes for "mean" and "mixed", no otherwise.
+    heads and neurons do not line up across seeds); "each", every seed drawn on its own (with bands: beside
+    means of them, such as bars over the runs pooled); "mixed", some panels one seed (the text says which), the
+    rest the mean; "none", nothing that depends on the seed (a diagram, parameter counts). bands: whether the
+    figure draws 95% bands or error bars around means; None (the default) is yes for "mean" and "mixed", no
+    otherwise, and "first" and "none" draw no mean to have them.
     """
 
     text: str
@@ -41,9 +42,9 @@ class Caption(Config):
         super().validate()
         if self.bands is None:
             object.__setattr__(self, "bands", self.seeds in ("mean", "mixed"))  # frozen: set once, when built
-        if self.bands and self.seeds not in ("mean", "mixed"):
+        if self.bands and self.seeds in ("first", "none"):
             raise ConfigError(f"Caption.bands=True is not valid with seeds={self.seeds!r}; bands are drawn only "
-                              "around a mean: set bands=False, or seeds='mean' or 'mixed'")
+                              "around a mean: set bands=False, or seeds='mean', 'each' or 'mixed'")
 
     def suffix(self, seeds: Sequence[int]) -> str:
         """What the figure shows of the run's seeds, as a sentence ('' for a figure that does not depend on them)."""
@@ -51,7 +52,7 @@ class Caption(Config):
         first = min(seeds, default=0)
         mean = f"mean over {n}" + (f"; {BANDS}" if self.bands else "")
         return {"mean": f"M{mean[1:]}.", "first": f"Seed {first} of the run's {n}; no band.",
-                "each": f"Each of the run's {n} drawn on its own; no band.",
+                "each": f"Each of the run's {n} drawn on its own" + (f"; {BANDS}." if self.bands else "; no band."),
                 "mixed": f"Panels of one seed: seed {first} of the run's {n}; the others: {mean}.",
                 "none": ""}[self.seeds]
 

@@ -27,9 +27,10 @@ CAPTIONS = {
     "td_sweep_batch.png": "Validation accuracy against examples seen, with the batch size changed",
     "td_sweep_size.png": "Test accuracy by training-set size, the seed's recipe otherwise",
     "td_ablations.png": "Test accuracy with one component of the seed's model removed",
-    "td_headline.png": "The headline recipe: validation accuracy against training CPU seconds, one line for each "
-                       "run (every seed of every repeat; blue: seed split, orange: disjoint), and test accuracy, CPU "
-                       "seconds and seconds to 95% and 99% pooled over its runs",
+    "td_headline.png": Caption("The headline recipe: validation accuracy against training CPU seconds, one line "
+                               "for each run (every seed of every repeat; blue: seed split, orange: disjoint), and "
+                               "the means of test accuracy, CPU seconds and seconds to 95% and 99% over all its runs "
+                               "pooled", seeds="each", bands=True),
     "td_splits.png": "Test accuracy of each cell on the seed split (test inputs mostly seen in training) and on "
                      "the disjoint split (never seen)",
     "training_dynamics_gen_unseen_inputs.png": "Test accuracy by what training saw: seen and new orderings, new "

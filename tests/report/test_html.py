@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from blocklab.lab.report import build_report
+from blocklab.lab.runner import run_study
 from blocklab.report import evidence, markup
-from blocklab.report.claims import load_claims
+from blocklab.report.claims import load_claims, unmeasured
+from blocklab.report.gallery import Caption
 from lab.tiny_study import FIGURES, register_tiny, run_cli
 from report.cards import card_figures
 
@@ -91,6 +94,33 @@ def test_an_unmeasured_claim_is_one_line_with_the_command_that_measures_it(runs)
     assert ledger.row_attrs["C000-03"]["class"] == "unmeasured"
 
 
+def test_a_claim_a_run_of_some_parts_did_not_measure_is_one_line_with_the_command_that_would(tiny, tmp_path,
+                                                                                            monkeypatch):
+    """The cells C000-01 reads (lr=0.5) did not run: its card and its ledger row say so in one line, with the
+    command, and hold no table of empty rows; C000-08, whose cells ran, keeps its evidence."""
+    every_cell = tiny.cells
+    monkeypatch.setattr(tiny, "cells", lambda self, cfg: [c for c in every_cell(self, cfg) if c.name != "lr=0.5"])
+    run_study("tiny", seeds=2, quick=True, out=tmp_path / "runs" / "tiny")
+    site = build_report(tmp_path / "runs").parent
+    html = (site / "study-tiny.html").read_text(encoding="utf-8")
+    unmeasured, measured = (re.search(rf"<section class='card[^']*' id='{c}'>(.*?)</section>", html, re.S).group(1)
+                            for c in ("C000-01", "C000-08"))
+    assert "This run did not measure C000-01; <code>blocklab run tiny</code> would." in unmeasured
+    assert "not yet measured" in unmeasured and "<table" not in unmeasured and "no finite value" not in unmeasured
+    assert "<table class=evidence" in measured and "lr 0.1" in measured
+    ledger = Page(site / "ledger.html")  # the ledger has no value for C000-01 either: one line, the command
+    assert ledger.row_attrs["C000-01"]["class"] == "unmeasured" and "blocklab run tiny" in ledger.rows["C000-01"]
+
+
+@pytest.mark.parametrize("values, rule, expected", [
+    ([], "confirmed if ...", True),  # its cells did not run
+    ([math.nan, math.nan], "confirmed if ...", False),  # every seed diverged: measured, with no finite value
+    ([], "", False),  # ill-posed: nothing to measure
+])
+def test_a_claim_is_unmeasured_when_no_part_that_could_have_a_value_has_one(values, rule, expected):
+    assert unmeasured([{"values": values, "rule": rule}, {"values": [], "rule": ""}]) is expected
+
+
 def test_a_study_page_is_an_article_with_a_card_per_claim(runs, tiny):
     site = build_report(runs).parent
     page = Page(site / "study-tiny.html")
@@ -110,11 +140,14 @@ def test_a_study_page_is_an_article_with_a_card_per_claim(runs, tiny):
 def test_each_claims_card_shows_its_figures_by_name_or_glob(runs, tiny, monkeypatch):
     monkeypatch.setattr(tiny, "claim_figures", {"C000-01": ("tiny_c*.png", "tiny_heatmap.png", "tiny_none*.png"),
                                                 "C000-08": ("tiny_bars.png", "tiny_curves.png")})
-    monkeypatch.setattr(tiny, "figure_captions", {"tiny_b*.png": "Final error per learning rate"})  # a glob, too
+    monkeypatch.setattr(tiny, "figure_captions", {"tiny_b*.png": "Final error per learning rate",  # a glob, too
+                                                  "tiny_heatmap.png": Caption("One run's errors", seeds="first")})
     site = build_report(runs).parent
     ledger = Page(site / "ledger.html")
     assert card_figures(site, "study-tiny.html#C000-01") == ["tiny_curves.png", "tiny_heatmap.png"]
-    assert "<figcaption>Final error per learning rate. Mean over 2 seeds;" in (site / "study-tiny.html").read_text()
+    html = (site / "study-tiny.html").read_text()
+    assert "<figcaption>Final error per learning rate. Mean over 2 seeds; bands" in html
+    assert "<figcaption>One run&#x27;s errors. Seed 0 of the run&#x27;s 2 seeds; no band.</figcaption>" in html
     assert card_figures(site, "study-tiny.html#C000-08") == ["tiny_bars.png", "tiny_curves.png"]
     assert {"study-tiny.html#C000-01", "study-tiny.html#C000-08"} <= set(ledger.links)
     assert "More figures" not in Page(site / "study-tiny.html").all_text()  # every figure is on a card

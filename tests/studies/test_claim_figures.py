@@ -1,7 +1,8 @@
 """Every claim a study measures names the figure that shows its evidence (Study.claim_figures), so its card on the
-report's study page shows it. Checked without training: against the figure names the study's code writes (every
-'.png' name in its source, an f-string's fields as '*'). That the run draws them is checked on every study's
-tiny run (isolated.check_claim_figures, called by run_isolated)."""
+report's study page shows it, and every figure a study draws has a written caption (Study.figure_captions). Checked
+without training: against the figure names the study's code writes (every '.png' name in its source, an f-string's
+fields as '*'). That the run draws them is checked on every study's tiny run (isolated.check_claim_figures, called
+by run_isolated)."""
 from __future__ import annotations
 
 import ast
@@ -26,7 +27,9 @@ def written_names(study: type[registry.Study]) -> frozenset[str]:
     source = Path(inspect.getfile(sys.modules[study.__module__]))
     files = sorted(source.parent.rglob("*.py")) if source.name == "study.py" else [source]
     names = set()
-    for node in (n for f in files for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))):
+    nodes = [n for f in files for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))]
+    pieces = {id(v) for n in nodes if isinstance(n, ast.JoinedStr) for v in n.values}  # an f-string's '.png' tail
+    for node in (n for n in nodes if id(n) not in pieces):
         if isinstance(node, ast.JoinedStr):
             name = "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -42,6 +45,7 @@ def test_written_names_reads_literals_and_f_strings():
     names = written_names(STUDIES["training-dynamics"])
     assert {"td_loss_accuracy.png", "td_attention_epoch*.png", "td_sweep_*.png", "td_ablations.png"} <= names
     assert "45_skip_failures.png" not in names  # another study's figure
+    assert ".png" not in names  # the literal tail of f"td_attention_epoch{e}.png" is no name of its own
     assert written_names(STUDIES["capstone"]) == {"50_transformer_ablation.png", "50_transformer_training.png",
                                                    "50_transformer_architecture.png"}  # its module, not its package
 
@@ -62,3 +66,13 @@ def test_every_caption_is_for_a_figure_the_study_draws(name):
     written = written_names(STUDIES[name])
     unknown = [k for k in STUDIES[name].figure_captions if not any(fnmatchcase(k, w) for w in written)]
     assert not unknown, f"{name}.figure_captions names figures its code never writes: {unknown}"
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_every_figure_a_study_draws_has_a_written_caption(name):
+    """A name its code writes matches a caption's key (a glob key covers names that depend on the config); a glob
+    name, such as f"td_sweep_{prefix}.png", needs a key it covers."""
+    captions = STUDIES[name].figure_captions
+    uncaptioned = sorted(w for w in written_names(STUDIES[name])
+                         if not any(fnmatchcase(w, key) or fnmatchcase(key, w) for key in captions))
+    assert not uncaptioned, f"{name} draws figures without a caption in its figure_captions: {uncaptioned}"

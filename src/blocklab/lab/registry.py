@@ -12,6 +12,7 @@ in blocklab.studies.catalogue; importing it registers it.
     from blocklab.config import Config, NonEmpty, PositiveInt
     from blocklab.lab.registry import Cell, Study, register
     from blocklab.report import plots
+    from blocklab.report.gallery import Caption
     from blocklab.report.results import finished_runs, seed_values
     from blocklab.report.tables import Table
     from blocklab.report.verdicts import Measurement, around
@@ -57,7 +58,8 @@ in blocklab.studies.catalogue; importing it registers it.
                                 unit="%", rule=around(50, 5))]
 
         claim_figures = {"C000-01": ("45_skip_*.png",)}   # optional: the figures (names or globs) its card shows
-        figure_captions = {"45_skip_connections_training.png": "Validation accuracy per step, plain vs residual"}
+        figure_captions = {"45_skip_connections_training.png": "Validation accuracy per step, plain vs residual",
+                           "45_skip_connections_dense.png": Caption("P(arm 1) over the plane", seeds="first")}
 
         def viewers(self, results):        # optional, for a study whose run_cell saves its model with model.save:
             return [Viewer("residual-10", VOCAB, ("a b c",))]   # how the report's attention viewer runs it
@@ -116,6 +118,7 @@ from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
 from ..report.findings import default_finding
+from ..report.gallery import Caption
 from ..report.verdicts import MIN_SEEDS
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
 
@@ -157,7 +160,9 @@ class Study:
     question: ClassVar[str] = ""  # for the report, one paragraph: what the study asks (default: its docstring's first)
     # claim ID -> the figures that show it on its card: file names, or globs for names that depend on the config
     claim_figures: ClassVar[Mapping[str, tuple[str, ...]]] = {}
-    figure_captions: ClassVar[Mapping[str, str]] = {}  # figure file name -> what it plots (seeds and bands are added)
+    # figure file name or glob -> what it plots, a Caption (or a string: the mean over seeds, with bands); the report
+    # adds which seeds and what the bands are. Every figure the study draws has one (tests/studies/test_captions.py).
+    figure_captions: ClassVar[Mapping[str, str | Caption]] = {}
     Config: ClassVar[type]
     quick: ClassVar[Mapping[str, Any]] = {}
     seeds: ClassVar[int] = MIN_SEEDS  # `blocklab run` without --seeds runs seeds 0..seeds-1 (QUICK_SEEDS with --quick)

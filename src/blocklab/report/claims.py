@@ -71,6 +71,12 @@ def _parts(results: dict, claim_id: str, **extra) -> list[dict]:
             for m in results["measurements"] if m["claim_id"] == claim_id]
 
 
+def unmeasured(parts: list[dict]) -> bool:
+    """Whether no part has a value although one could: the claim's cells did not run (a run of only some parts).
+    A seed that diverged still gives a value (a non-finite one); an ill-posed part (no rule) never has one."""
+    return not any(p.get("values") for p in parts) and any(p.get("rule") for p in parts)
+
+
 def study_verdicts(results: dict) -> dict[str, dict]:
     """claim_verdict() of each claim one results dict measures, in the order first measured
     (for `blocklab run`'s summary)."""
@@ -86,7 +92,7 @@ def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
     results dict. An entry holds id, text, section, verdict (NOT_MEASURED when no run measures
     it), would_be and provisional (verdicts.claim_verdict), verdict_holm (the verdict from the
     parts that hold after Holm's correction, the others counted inconclusive), parts (the
-    measurements of the chosen run of each study, each with its "study", "source", "quick" and
+    measurements of the chosen run of each study that has values for it, each with its "study", "source", "quick" and
     "seeds" keys added, and "p_holm" and "holm" from the correction), and also_in (how many other
     runs measure it).
     """
@@ -94,6 +100,8 @@ def ledger(runs: Iterable[tuple[Hashable, dict]]) -> list[dict]:
     for key, results in runs:
         for claim_id in {m["claim_id"] for m in results["measurements"]}:
             by_study = by_claim.setdefault(claim_id, {})
+            if unmeasured(_parts(results, claim_id)):  # a run of only some parts: another run's values count
+                continue
             by_study.setdefault(results["study"], []).append((_weight(results), key, results))
     entries = []
     for claim in load_claims():

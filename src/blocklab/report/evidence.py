@@ -1,13 +1,16 @@
 """The evidence behind a claim's verdict, as HTML: its measured parts, their regions, Holm status and notes.
 
 The ledger page folds this under each measured claim; a study page shows it open in the
-claim's card. A part is a Measurement dict (verdicts.py) as the ledger holds it, with "p_holm"
-and "holm" when the ledger's correction ran; results written before p-values lack them.
+claim's card. A claim no run measured (in the ledger) or this run did not measure (on a card:
+a run of only some of a study's parts) gets one line with the command that would measure it.
+A part is a Measurement dict (verdicts.py) as the ledger holds it, with "p_holm" and "holm"
+when the ledger's correction ran; results written before p-values lack them.
 """
 from __future__ import annotations
 
 import re
 from html import escape
+from typing import Sequence
 
 from .markup import NUMERIC, badge, interval, number, table
 
@@ -36,6 +39,11 @@ def detectable(part: dict) -> str:
             else "; more than 1,000 seeds would be needed" if "seeds_needed" in part else "")
     return (f"<div class=small>{part['n']} seeds detect a mean {escape(number(part['detectable'], part['unit']))} "
             f"from the region's edge (80% power){more}</div>")
+
+
+def measure_command(studies: Sequence[str]) -> str:
+    """The command(s) that would measure a claim, given the studies that measure it (HTML)."""
+    return " or ".join(f"<code>blocklab run {escape(s)}</code>" for s in studies) or "no study measures it yet"
 
 
 def evidence_table(parts: list[dict]) -> str:

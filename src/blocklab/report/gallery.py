@@ -1,19 +1,60 @@
 """A study's figures on its page: copied beside the site, captioned, each opening full size when clicked.
 
 A caption says what is plotted (the study's own caption for the file, else its name in words),
-over how many seeds, and what the shaded bands and error bars are. A figure the run lists but
-that is missing from disk says how to redraw it.
+which of the run's seeds it shows (their mean, the lowest seed alone, each seed on its own) and,
+where it has them, what the shaded bands and error bars are. A figure the run lists but that is
+missing from disk says how to redraw it.
 """
 from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from html import escape
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Literal, Mapping, Sequence
+
+from ..config import Config
+from ..errors import ConfigError
 
 BANDS = "bands and error bars: 95% intervals of the mean, within the metric's range"
+
+
+@dataclass(frozen=True)
+class Caption(Config):
+    """What a figure plots and which of the run's seeds it draws (Study.figure_captions; a plain string is a
+    Caption with the default seeds="mean").
+
+    seeds: "mean", the mean over the run's seeds; "first", the run's lowest seed alone (a model's internals:
+    heads and neurons do not line up across seeds); "each", every seed drawn on its own (with bands: beside
+    means of them, such as bars over the runs pooled); "mixed", some panels one seed (the text says which), the
+    rest the mean; "none", nothing that depends on the seed (a diagram, parameter counts). bands: whether the
+    figure draws 95% bands or error bars around means; None (the default) is yes for "mean" and "mixed", no
+    otherwise, and "first" and "none" draw no mean to have them.
+    """
+
+    text: str
+    seeds: Literal["mean", "first", "each", "mixed", "none"] = "mean"
+    bands: bool | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.bands is None:
+            object.__setattr__(self, "bands", self.seeds in ("mean", "mixed"))  # frozen: set once, when built
+        if self.bands and self.seeds in ("first", "none"):
+            raise ConfigError(f"Caption.bands=True is not valid with seeds={self.seeds!r}; bands are drawn only "
+                              "around a mean: set bands=False, or seeds='mean', 'each' or 'mixed'")
+
+    def suffix(self, seeds: Sequence[int]) -> str:
+        """What the figure shows of the run's seeds, as a sentence ('' for a figure that does not depend on them)."""
+        n = f"{len(seeds)} seed{'s' * (len(seeds) != 1)}"
+        first = min(seeds, default=0)
+        mean = f"mean over {n}" + (f"; {BANDS}" if self.bands else "")
+        return {"mean": f"M{mean[1:]}.", "first": f"Seed {first} of the run's {n}; no band.",
+                "each": f"Each of the run's {n} drawn on its own" + (f"; {BANDS}." if self.bands else "; no band."),
+                "mixed": f"Panels of one seed: seed {first} of the run's {n}; the others: {mean}.",
+                "none": ""}[self.seeds]
 
 
 def humanize(name: str) -> str:
@@ -22,11 +63,17 @@ def humanize(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def caption(name: str, seeds: int, captions: Mapping[str, str]) -> str:
-    """What the figure shows (plain text): the study's caption for its name (or for a glob that matches it, as
-    claim_figures allows) or the humanized name, the seeds, the bands."""
-    what = next((text for pattern, text in captions.items() if fnmatchcase(name, pattern)), None) or humanize(name)
-    return f"{what.rstrip('.')}. Mean over {seeds} seed{'s' * (seeds != 1)}; {BANDS}."
+def written(name: str, captions: Mapping[str, str | Caption]) -> Caption | None:
+    """The study's caption for figure `name` (its key, or a glob that matches it, as claim_figures allows)."""
+    found = next((c for pattern, c in captions.items() if fnmatchcase(name, pattern)), None)
+    return Caption(found) if isinstance(found, str) else found
+
+
+def caption(name: str, seeds: Sequence[int], captions: Mapping[str, str | Caption]) -> str:
+    """What the figure shows (plain text): the study's caption for it, else the humanized name with the mean's
+    suffix; then which of the run's `seeds` it draws and, where it has them, what its bands are."""
+    found = written(name, captions) or Caption(humanize(name))
+    return " ".join(filter(None, (f"{found.text.rstrip('.')}.", found.suffix(seeds))))
 
 
 def matching(patterns: Sequence[str], drawn: Sequence[str]) -> list[str]:

@@ -60,10 +60,8 @@ def _row(e: dict, studies: Sequence[str]) -> str:
     attrs = (f"id='{e['id']}' data-verdict='{escape(e['verdict'])}' data-would-be='{escape(e['would_be'])}' "
              f"data-document='{escape(document(e['section']))}'")
     if not e["parts"]:
-        how = (" or ".join(f"<code>blocklab run {escape(s)}</code>" for s in studies) if studies
-               else "no study measures it yet")
         return (f"<tr {attrs} class=unmeasured><td><b>{e['id']}</b></td><td colspan=3>{escape(e['text'])} "
-                f"<span class=small>· {badge(e['verdict'])} · {how}</span></td></tr>")
+                f"<span class=small>· {badge(e['verdict'])} · {evidence.measure_command(studies)}</span></td></tr>")
     card = f"{escape(e['parts'][0]['source'])}#{e['id']}"
     also = f"<div class=small>also measured in {e['also_in']} other run(s)</div>" if e["also_in"] else ""
     commands = "".join(f"<div><code>{escape(c)}</code></div>" for c in dict.fromkeys(p["command"] for p in e["parts"]))

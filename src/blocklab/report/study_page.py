@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from . import evidence, gallery
-from .claims import load_claims
+from .claims import NOT_MEASURED, load_claims, unmeasured
 from .markup import NUMERIC, badge, flatten, interval, page, params_text, plain, table, verdict_class
 from .results import FINISHED, metric_scales
 from .tables import Table, format_cell
@@ -29,22 +29,23 @@ class StudyNotes:
     question: str = ""  # one paragraph: what the study asks
     tables: list[Table] = field(default_factory=list)  # the study's own tables (Study.tables)
     claim_figures: Mapping[str, Sequence[str]] = field(default_factory=dict)  # claim ID -> figure names or globs
-    captions: Mapping[str, str] = field(default_factory=dict)  # figure file name -> what it plots
+    captions: Mapping[str, str | gallery.Caption] = field(default_factory=dict)  # figure name or glob -> caption
     viewers: Sequence[Viewer] = ()  # how to run the cells' saved models, preferred first (Study.viewers)
 
 
 def study_page(name: str, path: Path, r: dict, out: Path, notes: StudyNotes, ledger: Mapping[str, dict]) -> str:
     """The page `name` for the run whose results.json is `path`; `ledger` maps claim IDs to ledger entries."""
     srcs = gallery.copy_figures(name, path.parent / "figures", r["figures"], out)
-    seeds = len(r["seeds"])
 
     def figures(names: Sequence[str]) -> str:
-        return gallery.grid([gallery.figure(n, srcs[n], gallery.caption(n, seeds, notes.captions), path.parent)
+        return gallery.grid([gallery.figure(n, srcs[n], gallery.caption(n, r["seeds"], notes.captions), path.parent)
                              for n in names if n in srcs])
 
     claim_ids = list(dict.fromkeys(m["claim_id"] for m in r["measurements"]))
     of_claim = {cid: gallery.matching(notes.claim_figures.get(cid, ()), r["figures"]) for cid in claim_ids}
-    cards = "".join(_card(cid, _parts(name, r, cid, ledger.get(cid)), figures(of_claim[cid])) for cid in claim_ids)
+    cards = "".join(_unmeasured_card(cid, r["study"], figures(of_claim[cid])) if unmeasured(
+        [m for m in r["measurements"] if m["claim_id"] == cid]) else
+        _card(cid, _parts(name, r, cid, ledger.get(cid)), figures(of_claim[cid])) for cid in claim_ids)
     shown = {f for names in of_claim.values() for f in names}
     rest = [n for n in r["figures"] if n not in shown]
     viewer, scripts = viewer_section(name, notes.viewers, path.parent, [c["name"] for c in r["cells"]], out)
@@ -74,17 +75,29 @@ def _parts(name: str, r: dict, claim_id: str, entry: dict | None) -> tuple[list[
 
 def _card(claim_id: str, parts_in_ledger: tuple[list[dict], bool], figures: str) -> str:
     parts, in_ledger = parts_in_ledger
-    claim = next((c for c in load_claims() if c.id == claim_id), None)
     verdict = claim_verdict(parts)
     elsewhere = "" if in_ledger else "<p class=small>The ledger takes this claim from another run of the study.</p>"
     commands = "".join(f"<div><code>{escape(c)}</code></div>" for c in dict.fromkeys(p["command"] for p in parts))
-    statement = (f"<blockquote>{escape(claim.text)} <span class=small>(source document {escape(claim.section)})"
-                 "</span></blockquote>" if claim else "")
-    return (f"<section class='card {verdict_class(verdict['verdict'])}' id='{claim_id}'>"
-            f"<h3>{claim_id} {badge(verdict['verdict'])} <a href='ledger.html#{claim_id}'>in the ledger</a></h3>"
-            f"{statement}{evidence.provisional(verdict)}{elsewhere}"
+    return (_card_head(claim_id, verdict["verdict"]) + f"{evidence.provisional(verdict)}{elsewhere}"
             f"{evidence.evidence_table(parts)}{evidence.notes(parts)}{figures}"
             f"<p class=small>Reproduce:</p>{commands}</section>")
+
+
+def _unmeasured_card(claim_id: str, study: str, figures: str) -> str:
+    """A claim of the study that this run did not measure (it ran only some parts): one line, and the command that
+    would measure it, instead of a table of empty rows."""
+    return (_card_head(claim_id, NOT_MEASURED) + f"<p>This run did not measure {claim_id}; "
+            f"{evidence.measure_command([study])} would.</p>{figures}</section>")
+
+
+def _card_head(claim_id: str, verdict: str) -> str:
+    """A card's opening (HTML, its </section> left to the caller): its anchor, verdict badge and the claim's
+    statement."""
+    claim = next((c for c in load_claims() if c.id == claim_id), None)
+    statement = (f"<blockquote>{escape(claim.text)} <span class=small>(source document {escape(claim.section)})"
+                 "</span></blockquote>" if claim else "")
+    return (f"<section class='card {verdict_class(verdict)}' id='{claim_id}'>"
+            f"<h3>{claim_id} {badge(verdict)} <a href='ledger.html#{claim_id}'>in the ledger</a></h3>{statement}")
 
 
 def _facts(r: dict) -> str:

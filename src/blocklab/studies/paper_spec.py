@@ -14,6 +14,7 @@ from ..errors import BlocklabError
 from ..lab.registry import Cell, Study, register
 from ..nn import Seq2SeqConfig, build_model, parameter_summary, preset
 from ..report import plots
+from ..report.gallery import Caption
 from ..report.results import finished_runs, seed_values
 from ..report.tables import Table
 from ..report.verdicts import Measurement, between, ill_posed
@@ -82,6 +83,9 @@ class PaperSpec(Study):
     description = "003: parameter counts of the paper's base model and the classifier variant, by component"
     claims = ("C003-01", "C003-06")
     claim_figures = {"C003-01": ("paper_spec_parameters.png",), "C003-06": ("paper_spec_parameters.png",)}
+    figure_captions = {"paper_spec_parameters.png": Caption("Parameters (millions) of each component of the "
+                                                            "paper's base model and of its classifier variant",
+                                                            seeds="none")}
     Config = PaperSpecConfig
     quick = {}
     seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)

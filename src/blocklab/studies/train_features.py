@@ -152,6 +152,9 @@ def int8_change(cfg: TrainFeaturesConfig, seed: int, ctx) -> dict:
 class TrainFeatures(Study):
     name = "train-features"
     description = "issue 8: gradient checkpointing's memory and time, int8 inference's size and accuracy"
+    figure_captions = {"train_features.png": "Gradient checkpointing: peak memory and CPU seconds of a training "
+                                             "step without and with it; int8: next-character accuracy in float32 "
+                                             "and in int8"}
     Config = TrainFeaturesConfig
     quick = {"ckpt_d_model": 128, "ckpt_layers": 4, "ckpt_seq_len": 128, "repeats": 1, "lm_d_model": 64,
              "train.steps": 200, "train.warmup_steps": 20, "lm_train_chars": 100_000, "lm_test_chars": 20_000}

@@ -45,6 +45,7 @@ from blocklab.train.trainer import fit
 
 from . import ablation as abl
 from . import analysis as report
+from .captions import CAPTIONS
 from .every_problem import FAILURES_KEPT
 from .model import MODELS, build, evaluate, greedy, loss_fn
 from .nines import relay_heads
@@ -113,6 +114,7 @@ class AdditionHeads(Study):
     claim_figures = {"C002-01": ("decoding_comparison.png", "training_greedy_accuracy.png"),
                      "C002-02": ("head_importance.png",), "C002-03": ("pruning_curve.png",),
                      "C002-04": ("column_alignment.png", "attention_999_plus_1.png")}
+    figure_captions = CAPTIONS
     Config = AdditionHeadsConfig
     # --quick skips decoding all 10^6 problems: ~200 CPU s a model, six times its 400 training steps
     # (`--quick --set exhaustive=true` keeps it).

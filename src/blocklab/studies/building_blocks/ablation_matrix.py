@@ -68,6 +68,13 @@ class AblationMatrix(Study):
     claim_figures = {"C000-13": ("51_ablation_comparison.png", "51_ablation_matrix.png"),
                      "C000-14": ("51_ablation_comparison.png",), "C000-15": ("51_ablation_interactions.png",)}
     group = "building-blocks"
+    figure_captions = {
+        "51_ablation_comparison.png": "first==last: test accuracy of the source document's rows (red: its values; "
+                                      "dotted: chance), and the accuracy lost when each component alone is removed",
+        "51_ablation_matrix.png": "Test accuracy of all 16 combinations of removing skip, norm, attention and PE: "
+                                  "as a grid of means, and sorted (S skip, N norm, A attention, P PE; - removed)",
+        "51_ablation_interactions.png": "For each pair of components: the accuracy lost removing both minus the "
+                                        "losses removing each alone (above 0: the pair hurts more than the sum)"}
     Config = AblationConfig
     quick = {"train.steps": 50, "n_train": 1000, "n_test": 200}
     seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)

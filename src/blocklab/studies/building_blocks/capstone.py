@@ -25,6 +25,7 @@ from blocklab.config import Config, PositiveInt
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
 from blocklab.report import plots
+from blocklab.report.gallery import Caption
 from blocklab.report.results import finished_runs, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least
 from blocklab.studies.common.components import drops, without
@@ -59,6 +60,14 @@ class Capstone(Study):
     claims = ("C000-12",)
     claim_figures = {"C000-12": ("50_transformer_ablation.png", "50_transformer_training.png")}
     group = "building-blocks"
+    figure_captions = {
+        "50_transformer_ablation.png": "Lookup task: test accuracy of the full 4-layer model and of each ablation "
+                                       "(dotted: chance; red: the source document's values)",
+        "50_transformer_training.png": "Validation accuracy per step of the full model and of each ablation "
+                                       "(dotted: chance)",
+        "50_transformer_architecture.png": Caption("The model's pre-norm block diagram with each part's parameter "
+                                                   "count, and the total parameter count of each ablation",
+                                                   seeds="none")}
     Config = CapstoneConfig
     quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_test": 200, "n_val": 100}
     seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)

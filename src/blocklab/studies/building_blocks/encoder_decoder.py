@@ -30,6 +30,7 @@ from blocklab.config import Config, NonEmpty, PositiveInt
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.nn import BlockConfig, Context, add_residual
 from blocklab.report import plots
+from blocklab.report.gallery import Caption
 from blocklab.report.results import as_floats, finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between, ill_posed
 from blocklab.studies.common.reverse import reverse_training, train_reverse
@@ -131,6 +132,25 @@ class EncoderDecoder(Study):
     claim_figures = {"C000-08": ("48_encoder_decoder_bottleneck.png", "48_encoder_decoder_training.png"),
                      "C000-09": ("48_encoder_decoder_unet.png",)}
     group = "building-blocks"
+    figure_captions = {
+        "48_encoder_decoder_training.png": "Validation MSE of the autoencoder per training step, one line per "
+                                           "bottleneck size k",
+        "48_encoder_decoder_evolution.png": "Fixed test signals (black) and the reconstruction of the autoencoder "
+                                            "with the U-Net comparison's bottleneck at several training steps, one "
+                                            "row per signal",
+        "48_encoder_decoder_concept.png": Caption("One noisy input and its clean target, the code three bottleneck "
+                                                  "sizes make of it (one seed), and the decoded outputs (all seeds)",
+                                                  seeds="mixed"),
+        "48_encoder_decoder_bottleneck.png": "Reconstruction MSE against bottleneck size k: train, test, test at "
+                                             "and off spikes, and the best linear map through k",
+        "48_encoder_decoder_unet.png": "At one bottleneck size: test MSE and test MSE at spikes without and with a "
+                                       "U-Net skip (dots: seeds), and each one's reconstruction of one probe signal",
+        "48_encoder_decoder_seq2seq.png": "A Seq2Seq model reversing 6 tokens: train, validation and test "
+                                          "cross-entropy per step, and the cross-attention from each decoder "
+                                          "position to each source position, averaged over the test set",
+        "48_encoder_failures.png": "Test MSE, test MSE / train MSE and the noise gain (1 = the identity map) of a "
+                                   "balanced bottleneck, one too small, no compression, an encoder much larger than "
+                                   "its decoder, and a U-Net skip (dots: seeds)"}
     Config = EncoderDecoderConfig
     quick = {"train.steps": 100, "train.eval_every": 50, "n_train": 1000, "n_test": 300,
              "seq2seq_train.steps": 80, "seq2seq_train.eval_every": 8}

@@ -41,6 +41,7 @@ from blocklab.studies.common.char_text import (
 from blocklab.studies.common.training import next_token
 from blocklab.train import TrainConfig, fit
 
+from .captions import CAPTIONS
 from .figures import char_lm_figures
 
 SAMPLING = {"t0.8-top200": {"temperature": 0.8, "top_k": 200}, "t1.0": {"temperature": 1.0},
@@ -67,6 +68,7 @@ class CharLMConfig(Config):
 class CharLM(Study):
     name = "char-lm"
     description = "issue 8: character GPT on Shakespeare (nanoGPT's CPU config) and on stdlib Python: loss, samples"
+    figure_captions = CAPTIONS
     Config = CharLMConfig
     quick = {"train.steps": 150, "train.eval_every": 50, "train.warmup_steps": 20, "code_steps": 80,
              "val_windows": 96, "code_chars": 300_000, "sample_chars": 120}

@@ -72,9 +72,9 @@ class CharSpeedrun(Study):
     quick = {"baseline.train.steps": 60, "baseline.train.warmup_steps": 10, "best.train.steps": 24,
              "best.train.warmup_steps": 3, "val_windows": 48, "evals": 4, "leave_one_out": False}
     figure_captions = {
-        "char_speedrun_curves.png": "Validation loss against training CPU seconds (evaluations excluded), mean "
-                                    "over seeds with a 95% band; the dashed line is the baseline's final loss, "
-                                    "a dot where each recipe's mean curve reaches it",
+        "char_speedrun_curves.png": "Validation loss against training CPU seconds (evaluations excluded); the "
+                                    "dashed line is the baseline's final loss, a dot where each recipe's mean "
+                                    "curve reaches it",
         "char_speedrun_ablation.png": "CPU seconds to the baseline's final loss: the best recipe and the best "
                                       "recipe without each change (a missing bar: never reached it)",
     }

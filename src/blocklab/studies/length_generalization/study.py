@@ -27,6 +27,7 @@ from blocklab.tasks.sortedness import sortedness
 from blocklab.train.trainer import fit
 
 from . import claims, models, tables
+from .captions import CAPTIONS
 from .config import LengthConfig
 from .figures import accuracy_by_length
 
@@ -57,6 +58,7 @@ class LengthGeneralization(Study):
     description = "issue 17: a leaderboard of positional encodings past the training length on three tasks"
     claims = ("C002-05", "C002-06", "C000-11")
     claim_figures = {c: ("length_generalization.png",) for c in claims}  # one figure: accuracy by test length
+    figure_captions = CAPTIONS
     Config = LengthConfig
     # --quick: one encoding per task, shorter training, 3-digit addition (tested at 3 and 5 digits);
     # under 3 CPU minutes for its 3 seeds

@@ -42,6 +42,7 @@ from blocklab.tasks import TaskData
 from blocklab.train import TrainConfig, accuracy, compare_int8, evaluating, fit
 
 from .analysis import sentiment_figures, sentiment_measurements
+from .captions import CAPTIONS
 
 
 @dataclass
@@ -144,6 +145,7 @@ class Sentiment(Study):
     claims = ("C003-03", "C003-04")
     claim_figures = {"C003-03": ("sentiment_accuracy.png", "sentiment_training.png"),
                      "C003-04": ("sentiment_embedding_scale.png",)}
+    figure_captions = CAPTIONS
     Config = SentimentConfig
     quick = {"train.steps": 150, "train.eval_every": 50, "train.warmup_steps": 15, "bow_train.steps": 300,
              "bow_train.eval_every": 50}

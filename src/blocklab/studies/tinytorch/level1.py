@@ -26,6 +26,7 @@ from blocklab.config import Config, PositiveInt
 from blocklab.errors import ConfigError
 from blocklab.lab.registry import Cell, Study, register
 from blocklab.report import plots
+from blocklab.report.gallery import Caption
 from blocklab.report.results import config_value, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, between
 from blocklab.runtime import set_blas_threads
@@ -66,6 +67,15 @@ class TinyTorchLevel1(Study):
     claims = ("C004-01", "C004-03", "C004-05")
     claim_figures = {"C004-01": ("004_level1_training.png", "004_level1_patterns.png"),
                      "C004-03": ("004_level1_speed.png",), "C004-05": ("004_level1_training.png",)}
+    figure_captions = {
+        "004_level1_training.png": "numpy engine, against step: training loss (10-step mean; dotted: chance, ln 37) "
+                                   "and the patterns of the source document's test it gets right, all and the "
+                                   "determined predictions only (red triangles: the source document's values)",
+        "004_level1_patterns.png": Caption("For each of the 12 patterns of the source document's test, the share of "
+                                           "seeds that get it right at each snapshot step", bands=False),
+        "004_level1_speed.png": "Median ms per training step: the numpy engine while training (batch 1) and in the "
+                                "benchmark (batch 16), PyTorch, and PyTorch with fused LayerNorm (dashed red: the "
+                                "source document's TinyTorch)"}
     Config = Level1Config
     quick = {"train.steps": 1000, "bench_repeats": 10}
     seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)

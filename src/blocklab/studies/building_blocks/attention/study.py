@@ -40,6 +40,7 @@ from blocklab.studies.common.training import accuracy_and_mistakes, classify, ev
 from blocklab.tasks import copy_first
 from blocklab.train import fit
 
+from .captions import CAPTIONS
 from .config import PATTERN, PROBE_SEED, SATURATION_DIM, SCORES, AttentionConfig
 from .figures import draw_all
 
@@ -120,6 +121,7 @@ class Attention(Study):
                      "C000-16": ("47_attention_failures.png",),
                      "C003-05": ("47_attention_scaling.png", "47_attention_failures.png")}
     group = "building-blocks"
+    figure_captions = CAPTIONS
     Config = AttentionConfig
     quick = {"train.steps": 150, "train.eval_every": 25, "train.lr": 3e-3, "n_train": 1000, "n_test": 1000,
              "seq_lens": (128, 256, 512, 1024), "seq2seq_train.steps": 100, "seq2seq_train.eval_every": 10}

@@ -40,6 +40,7 @@ from blocklab.studies.common.training import accuracy_and_mistakes, classify
 from blocklab.tasks import lookup
 from blocklab.train import fit
 
+from .captions import CAPTIONS
 from .config import MAIN_BATCH, NormConfig
 from .figures import draw_all
 
@@ -101,6 +102,7 @@ class Normalization(Study):
                      "C000-05": ("46_normalization_batch_size.png", "46_normalization_batch_training.png"),
                      "C000-16": ("46_norm_failures.png",), "C003-02": ("46_normalization_comparison.png",)}
     group = "building-blocks"
+    figure_captions = CAPTIONS
     Config = NormConfig
     quick = {"train.steps": 40, "train.log_every": 4, "batch_sizes": (4, 128), "n_layers": 2}
     seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)

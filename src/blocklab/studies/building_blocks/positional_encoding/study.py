@@ -25,6 +25,7 @@ from blocklab.studies.common.training import classify, predictions
 from blocklab.tasks import first_vs_last
 from blocklab.train import fit
 
+from .captions import CAPTIONS
 from .config import EXTRAP_PES, TASK_PES, PositionalConfig
 from .figures import draw_all
 
@@ -130,6 +131,7 @@ class PositionalEncoding(Study):
     claim_figures = {"C000-10": ("49_positional_task.png",), "C000-11": ("49_positional_comparison.png",),
                      "C000-16": ("49_pe_failures.png",), "C003-04": ("49_pe_failures.png",)}
     group = "building-blocks"
+    figure_captions = CAPTIONS
     Config = PositionalConfig
     quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_val": 100, "n_test": 200,
              "extrap_length": 20, "extrap_test_lengths": (40, 100, 200), "extrap_train.steps": 30,

@@ -39,6 +39,7 @@ from blocklab.studies.common.training import VectorNet, accuracy_and_mistakes, c
 from blocklab.tasks import spirals
 from blocklab.train import fit
 
+from .captions import CAPTIONS
 from .config import INIT_LABEL, PREFIX, TURNS, SkipConfig
 from .figures import draw_all
 
@@ -90,6 +91,7 @@ class SkipConnections(Study):
     claim_figures = {"C000-01": ("45_skip_connections_training.png", "45_skip_connections_highway.png"),
                      "C000-02": ("45_skip_connections_training.png",), "C000-16": ("45_skip_failures.png",)}
     group = "building-blocks"
+    figure_captions = CAPTIONS
     Config = SkipConfig
     quick = {"train.steps": 250, "depths": (10,), "probe_depths": (10, 50)}
     seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)

@@ -35,6 +35,7 @@ from blocklab.tasks.python_code import DEMOS, completion_scores, demo_checks, li
 from blocklab.train import TrainConfig
 
 from .analysis import SEED_STEPS, copilot_figures, copilot_measurements
+from .captions import CAPTIONS
 
 CONTEXT = BENCH_CONFIGS["copilot"][0].max_len
 STRATEGIES = {  # name -> GPT.generate keywords
@@ -107,6 +108,7 @@ class TinyTorchCopilot(Study):
     claim_figures = {"C004-02": ("004_copilot_loss.png", "004_copilot_failure_modes.png"),
                      "C004-03": ("004_copilot_speed.png",),
                      "C004-04": ("004_copilot_decoding.png", "004_copilot_samples.png")}
+    figure_captions = CAPTIONS
     Config = CopilotConfig
     quick = {"train.steps": 120, "checkpoints": (SEED_STEPS, 120), "train_chars": 300_000, "val_chars": 12_000,
              "test_chars": 50_000, "n_lines": 12, "bench_repeats": 5}

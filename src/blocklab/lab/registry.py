@@ -91,6 +91,15 @@ Rules of the game:
   trainer's TrainConfig (`train`, or one per kind of model) and a dotted key reaches it
   (`--set train.lr=3e-3`, `--set train.checkpoint_every=100`); the runner sets its seed and
   device for each pair. `blocklab show STUDY` lists every key.
+- Seeds trained together (docs/training.md): a study whose cell trains one model with `fit` may
+  split run_cell into `prepare` (build the model, data and TrainConfig under the pair's seed: a
+  `Training`) and `conclude` (the metrics, from the trained model and fit's TrainResult), and
+  run_cell into `train_and_conclude(self, cell, seed, ctx)`. Then `stacks(cell, cfg)` returning True
+  lets the runner hand a worker every pending seed of that cell at once: each is prepared under its
+  own seed, all train in one train.stacked.fit_stacked, and each is concluded, giving the metrics
+  run_cell gives up to float rounding. Say True only where `blocklab bench stacked --study NAME`
+  shows that it pays, and only for cells whose training fit_stacked can do (no dropout, callbacks
+  or early stopping); a stacked cell restarts from step 0 when interrupted (no checkpoints).
 - Name the study in blocklab/studies/catalogue.py too, in source-document order: `blocklab list`
   reads it there without importing any study, `run all` follows its order, and a test checks
   that the two agree.
@@ -105,10 +114,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
+from torch import nn
+
 from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
+from ..train import TrainConfig
+from ..train.data import Split
+from ..train.evaluate import LossFn
+from ..train.result import TrainResult
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]*$")
@@ -138,6 +153,18 @@ class CellContext:
     model_dir: Path  # <run>/models/<cell>/seed<k>: the pair's final model, in the one model format
 
 
+@dataclass
+class Training:
+    """One pair's training, built and not yet run: what fit takes, and what `conclude` reads besides the
+    trained model (`keep`: the task, probes, ...)."""
+
+    model: nn.Module
+    data: dict[str, Split]
+    loss_fn: LossFn
+    train: TrainConfig  # with the pair's seed and device
+    keep: Any = None
+
+
 class Study:
     """Base class of every study; see the module docstring for what to fill in."""
 
@@ -165,6 +192,19 @@ class Study:
 
     def tables(self, results: dict) -> list:
         return []
+
+    def stacks(self, cell: Cell, cfg: Any) -> bool:
+        """Whether the seeds of `cell` train together (prepare, fit_stacked, conclude); False by default."""
+        return False
+
+    def prepare(self, cell: Cell, seed: int, ctx: CellContext) -> Training:
+        """The cell's model (built after the runner seeded every generator with `seed`), data and TrainConfig."""
+        raise NotImplementedError(f"{self.name} does not split its cells into prepare and conclude")
+
+    def conclude(self, cell: Cell, training: Training, result: TrainResult, ctx: CellContext) -> dict:
+        """run_cell's metrics, from the trained training.model and fit's result; it must draw no random numbers
+        (the generators' state after training differs between fit and fit_stacked)."""
+        raise NotImplementedError(f"{self.name} does not split its cells into prepare and conclude")
 
     def viewers(self, results: dict) -> list:
         """How the report's attention viewer runs the models this study saves (report.viewer.Viewer, one per cell
@@ -238,4 +278,14 @@ def build_config(study: type[Study] | Study, quick: bool = False, overrides: Map
     return build(study.Config, overrides, quick=study.quick if quick else None, owner=study.name)
 
 
-RUNNER_SET = ("seed", "device")  # the trainer settings the runner gives each (cell, seed) pair
+RUNNER_SET = ("seed", "device")
+
+
+def train_and_conclude(study: Study, cell: Cell, seed: int, ctx: CellContext) -> dict:
+    """run_cell of a study that prepares and concludes: one pair trained alone by fit, resumable from ctx.work_dir."""
+    from ..train.trainer import fit
+
+    training = study.prepare(cell, seed, ctx)
+    result = fit(training.model, training.data, training.loss_fn, training.train, run_dir=ctx.work_dir,
+                 progress=ctx.progress)
+    return study.conclude(cell, training, result, ctx)  # the trainer settings the runner gives each (cell, seed) pair

@@ -47,6 +47,12 @@ def test_what_cannot_train_together_is_refused_by_name():
         fit_stacked(models, lm_data(), lm_loss, quick_cfg(), SEEDS[:2])
     with pytest.raises(ConfigError, match="one architecture"):
         fit_stacked([tiny_gpt(0), tiny_gpt(1, d_ff=16)], lm_data(), lm_loss, quick_cfg(), SEEDS[:2])
+    def item_loss(model, batch):  # a metric read out as a Python number, which vmap cannot batch
+        loss, metrics = lm_loss(model, batch)
+        return loss, {"acc": metrics["acc"].item()}
+
+    with pytest.raises(BlocklabError, match="the loss function cannot run for K runs at once"):
+        fit_stacked(models, lm_data(), item_loss, quick_cfg(steps=2), SEEDS)
     with pytest.raises(BlocklabError, match="draws random numbers"):
         fit_stacked([tiny_gpt(s, dropout=0.1) for s in SEEDS], lm_data(), lm_loss, quick_cfg(steps=2), SEEDS)
 

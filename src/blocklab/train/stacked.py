@@ -151,10 +151,14 @@ class _Stack:
         try:
             losses, metrics = self.step_all(self.params, self.buffers, batch)  # (K,), {name: (K,)}
         except RuntimeError as err:
-            if "randomness" not in str(err):
+            if "randomness" in str(err):
+                raise BlocklabError("the model draws random numbers (dropout?), which runs trained together cannot "
+                                    "draw as they would alone; set dropout=0, or train each seed with fit()") from None
+            if "vmap" not in str(err):
                 raise
-            raise BlocklabError("the model draws random numbers (dropout?), which runs trained together cannot "
-                                "draw as they would alone; set dropout=0, or train each seed with fit()") from None
+            first = str(err).strip().splitlines()[0]
+            raise BlocklabError(f"the loss function cannot run for K runs at once (torch.func.vmap: {first}); "
+                                "return metrics as tensors, not Python numbers, or train each seed with fit") from None
         losses.sum().backward()  # the runs share no weights: each slice gets its own run's gradient
         grads = [p.grad for p in self.params.values()]
         norms = torch.stack([g.flatten(1).square().sum(1) for g in grads]).sum(0).sqrt()  # (K,)

@@ -65,7 +65,7 @@ class Capstone(Study):
         return [Cell(name, {"removed": list(removed)}) for name, removed in ABLATIONS.items()]
 
     def stacks(self, cell, cfg):
-        return True  # at the edge of paying at 3 seeds (0.78-0.80x): docs/training.md, `blocklab bench stacked`
+        return True  # 0.71-0.80x the CPU per model at 3 seeds: docs/training.md, `blocklab bench stacked`
 
     def run_cell(self, cell, seed, ctx):
         return train_and_conclude(self, cell, seed, ctx)

@@ -112,18 +112,20 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
-from ..train import TrainConfig
-from ..train.data import Split
-from ..train.evaluate import LossFn
-from ..train.result import TrainResult
+
+if TYPE_CHECKING:  # torch only for the annotations: `blocklab list` and the CLI's start-up import this module
+    from torch import nn
+
+    from ..train import TrainConfig
+    from ..train.data import Split
+    from ..train.evaluate import LossFn
+    from ..train.result import TrainResult
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]*$")
@@ -278,7 +280,7 @@ def build_config(study: type[Study] | Study, quick: bool = False, overrides: Map
     return build(study.Config, overrides, quick=study.quick if quick else None, owner=study.name)
 
 
-RUNNER_SET = ("seed", "device")
+RUNNER_SET = ("seed", "device")  # the trainer settings the runner gives each (cell, seed) pair
 
 
 def train_and_conclude(study: Study, cell: Cell, seed: int, ctx: CellContext) -> dict:
@@ -288,4 +290,4 @@ def train_and_conclude(study: Study, cell: Cell, seed: int, ctx: CellContext) ->
     training = study.prepare(cell, seed, ctx)
     result = fit(training.model, training.data, training.loss_fn, training.train, run_dir=ctx.work_dir,
                  progress=ctx.progress)
-    return study.conclude(cell, training, result, ctx)  # the trainer settings the runner gives each (cell, seed) pair
+    return study.conclude(cell, training, result, ctx)

@@ -34,6 +34,15 @@ def test_readme_opens_with_the_two_commands():
     assert all(not line.strip() for line in lines[1:first]), "nothing comes between the title and the commands"
 
 
+def test_readme_findings_and_counts_are_what_blocklab_readme_writes_from_results():
+    """No number in the README's studies table or ledger counts is typed by hand: the block between its markers is
+    what `blocklab readme results` writes from results/, so a hand edit (or a results.json added without rerunning
+    the command) fails here."""
+    from blocklab.lab.readme import update_readme
+
+    assert update_readme(ROOT / "results", README, check=True), "run: blocklab readme results"
+
+
 def test_readme_is_at_most_200_lines():
     assert len(readme().splitlines()) <= 200
 

@@ -5,8 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from blocklab.lab import registry
 from blocklab.report import results as res
+from blocklab.report.verdicts import MIN_SEEDS
 from blocklab.studies import catalogue
 
 from .tiny_study import FIGURES, TinyStudy, run_cli
@@ -16,20 +19,21 @@ def test_the_catalogue_names_what_the_studies_register():
     """`blocklab list` reads the catalogue, not the studies; it must say what importing them registers,
     in the order a group runs them (registration order depends on which test imported a study first)."""
     registry.load_all()
-    registered = {(s.name, s.description, s.group, s.__module__) for s in registry.STUDIES.values()}
-    catalogued = [(e.name, e.description, e.group, e.module) for e in catalogue.CATALOGUE]
+    registered = {(s.name, s.description, s.group, s.__module__, s.seeds) for s in registry.STUDIES.values()}
+    catalogued = [(e.name, e.description, e.group, e.module, e.seeds) for e in catalogue.CATALOGUE]
     assert set(catalogued) == registered, "name every study in src/blocklab/studies/catalogue.py as its class does"
     assert len(catalogued) == len(registered)
     assert [catalogue.members(g, catalogue.CATALOGUE) for g in [*catalogue.GROUPS, catalogue.ALL]] == \
         [registry.group_members(g) for g in [*registry.GROUPS, registry.ALL]]
 
 
-def test_list_shows_each_study_with_its_description(capsys):
+def test_list_shows_each_study_with_its_seeds_and_description(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
     lines = out.splitlines()
     for entry in catalogue.CATALOGUE:
-        assert any(line.split()[:1] == [entry.name] and line.endswith(entry.description) for line in lines)
+        assert any(line.split()[:2] == [entry.name, str(entry.seeds)] and line.endswith(entry.description)
+                   for line in lines)
     groups = lines[lines.index("groups (each runs its studies into subfolders):") + 1:]
     assert groups[-1].startswith("all ") and groups[-1].endswith(f"[{', '.join(e.name for e in catalogue.CATALOGUE)}]")
 
@@ -44,6 +48,42 @@ def test_run_prints_a_summary_and_where_the_results_are(tiny, capsys, tmp_path):
     code, out, err = run_cli(capsys, "run", "tiny", "--quick", "--seeds", "2", "--out", str(tmp_path))
     assert code == 0, err
     assert "tiny: 4 done, 2 diverged, 0 failed" in out and str(tmp_path) in out
+
+
+def test_every_study_runs_enough_seeds_at_full_fidelity():
+    """Issue 19: at least MIN_SEEDS (what a claim needs before its verdict stops being provisional) for every study,
+    and 10 for some (the cheap ones); a study whose default fell below would only ever give provisional verdicts."""
+    registry.load_all()
+    seeds = {name: study.seeds for name, study in registry.STUDIES.items()}
+    assert min(seeds.values()) >= MIN_SEEDS, seeds
+    assert max(seeds.values()) >= 10, seeds
+
+
+def test_run_without_seeds_gives_the_study_its_own_default(tiny, capsys, tmp_path, monkeypatch):
+    """The study's `seeds` reaches the runner at full fidelity, --quick keeps 3 and --seeds N overrides both;
+    `show` and `run --dry-run` say the same."""
+    monkeypatch.setattr(tiny, "seeds", 2)
+    monkeypatch.setattr(tiny, "quick", {"steps": 5})
+    for args, expected in [((), [0, 1]), (("--quick",), [0, 1, 2]), (("--seeds", "1"), [0]),
+                           (("--quick", "--seeds", "4"), [0, 1, 2, 3])]:
+        folder = tmp_path / "-".join(args or ["default"])
+        code, out, err = run_cli(capsys, "run", "tiny", "--set", "steps=5", "--out", str(folder), "--dry-run", *args)
+        assert code == 0 and f"3 cells x {len(expected)} seeds" in out, (args, out, err)
+        code, _, err = run_cli(capsys, "run", "tiny", "--set", "steps=5", "--out", str(folder), *args)
+        assert code == 0, err
+        results = res.load(folder / "results.json")
+        assert results["seeds"] == expected and {r["seed"] for r in results["runs"]} == set(expected), args
+        assert f"--seeds {len(expected)}" in results["command"]
+    code, out, _ = run_cli(capsys, "show", "tiny")
+    assert code == 0 and "seeds: 2 (--quick: 3;" in out
+
+
+def test_a_study_with_a_bad_seed_count_is_refused_when_registered(monkeypatch):
+    monkeypatch.setattr(registry, "STUDIES", {})
+    for bad in (0, 2.5, True):
+        monkeypatch.setattr(TinyStudy, "seeds", bad)
+        with pytest.raises(TypeError, match="seeds="):
+            registry.register(TinyStudy)
 
 
 def test_a_failed_pair_makes_run_exit_1(tiny, capsys, tmp_path, monkeypatch):

@@ -97,6 +97,10 @@ def test_register_rejects_a_bad_declaration(tiny):
         name = "unknown-claim"
         claims = ("C999-01",)
 
+    class StrayFigure(TinyStudy):
+        name = "stray-figure"
+        claim_figures = {"C000-02": ("tiny_bars.png",)}  # a claim it does not measure: no card would show it
+
     class QuickTypo(TinyStudy):
         name = "quick-typo"
         quick = {"stepz": 1}
@@ -104,7 +108,8 @@ def test_register_rejects_a_bad_declaration(tiny):
     class Twin(TinyStudy):
         pass  # same name as TinyStudy, which the fixture registered
 
-    wrong = [(NoConfig, "dataclass"), (BadName, "lowercase"), (UnknownClaim, "C999-01"), (Twin, "two studies")]
+    wrong = [(NoConfig, "dataclass"), (BadName, "lowercase"), (UnknownClaim, "C999-01"), (Twin, "two studies"),
+             (StrayFigure, r"claim_figures names claims the study does not measure: \['C000-02'\]")]
     for cls, words in wrong:
         with pytest.raises(TypeError, match=words):
             registry.register(cls)

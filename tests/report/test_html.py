@@ -12,7 +12,8 @@ import pytest
 from blocklab.lab.report import build_report
 from blocklab.report import evidence, markup
 from blocklab.report.claims import load_claims
-from lab.tiny_study import FIGURES, run_cli
+from lab.tiny_study import FIGURES, register_tiny, run_cli
+from report.cards import card_figures
 
 
 class Page(HTMLParser):
@@ -106,6 +107,19 @@ def test_a_study_page_is_an_article_with_a_card_per_claim(runs, tiny):
         assert src in page.links
 
 
+def test_each_claims_card_shows_its_figures_by_name_or_glob(runs, tiny, monkeypatch):
+    monkeypatch.setattr(tiny, "claim_figures", {"C000-01": ("tiny_c*.png", "tiny_heatmap.png", "tiny_none*.png"),
+                                                "C000-08": ("tiny_bars.png", "tiny_curves.png")})
+    monkeypatch.setattr(tiny, "figure_captions", {"tiny_b*.png": "Final error per learning rate"})  # a glob, too
+    site = build_report(runs).parent
+    ledger = Page(site / "ledger.html")
+    assert card_figures(site, "study-tiny.html#C000-01") == ["tiny_curves.png", "tiny_heatmap.png"]
+    assert "<figcaption>Final error per learning rate. Mean over 2 seeds;" in (site / "study-tiny.html").read_text()
+    assert card_figures(site, "study-tiny.html#C000-08") == ["tiny_bars.png", "tiny_curves.png"]
+    assert {"study-tiny.html#C000-01", "study-tiny.html#C000-08"} <= set(ledger.links)
+    assert "More figures" not in Page(site / "study-tiny.html").all_text()  # every figure is on a card
+
+
 def test_each_study_page_shows_all_its_figures(runs):
     site = build_report(runs).parent
     for name in ("study-tiny.html", "study-tiny-quick.html"):
@@ -114,7 +128,21 @@ def test_each_study_page_shows_all_its_figures(runs):
         assert all((site / i).stat().st_size > 1000 for i in images)
 
 
-def test_a_missing_figure_is_reported_with_the_fix(runs):
+def test_a_clone_without_figures_gets_them_drawn_from_results_json(runs, monkeypatch):
+    """The repository's results/ holds results.json alone: the report draws every figure the run lists, from
+    results.json, and leaves results.json as it was (git tracks it)."""
+    register_tiny(monkeypatch, draw=True)
+    stored = (runs / "tiny" / "results.json").read_bytes()
+    shutil.rmtree(runs / "tiny" / "figures")
+    site = build_report(runs).parent
+    images = Page(site / "study-tiny.html").images
+    assert sorted(Path(i).name for i in images) == sorted(FIGURES)
+    assert all((site / i).stat().st_size > 1000 for i in images)
+    assert sorted(p.name for p in (runs / "tiny" / "figures").iterdir()) == sorted(FIGURES)
+    assert (runs / "tiny" / "results.json").read_bytes() == stored
+
+
+def test_a_missing_figure_of_an_unregistered_study_is_reported_with_the_fix(runs):
     (runs / "tiny" / "figures" / FIGURES[0]).unlink()
     site = build_report(runs, out=runs.parent / "elsewhere").parent
     assert site == runs.parent / "elsewhere"

@@ -16,6 +16,7 @@ from blocklab.nn import Seq2SeqTransformer
 from blocklab.nn.models import saving
 from blocklab.nn.models.saving import load_any
 from blocklab.report import results as res
+from blocklab.report.gallery import matching
 from blocklab.train.checkpoint import model_tensors, read_checkpoint
 
 HUGE_LR = 1e6  # no trainer survives an update this large: the step after the first diverges
@@ -28,7 +29,17 @@ def run_isolated(name: str, out: Path, seeds: int = 1, overrides: dict[str, Any]
             mp.setattr(module, "load_all", lambda: None)
         mp.setenv("BLOCKLAB_NO_PROGRESS", "1")
         folder = runner.run_study(name, seeds=seeds, quick=True, out=out, overrides=overrides or {})
-    return folder, res.load(folder / "results.json")
+    results = res.load(folder / "results.json")
+    check_claim_figures(name, results)
+    return folder, results
+
+
+def check_claim_figures(name: str, results: dict) -> None:
+    """Each claim the run measured (a part with values) has a figure of its card (Study.claim_figures) drawn."""
+    measured = {m["claim_id"] for m in results["measurements"] if m["values"]}
+    patterns = registry.STUDIES[name].claim_figures
+    bare = sorted(c for c in measured if not matching(patterns.get(c, ()), results["figures"]))
+    assert not bare, f"{name}: claims measured with none of their figures drawn: {bare}; drawn: {results['figures']}"
 
 
 def run_cli_isolated(*args: str) -> int:

@@ -53,7 +53,7 @@ def test_a_tiny_run_scored_on_a_subset_fills_the_tables_and_the_claim(tmp_path, 
     monkeypatch.setattr(study, "every_problem", lambda model, order: score(model, order, pairs=pairs))
     overrides = {"train.steps": 2, "train.warmup_steps": 2, "train.eval_every": 2, "train.batch_size": 16,
                  "n_train": 64, "n_val": 16, "n_test": 32, "d_model": 8, "n_heads": 2, "layers": 1,
-                 "beam_sizes": [1], "nine_share": 0.5}
+                 "beam_sizes": [1], "nine_share": 0.5, "exhaustive": True}
     _, results = run_isolated("addition-heads", out=tmp_path, seeds=2, overrides=overrides)
     assert {r["status"] for r in results["runs"]} == {"done"}
     runs = [r["metrics"] for r in results["runs"]]

@@ -65,8 +65,9 @@ def test_show_prints_every_field_with_its_default_and_quick_value(capsys):
         code, out, err = run_cli(capsys, "show", name)
         assert code == 0, err
         lines = out.splitlines()
-        assert lines[0] == f"{name}: {cls.description}" and lines[1].split() == ["field", "type", "default", "--quick"]
-        assert [line.split()[0] for line in lines[2:]] == field_keys(cls.Config), name
+        assert lines[0] == f"{name}: {cls.description}" and lines[1].startswith(f"seeds: {cls.seeds} (--quick: 3;")
+        assert lines[2].split() == ["field", "type", "default", "--quick"]
+        assert [line.split()[0] for line in lines[3:]] == field_keys(cls.Config), name
     _, out, _ = run_cli(capsys, "show", "capstone")
     steps = next(line for line in out.splitlines() if line.startswith("train.steps "))
     assert steps.split()[-2:] == ["1500", "60"] and "a positive integer" in steps

@@ -10,8 +10,9 @@ from blocklab.lab.runner import run_study
 from blocklab.nn import build_model, preset
 from blocklab.report import results as res
 from blocklab.studies.paper_spec import PaperSpecConfig, encoder_decoder_arithmetic
+from report.cards import card_figures
 
-from .isolated import check_survives_divergence
+from .isolated import check_claim_figures, check_survives_divergence
 
 SMALL = {"vocab_size": 100, "d_model": 32, "d_ff": 64, "n_heads": 4, "max_len": 40}
 
@@ -56,7 +57,12 @@ def test_study_measures_its_claims_and_its_page_shows_the_arithmetic(tmp_path, m
     assert (folder / "figures" / "paper_spec_parameters.png").exists()
     assert all(r["metrics"]["arithmetic_matches"] for r in results["runs"] if r["cell"] == "paper-base")
 
-    page = next((build_report(tmp_path).parent).glob("study-*.html")).read_text()
+    check_claim_figures("paper-spec", results)
+    site = build_report(tmp_path).parent
+    links = [f"{p.name}#{c}" for p in site.glob("study-*.html") for c in ("C003-01", "C003-06")]
+    assert all(link in (site / "ledger.html").read_text() for link in links)  # the ledger links to each card,
+    assert all(card_figures(site, link) == ["paper_spec_parameters.png"] for link in links)  # which shows its figure
+    page = next(site.glob("study-*.html")).read_text()
     assert "paper-base: the parameter count by hand" in page
     assert "4·d² + 4·d" in page and "<td class=num>44,650,496</td>" in page  # 1,000 · 512 + 44,138,496
     assert "The hand count equals the built model" in page

@@ -100,6 +100,21 @@ def test_resuming_with_another_config_is_refused(tmp_path):
         fit(tiny_gpt(), lm_data(), lm_loss, quick_cfg(steps=10, lr=0.01), run_dir=tmp_path)
 
 
+def test_a_checkpoint_older_than_a_config_field_resumes_when_that_field_has_its_default(tmp_path):
+    # Fields added to TrainConfig later (muon_lr, decay_fraction, ...) keep the old behaviour at their defaults,
+    # so a checkpoint written before they existed is the same run; a non-default value is still refused.
+    done = fit(tiny_gpt(), lm_data(), lm_loss, quick_cfg(steps=10), run_dir=tmp_path)
+    state_file = tmp_path / "checkpoint" / "state.json"
+    state = json.loads(state_file.read_text())
+    for key in ("muon_lr", "decay_fraction"):
+        del state["config"][key]
+    state_file.write_text(json.dumps(state))
+    again = fit(tiny_gpt(), lm_data(), lm_loss, quick_cfg(steps=10), run_dir=tmp_path)
+    assert again.to_dict() == done.to_dict()
+    with pytest.raises(BlocklabError, match="muon_lr: absent there \\(default 0.02\\), 0.05 here"):
+        fit(tiny_gpt(), lm_data(), lm_loss, quick_cfg(steps=10, muon_lr=0.05), run_dir=tmp_path)
+
+
 # ---------------------------------------------------------------- divergence
 def test_a_nan_loss_is_an_outcome_not_a_crash(tmp_path):
     calls = []

@@ -1,6 +1,6 @@
 """The `blocklab` command line: one module per group of verbs.
 
-run.py      list, show, run, tour report.py  report, plot
+run.py      list, show, run, tour report.py  report, plot, readme
 models.py   demo, generate, predict   info.py  info
 lm.py       train-lm, export hf
 data.py     data fetch, data list  bench.py   bench gpt, attention, generate, engine, all
@@ -23,7 +23,7 @@ from .data import data
 from .info import info
 from .lm import export, train_lm
 from .models import demo, generate, predict
-from .report import plot, report
+from .report import plot, readme, report
 from .run import list_studies, run, show, tour
 
 
@@ -41,8 +41,8 @@ def cli() -> None:
     """
 
 
-for _command in (info, demo, list_studies, show, run, tour, report, plot, train_lm, generate, predict, export, data,
-                 bench):
+for _command in (info, demo, list_studies, show, run, tour, report, plot, readme, train_lm, generate, predict, export,
+                 data, bench):
     cli.add_command(_command)
 
 

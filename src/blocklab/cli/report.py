@@ -1,5 +1,8 @@
-"""`blocklab report` and `blocklab plot`: the HTML site and the figures, from results.json files only."""
+"""`blocklab report`, `plot` and `readme`: the HTML site, the figures and the README's numbers, from results.json
+files only."""
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -34,3 +37,29 @@ def plot(folder: str) -> None:
     """
     for path in _studies.runner().replot(folder):
         click.echo(f"redrew the figures of {path}")
+
+
+@click.command()
+@click.argument("folder", default="results", type=InPath(file_okay=False))
+@click.option("--file", "readme", default="README.md", show_default=True, type=InPath(dir_okay=False),
+              help="The README whose generated block (between its two results markers) to rewrite.")
+@click.option("--check", is_flag=True, help="Only compare: exit 1 if the block differs from what FOLDER gives.")
+def readme(folder: str, readme: str, check: bool) -> None:
+    """Rewrite the README's results block from FOLDER/<study>/results.json: each study's one-line finding and
+    seeds, the claims ledger's counts (with and without Holm's correction) and the commits the results came from.
+
+    A study with no results.json in FOLDER reads "not in results/ yet". The block is the text between the lines
+    `<!-- results: ... -->` and `<!-- end of results -->`; nothing else of the README changes.
+
+    \b
+    Examples:
+      blocklab readme results
+      blocklab readme results --check
+    """
+    from ..lab.readme import update_readme
+
+    same = update_readme(folder, readme, check=check)
+    if check and not same:
+        click.echo(f"{readme}'s results block differs from what {folder} gives; run: blocklab readme {folder}")
+        sys.exit(1)
+    click.echo(f"{readme}'s results block is up to date with {folder}" if same else f"rewrote {readme}'s results block")

@@ -20,15 +20,16 @@ def _complete_study(ctx: click.Context, param: click.Parameter, incomplete: str)
 
 @click.command(name="list")
 def list_studies() -> None:
-    """List the registered studies and groups, each with its one-line description."""
+    """List the registered studies and groups, each study with its default seed count and one-line description."""
     cat = _studies.catalogue()
     if not cat.CATALOGUE:
         click.echo("no studies are registered yet (add one to src/blocklab/studies/catalogue.py; "
                    "see blocklab/lab/registry.py)")
         return
     width = max(len(n) for n in [*(e.name for e in cat.CATALOGUE), *cat.GROUPS, cat.ALL])
+    click.echo(f"{'study':<{width}}  seeds  description   (seeds: `blocklab run STUDY`'s default; --quick runs 3)")
     for entry in cat.CATALOGUE:
-        click.echo(f"{entry.name:<{width}}  {entry.description}")
+        click.echo(f"{entry.name:<{width}}  {entry.seeds:>5}  {entry.description}")
     click.echo("groups (each runs its studies into subfolders):")
     for name, description in {**cat.GROUPS, cat.ALL: "every registered study"}.items():
         members = cat.members(name, cat.CATALOGUE)
@@ -38,7 +39,8 @@ def list_studies() -> None:
 
 @click.command()
 @click.argument("study", shell_complete=_complete_study)
-@click.option("--seeds", default=3, show_default=True, type=SEEDS, help="Seeds 0..N-1 per cell.")
+@click.option("--seeds", type=SEEDS, help="Seeds 0..N-1 per cell.  [default: the study's own, 5 or 10 (blocklab "
+              "list shows it); 3 with --quick]")
 @click.option("--quick", is_flag=True, help="The study's fast variant (fewer steps, smaller grid).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--out", type=OutPath(folder=True), help="Run folder (default runs/STUDY[-quick]).")
@@ -52,10 +54,11 @@ def list_studies() -> None:
               "default RAY_ADDRESS, else a local Ray for this run.")
 @click.option("--dry-run", is_flag=True, help="Check everything a run checks (study, --set values, folder, device), "
               "say what would run, and stop: nothing is run or written.")
-def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets: tuple[str, ...], jobs: int | None,
-        backend: str, address: str | None, dry_run: bool) -> None:
+def run(study: str, seeds: int | None, quick: bool, device: str, out: str | None, sets: tuple[str, ...],
+        jobs: int | None, backend: str, address: str | None, dry_run: bool) -> None:
     """Run a study (or a group): every cell on every seed, then its figures and claim verdicts.
 
+    Without --seeds each study runs its own default seed count (`blocklab list`), 3 with --quick.
     Rerunning into the same folder skips finished runs and resumes interrupted ones.
     Ends with a table of each study's status, wall time and pairs.
     Exits with 1 if a run failed or a study stopped with an error (kept in results.json and log.txt);
@@ -80,8 +83,8 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
         jobs = machine_cores() if backend == "local" else 1
     if dry_run:
         runner.check_options(seeds, backend, jobs)
-        for p in runner.plan(study, quick, out, parse_assignments(sets), device):
-            click.echo(f"{p.study.name}: {len(p.cells)} cells x {seeds} seeds, {p.pending(seeds)} pairs to run, "
+        for p in runner.plan(study, quick, out, parse_assignments(sets), device, seeds):
+            click.echo(f"{p.study.name}: {len(p.cells)} cells x {p.seeds} seeds, {p.pending()} pairs to run, "
                        f"on {p.device}, into {p.folder}")
         click.echo("dry run: nothing was run or written")
         return
@@ -99,7 +102,7 @@ def run(study: str, seeds: int, quick: bool, device: str, out: str | None, sets:
 @click.command()
 @click.argument("study", shell_complete=_complete_study)
 def show(study: str) -> None:
-    """Print a study's config: every field --set takes, with its type, default and --quick value.
+    """Print a study's default seeds and its config: every field --set takes, with its type, default and --quick value.
 
     A nested config's fields are dotted (train.lr, train.checkpoint_every); the --quick column
     is blank where --quick keeps the default.
@@ -118,6 +121,7 @@ def show(study: str) -> None:
         raise BlocklabError(f"{study!r} is a group; show one of its studies: {', '.join(members)}")
     cls = type(registry.get_study(study))
     click.echo(f"{cls.name}: {cls.description}")
+    click.echo(f"seeds: {cls.seeds} (--quick: {registry.QUICK_SEEDS}; --seeds N runs 0..N-1)")
     click.echo(render(describe(cls.Config, cls.quick)))
 
 

@@ -32,6 +32,7 @@ in blocklab.studies.catalogue; importing it registers it.
         group = "building-blocks"          # optional: `blocklab run building-blocks` runs it too
         Config = SkipConfig
         quick = {"train.steps": 200}       # --quick: these overrides of the defaults
+        seeds = 10                         # optional: seeds at full fidelity (default 5; --quick runs 3)
 
         def cells(self, cfg):              # the conditions; names become folder names
             return [Cell(f"{kind}-{d}", {"residual": kind == "residual", "depth": d})
@@ -55,11 +56,14 @@ in blocklab.studies.catalogue; importing it registers it.
             return [Measurement("C000-01", "~50% (chance)", seed_values(results, "plain-10", "test_acc"),
                                 unit="%", rule=around(50, 5))]
 
-        claim_figures = {"C000-01": ("45_skip_connections_training.png",)}   # optional: a claim's card shows these
+        claim_figures = {"C000-01": ("45_skip_*.png",)}   # optional: the figures (names or globs) its card shows
         figure_captions = {"45_skip_connections_training.png": "Validation accuracy per step, plain vs residual"}
 
         def viewers(self, results):        # optional, for a study whose run_cell saves its model with model.save:
             return [Viewer("residual-10", VOCAB, ("a b c",))]   # how the report's attention viewer runs it
+
+        def finding(self, results):        # optional: the README's one line (default: the claims' verdicts)
+            return f"plain-10 learns {mean(seed_values(results, 'plain-10', 'test_acc')):.1f}%"
 
         def tables(self, results):         # optional: more tables for the study's report page
             rows = [[c["name"], *seed_values(results, c["name"], "test_acc")] for c in results["cells"]]
@@ -100,6 +104,9 @@ Rules of the game:
   run_cell gives up to float rounding. Say True only where `blocklab bench stacked --study NAME`
   shows that it pays, and only for cells whose training fit_stacked can do (no dropout, callbacks
   or early stopping); a stacked cell restarts from step 0 when interrupted (no checkpoints).
+- `seeds` is the study's default seed count at full fidelity: 5 (what a claim needs before its verdict
+  stops being provisional) unless the study sets more; 10 where one seed of the full grid costs a few
+  CPU minutes. `--seeds N` overrides it and `--quick` runs QUICK_SEEDS (3).
 - Name the study in blocklab/studies/catalogue.py too, in source-document order: `blocklab list`
   reads it there without importing any study, `run all` follows its order, and a test checks
   that the two agree.
@@ -117,6 +124,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
 from ..report.claims import claim_ids
+from ..report.findings import default_finding
+from ..report.verdicts import MIN_SEEDS
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
 
 if TYPE_CHECKING:  # torch only for the annotations: `blocklab list` and the CLI's start-up import this module
@@ -175,10 +184,12 @@ class Study:
     claims: ClassVar[tuple[str, ...]] = ()
     group: ClassVar[str] = ""
     question: ClassVar[str] = ""  # for the report, one paragraph: what the study asks (default: its docstring's first)
-    claim_figures: ClassVar[Mapping[str, tuple[str, ...]]] = {}  # claim ID -> the figures that show it, for its card
+    # claim ID -> the figures that show it on its card: file names, or globs for names that depend on the config
+    claim_figures: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     figure_captions: ClassVar[Mapping[str, str]] = {}  # figure file name -> what it plots (seeds and bands are added)
     Config: ClassVar[type]
     quick: ClassVar[Mapping[str, Any]] = {}
+    seeds: ClassVar[int] = MIN_SEEDS  # `blocklab run` without --seeds runs seeds 0..seeds-1 (QUICK_SEEDS with --quick)
 
     def cells(self, cfg: Any) -> list[Cell]:
         raise NotImplementedError
@@ -208,6 +219,11 @@ class Study:
         (the generators' state after training differs between fit and fit_stacked)."""
         raise NotImplementedError(f"{self.name} does not split its cells into prepare and conclude")
 
+    def finding(self, results: dict) -> str:
+        """The study's finding in one line, from `results` only, for the README's studies table (`blocklab readme`):
+        by default each claim's verdict with its measured value (report.findings.default_finding)."""
+        return default_finding(results)
+
     def viewers(self, results: dict) -> list:
         """How the report's attention viewer runs the models this study saves (report.viewer.Viewer, one per cell
         that saves them, preferred first), from `results` only; none by default."""
@@ -235,6 +251,12 @@ def register(cls: type[Study]) -> type[Study]:
     unknown = [c for c in cls.claims if c not in claim_ids()]
     if unknown:
         raise TypeError(f"{cls.__name__}.claims names IDs that are not in report/claims.md: {unknown}")
+    stray = [c for c in cls.claim_figures if c not in cls.claims]
+    if stray:
+        raise TypeError(f"{cls.__name__}.claim_figures names claims the study does not measure: {stray}; its "
+                        f"claims: {', '.join(cls.claims) or 'none'}")
+    if not isinstance(cls.seeds, int) or isinstance(cls.seeds, bool) or cls.seeds < 1:
+        raise TypeError(f"{cls.__name__}.seeds={cls.seeds!r}: the default seed count must be a positive integer")
     build_config(cls, quick=True)  # a typo in `quick` fails at import, not at the first --quick run
     STUDIES[name] = cls
     return cls
@@ -280,6 +302,13 @@ def build_config(study: type[Study] | Study, quick: bool = False, overrides: Map
     return build(study.Config, overrides, quick=study.quick if quick else None, owner=study.name)
 
 
+def default_seeds(study: type[Study] | Study, quick: bool) -> int:
+    """How many seeds `blocklab run` gives a study when --seeds is not given: its own `seeds` at full fidelity,
+    QUICK_SEEDS with --quick (a fast look, whose verdicts are provisional whatever the seeds)."""
+    return QUICK_SEEDS if quick else study.seeds
+
+
+QUICK_SEEDS = 3
 RUNNER_SET = ("seed", "device")  # the trainer settings the runner gives each (cell, seed) pair
 
 

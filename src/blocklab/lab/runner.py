@@ -44,15 +44,17 @@ from ..train.device import resolve_device
 from .backends import BACKENDS, run_units
 from .pair import PairJob, Unit, env_threads
 from .processes import WorkerPool
-from .registry import _CELL, Cell, Study, build_config, get_study, group_members, load_all
+from .registry import _CELL, Cell, Study, build_config, default_seeds, get_study, group_members, load_all
 
 RUNS = Path("runs")
 
 
-def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "auto", out: str | Path | None = None,
-              overrides: Mapping[str, Any] | None = None, backend: str = "local",
+def run_study(name: str, seeds: int | None = None, quick: bool = False, device: str = "auto",
+              out: str | Path | None = None, overrides: Mapping[str, Any] | None = None, backend: str = "local",
               address: str | None = None, jobs: int = 1) -> Path:
-    """Run study or group `name`; returns its folder (runs/<name>[-quick] unless `out` is given).
+    """Run study or group `name` on seeds 0..seeds-1; returns its folder (runs/<name>[-quick] unless `out` is given).
+
+    `seeds` None gives each study its own default (registry.default_seeds: Study.seeds, or 3 with `quick`).
 
     A group runs each member into a subfolder; its --set keys read `<study>.<key>`. A member
     that stops with an error (its results.json keeps it under "error") does not stop the group.
@@ -61,23 +63,24 @@ def run_study(name: str, seeds: int = 3, quick: bool = False, device: str = "aut
     Everything `plan` checks is checked for every member before anything runs or is written.
     """
     check_options(seeds, backend, jobs)
-    plans = plan(name, quick, out, overrides, device)
+    plans = plan(name, quick, out, overrides, device, seeds)
     grouped = group_members(name) is not None
     pool = WorkerPool(jobs) if jobs > 1 else None  # kept for every member of a group
     with pool or contextlib.nullcontext():
         for p in plans:
             try:
-                _run_one(p, seeds=seeds, quick=quick, device=device, backend=backend, address=address, pool=pool)
+                _run_one(p, quick=quick, device=device, backend=backend, address=address, pool=pool)
             except Exception as e:  # in a group, go on if the error is logged and kept in the member's results.json
                 if not grouped or _kept_error(p.folder / res.RESULTS_FILE) != _error_line(e):
                     raise
     return _folder(name, quick, out)
 
 
-def check_options(seeds: int, backend: str, jobs: int) -> None:
-    """The run options that do not depend on the study: seed count, backend, jobs, BLOCKLAB_THREADS."""
+def check_options(seeds: int | None, backend: str, jobs: int) -> None:
+    """The run options that do not depend on the study: seed count (None: each study's default), backend, jobs,
+    BLOCKLAB_THREADS."""
     env_threads()
-    if seeds < 1:
+    if seeds is not None and seeds < 1:
         raise BlocklabError(f"--seeds {seeds}: at least one seed is needed")
     if backend not in BACKENDS:
         raise choice_error("blocklab run", "backend", backend, BACKENDS)
@@ -99,23 +102,24 @@ class Plan:
     cells: list[Cell]
     results: dict | None  # the folder's results.json, when it has one (of the same run: checked)
     device: str  # resolved: "cpu", "cuda"
+    seeds: int  # seeds 0..seeds-1 run: --seeds, else the study's default
 
-    def pending(self, seeds: int) -> int:
+    def pending(self) -> int:
         """Pairs of seeds 0..seeds-1 not finished yet."""
         done = {(r["cell"], r["seed"]) for r in (self.results or {}).get("runs", []) if r["status"] in res.FINISHED}
-        return sum((c.name, s) not in done for s in range(seeds) for c in self.cells)
+        return sum((c.name, s) not in done for s in range(self.seeds) for c in self.cells)
 
 
 def plan(name: str, quick: bool = False, out: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-         device: str = "auto") -> list[Plan]:
+         device: str = "auto", seeds: int | None = None) -> list[Plan]:
     """What running `name` (a study or a group) would do, after every check a run makes before it starts:
-    the name, each study's config (--quick, --set), its cells, the device, and that a results.json already
-    in a folder is of the same run. Reads only: nothing is run or written."""
+    the name, each study's config (--quick, --set), its cells, its seeds (`seeds`, else its default), the
+    device, and that a results.json already in a folder is of the same run. Reads only: nothing is run or written."""
     load_all()
     folder = _folder(name, quick, out)
     members = group_members(name)
     if members is None:
-        return [_plan_one(get_study(name), folder, dict(overrides or {}), quick, device)]
+        return [_plan_one(get_study(name), folder, dict(overrides or {}), quick, device, seeds)]
     if not members:
         raise BlocklabError(f"the group {name!r} has no registered studies yet")
     per_study: dict[str, dict] = {m: {} for m in members}
@@ -125,14 +129,14 @@ def plan(name: str, quick: bool = False, out: str | Path | None = None, override
             raise BlocklabError(f"--set {key}: in group {name!r}, write <study>.<key>; studies: {', '.join(members)}")
         per_study[study][field] = value
     # every member is checked first: a typo for the last study should not wait for the first to finish
-    return [_plan_one(get_study(m), folder / m, per_study[m], quick, device) for m in members]
+    return [_plan_one(get_study(m), folder / m, per_study[m], quick, device, seeds) for m in members]
 
 
 def _folder(name: str, quick: bool, out: str | Path | None) -> Path:
     return Path(out) if out is not None else RUNS / f"{name}{'-quick' if quick else ''}"
 
 
-def _plan_one(study: Study, folder: Path, overrides: dict, quick: bool, device: str) -> Plan:
+def _plan_one(study: Study, folder: Path, overrides: dict, quick: bool, device: str, seeds: int | None) -> Plan:
     cfg = build_config(study, quick, overrides)
     cells = study.cells(cfg)
     _check_cells(study, cells)
@@ -140,17 +144,18 @@ def _plan_one(study: Study, folder: Path, overrides: dict, quick: bool, device: 
     results = res.load(path) if path.exists() else None
     if results is not None:
         _check_same_run(results, study, jsonable(dataclasses.asdict(cfg)), path, _resumable_keys(study.Config))
-    return Plan(study, folder, overrides, cfg, cells, results, str(resolve_device(device)))
+    return Plan(study, folder, overrides, cfg, cells, results, str(resolve_device(device)),
+                default_seeds(study, quick) if seeds is None else seeds)
 
 
-def _run_one(p: Plan, seeds: int, quick: bool, device: str, backend: str, address: str | None,
+def _run_one(p: Plan, quick: bool, device: str, backend: str, address: str | None,
              pool: WorkerPool | None) -> None:
     began = time.perf_counter()
     study, folder, cells, dev = p.study, p.folder, p.cells, p.device
     config = jsonable(dataclasses.asdict(p.cfg))
     path = folder / res.RESULTS_FILE
     results = p.results if p.results is not None else _fresh(study, config, quick)
-    seed_list = sorted(set(results["seeds"]) | set(range(seeds)))
+    seed_list = sorted(set(results["seeds"]) | set(range(p.seeds)))
     results.update(
         description=study.description, command=_command(study.name, len(seed_list), quick, device, folder,
                                                         p.overrides),
@@ -158,7 +163,7 @@ def _run_one(p: Plan, seeds: int, quick: bool, device: str, backend: str, addres
         **_commit(),
     )
     done = {(r["cell"], r["seed"]) for r in results["runs"] if r["status"] in res.FINISHED}
-    pending = [(c, s) for s in range(seeds) for c in cells if (c.name, s) not in done]
+    pending = [(c, s) for s in range(p.seeds) for c in cells if (c.name, s) not in done]
     order = {(c.name, s): (s, i) for i, c in enumerate(cells) for s in seed_list}
     log = logging.getLogger(f"blocklab.studies.{study.name}")
     with _logging_to(folder / "log.txt"), open(folder / "metrics.jsonl", "a", encoding="utf-8") as jsonl:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import shutil
+from fnmatch import fnmatchcase
 from html import escape
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 BANDS = "bands and error bars: 95% intervals of the mean, within the metric's range"
 
@@ -22,9 +23,16 @@ def humanize(name: str) -> str:
 
 
 def caption(name: str, seeds: int, captions: Mapping[str, str]) -> str:
-    """What the figure shows (plain text): the study's caption or the humanized name, the seeds, the bands."""
-    what = captions.get(name) or humanize(name)
+    """What the figure shows (plain text): the study's caption for its name (or for a glob that matches it, as
+    claim_figures allows) or the humanized name, the seeds, the bands."""
+    what = next((text for pattern, text in captions.items() if fnmatchcase(name, pattern)), None) or humanize(name)
     return f"{what.rstrip('.')}. Mean over {seeds} seed{'s' * (seeds != 1)}; {BANDS}."
+
+
+def matching(patterns: Sequence[str], drawn: Sequence[str]) -> list[str]:
+    """The drawn figures each pattern names (a file name, or a glob such as 'td_attention_epoch*.png' for figures
+    whose names depend on the config), in the patterns' order, each once."""
+    return list(dict.fromkeys(name for pattern in patterns for name in drawn if fnmatchcase(name, pattern)))
 
 
 def copy_figures(page: str, fig_dir: Path, names: list[str], out: Path) -> dict[str, str | None]:

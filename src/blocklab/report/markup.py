@@ -67,9 +67,19 @@ def interval(d: Mapping[str, Any], unit: str = "") -> str:
     seeds = f" <span class=small>n={n}</span>"
     if low is None or low == high:
         same = " <span class=small>(all seeds equal)</span>" if n > 1 else seeds
-        return escape(number(mean, unit)) + same
-    bounds = f"[{number(low)}, {number(high)}]"
-    return escape(f"{number(mean, unit)} {bounds}") + seeds
+        return escape(interval_text(d, unit)) + same
+    return escape(interval_text(d, unit)) + seeds
+
+
+def interval_text(d: Mapping[str, Any], unit: str = "") -> str:
+    """A mean over seeds and its 95% interval as plain text: "20.1% [18.59, 21.61]", the value alone when it has
+    no interval (every seed equal), "no finite value" when no seed gave one."""
+    mean, low, high = d.get("mean"), d.get("ci_low"), d.get("ci_high")
+    if mean is None:
+        return "no finite value"
+    if low is None or low == high:
+        return number(mean, unit)
+    return f"{number(mean, unit)} [{number(low)}, {number(high)}]"
 
 
 def plain(value: Any) -> str:

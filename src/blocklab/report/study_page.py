@@ -28,7 +28,7 @@ class StudyNotes:
 
     question: str = ""  # one paragraph: what the study asks
     tables: list[Table] = field(default_factory=list)  # the study's own tables (Study.tables)
-    claim_figures: Mapping[str, Sequence[str]] = field(default_factory=dict)  # claim ID -> figure file names
+    claim_figures: Mapping[str, Sequence[str]] = field(default_factory=dict)  # claim ID -> figure names or globs
     captions: Mapping[str, str] = field(default_factory=dict)  # figure file name -> what it plots
     viewers: Sequence[Viewer] = ()  # how to run the cells' saved models, preferred first (Study.viewers)
 
@@ -43,9 +43,9 @@ def study_page(name: str, path: Path, r: dict, out: Path, notes: StudyNotes, led
                              for n in names if n in srcs])
 
     claim_ids = list(dict.fromkeys(m["claim_id"] for m in r["measurements"]))
-    cards = "".join(_card(cid, _parts(name, r, cid, ledger.get(cid)), figures(notes.claim_figures.get(cid, ())))
-                    for cid in claim_ids)
-    shown = {f for cid in claim_ids for f in notes.claim_figures.get(cid, ())}
+    of_claim = {cid: gallery.matching(notes.claim_figures.get(cid, ()), r["figures"]) for cid in claim_ids}
+    cards = "".join(_card(cid, _parts(name, r, cid, ledger.get(cid)), figures(of_claim[cid])) for cid in claim_ids)
+    shown = {f for names in of_claim.values() for f in names}
     rest = [n for n in r["figures"] if n not in shown]
     viewer, scripts = viewer_section(name, notes.viewers, path.parent, [c["name"] for c in r["cells"]], out)
     body = (

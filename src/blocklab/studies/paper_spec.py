@@ -81,8 +81,10 @@ class PaperSpec(Study):
     name = "paper-spec"
     description = "003: parameter counts of the paper's base model and the classifier variant, by component"
     claims = ("C003-01", "C003-06")
+    claim_figures = {"C003-01": ("paper_spec_parameters.png",), "C003-06": ("paper_spec_parameters.png",)}
     Config = PaperSpecConfig
     quick = {}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg: PaperSpecConfig) -> list[Cell]:
         return [Cell("paper-base", {"preset": "paper-base", "vocab": cfg.base_vocab}),

@@ -155,6 +155,7 @@ class TrainFeatures(Study):
     Config = TrainFeaturesConfig
     quick = {"ckpt_d_model": 128, "ckpt_layers": 4, "ckpt_seq_len": 128, "repeats": 1, "lm_d_model": 64,
              "train.steps": 200, "train.warmup_steps": 20, "lm_train_chars": 100_000, "lm_test_chars": 20_000}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg: TrainFeaturesConfig) -> list[Cell]:
         return [Cell("checkpointing"), Cell("int8")]

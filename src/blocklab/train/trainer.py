@@ -95,9 +95,12 @@ def fit(
 
 
 def _check_same_config(ckpt: Checkpoint, cfg: TrainConfig) -> None:
-    stored, given = ckpt.state.get("config", {}), cfg.to_dict()
-    changed = [f"{k}: {stored.get(k)!r} there, {v!r} here" for k, v in given.items()
-               if k not in RESUMABLE and stored.get(k) != v]
+    # A field the checkpoint lacks was added to TrainConfig after it was written; its default keeps the old
+    # behaviour, so the run is the same one when cfg leaves it at the default.
+    stored, given, default = ckpt.state.get("config", {}), cfg.to_dict(), TrainConfig().to_dict()
+    changed = [f"{k}: {stored[k]!r} there, {v!r} here" if k in stored
+               else f"{k}: absent there (default {default[k]!r}), {v!r} here"
+               for k, v in given.items() if k not in RESUMABLE and stored.get(k, default[k]) != v]
     if changed:
         raise BlocklabError(
             f"{ckpt.directory} holds a checkpoint of a run with another config ({'; '.join(changed)}); "

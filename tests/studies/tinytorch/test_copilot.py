@@ -22,7 +22,7 @@ from blocklab.tasks.python_code import (
 )
 from lab.tiny_study import run_cli
 
-from ..isolated import HUGE_LR, check_divergence
+from ..isolated import HUGE_LR, check_claim_figures, check_divergence
 
 LIBRARY = [f"pkg/mod{i}.py" for i in range(40)]
 TESTS = ["test_mod.py", "mod_test.py", "test.py", "tests/helpers.py", "pkg/test/case.py", "idle_test/x.py",
@@ -108,6 +108,7 @@ def test_copilot_trains_checkpoints_and_reports(copilot_run):
         assert all(0 <= d["exact"] <= d["prefix"] <= 100 and 0 <= d["demos_valid"] <= 5 for d in c["decoding"].values())
         assert all(len(s["demos"]) == len(DEMOS) for s in c["samples"].values())
     assert results["figures"] == FIGURES and all((out / "figures" / f).is_file() for f in FIGURES)
+    check_claim_figures("tinytorch-copilot", results)
     assert {x["claim_id"] for x in results["measurements"]} == {"C004-02", "C004-03", "C004-04"}
     kept, last_step = (read_folder(out / sub) for sub in ("models/copilot/seed0", "work/copilot/seed0/step75"))
     assert kept.tensors.keys() == last_step.tensors.keys()  # the final model is kept, with its tokenizer

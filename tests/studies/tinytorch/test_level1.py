@@ -13,7 +13,7 @@ from blocklab.report import results as res
 from blocklab.studies.tinytorch import level1 as _registers  # noqa: F401  (check_divergence runs it)
 from blocklab.tasks import patterns
 
-from ..isolated import HUGE_LR, check_divergence
+from ..isolated import HUGE_LR, check_claim_figures, check_divergence
 
 FIGURES = ["004_level1_training.png", "004_level1_patterns.png", "004_level1_speed.png"]
 
@@ -77,6 +77,7 @@ def test_level1_keeps_the_model_it_scored(level1_run):
 def test_level1_results_have_figures_claims_and_the_bench(level1_run):
     results, out = level1_run
     assert results["figures"] == FIGURES and all((out / "figures" / f).is_file() for f in FIGURES)
+    check_claim_figures("tinytorch-level1", results)
     assert {m["claim_id"] for m in results["measurements"]} == {"C004-01", "C004-03", "C004-05"}
     bench = results["runs"][0]["metrics"]["bench"]
     assert bench["parameters"] == 4_624 and bench["numpy_step_ms"] > 0 and bench["torch_step_ms"] > 0

@@ -65,9 +65,12 @@ class AblationMatrix(Study):
     name = "ablation-matrix"
     description = "51: first==last with every on/off combination of skip, norm, attention and positions"
     claims = ("C000-13", "C000-14", "C000-15")
+    claim_figures = {"C000-13": ("51_ablation_comparison.png", "51_ablation_matrix.png"),
+                     "C000-14": ("51_ablation_comparison.png",), "C000-15": ("51_ablation_interactions.png",)}
     group = "building-blocks"
     Config = AblationConfig
     quick = {"train.steps": 50, "n_train": 1000, "n_test": 200}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         subsets = [s for k in range(len(NAMES) + 1) for s in itertools.combinations(NAMES, k)]

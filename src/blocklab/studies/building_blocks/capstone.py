@@ -57,9 +57,11 @@ class Capstone(Study):
     name = "capstone"
     description = "50: a 4-layer pre-norm Transformer from blocks on lookup, with one component removed at a time"
     claims = ("C000-12",)
+    claim_figures = {"C000-12": ("50_transformer_ablation.png", "50_transformer_training.png")}
     group = "building-blocks"
     Config = CapstoneConfig
     quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_test": 200, "n_val": 100}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         return [Cell(name, {"removed": list(removed)}) for name, removed in ABLATIONS.items()]

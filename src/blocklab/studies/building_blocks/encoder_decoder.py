@@ -128,10 +128,13 @@ class EncoderDecoder(Study):
     name = "encoder-decoder"
     description = "48: autoencoder bottleneck sweep, U-Net skip, failure modes and a seq2seq reverse task"
     claims = ("C000-08", "C000-09")
+    claim_figures = {"C000-08": ("48_encoder_decoder_bottleneck.png", "48_encoder_decoder_training.png"),
+                     "C000-09": ("48_encoder_decoder_unet.png",)}
     group = "building-blocks"
     Config = EncoderDecoderConfig
     quick = {"train.steps": 100, "train.eval_every": 50, "n_train": 1000, "n_test": 300,
              "seq2seq_train.steps": 80, "seq2seq_train.eval_every": 8}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         k = cfg.unet_bottleneck

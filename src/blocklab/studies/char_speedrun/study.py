@@ -6,9 +6,10 @@ Cells:
   studies/common/char_text.py holds what the two share).
 - best: blocklab's recipe at the same sizes (4 layers, 4 heads, width 128, context 64, so the
   parameter count within 5% of the baseline's; the config refuses a recipe outside that), with
-  what made the GPT-2 speedruns fast: Muon on the blocks' matrices, RoPE, RMSNorm, ReLU², QK-norm,
-  zero-initialised output projections, an untied head, a warmup-stable-decay schedule, a larger
-  AdamW learning rate and batch (config.best_recipe; recipes.CHANGES lists them).
+  what made the GPT-2 speedruns fast and paid here: Muon on the blocks' matrices, RoPE, QK-norm,
+  zero-initialised output projections, a warmup-stable-decay schedule, a larger AdamW learning
+  rate and batch (config.best_recipe). recipes.CHANGES also holds RMSNorm, ReLU² and an untied
+  head, tried and left out because they did not pay on seed 0.
 - without-<change>: the best recipe with one change set back to the baseline's (leave-one-out).
 
 Every run records validation loss against training CPU seconds (clock.py: process time of the

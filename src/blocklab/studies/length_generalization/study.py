@@ -56,6 +56,7 @@ class LengthGeneralization(Study):
     name = "length-generalization"
     description = "issue 17: a leaderboard of positional encodings past the training length on three tasks"
     claims = ("C002-05", "C002-06", "C000-11")
+    claim_figures = {c: ("length_generalization.png",) for c in claims}  # one figure: accuracy by test length
     Config = LengthConfig
     # --quick: one encoding per task, shorter training, 3-digit addition (tested at 3 and 5 digits);
     # under 3 CPU minutes for its 3 seeds
@@ -66,6 +67,7 @@ class LengthGeneralization(Study):
              "addition_train_digits": 3, "addition_test_digits": [3, 5], "addition_offset_max": 2,
              "n_eval_addition": 50, "addition_train.steps": 800, "addition_train.warmup_steps": 40,
              "addition_train.eval_every": 250}
+    seeds = 10  # its grid was cut to fit 10 seeds (docs/studies/length-generalization.md)
 
     def cells(self, cfg: LengthConfig) -> list[Cell]:
         by_task = {"sortedness": cfg.sortedness_encodings, "first-vs-last": cfg.retrieval_encodings,

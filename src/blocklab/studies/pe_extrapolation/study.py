@@ -93,6 +93,8 @@ class PEExtrapolation(Study):
     name = "pe-extrapolation"
     description = "002: positional encodings trained on lengths 8-16, tested to 1000 (sortedness, first-vs-last)"
     claims = ("C002-06", "C002-07")  # C002-05, C002-06's causal-GPT parts, C000-11: length-generalization
+    claim_figures = {"C002-06": ("pe_failure_modes.png", "extrapolation_curves.png"),
+                     "C002-07": ("learned_position_embeddings.png",)}
     Config = PEConfig
     # --quick: 200 steps at a higher rate (in-distribution 60-100% rather than >= 99%), about 100 s of CPU
     quick = {"train.steps": 200, "train.warmup_steps": 10, "train.eval_every": 50, "train.lr": 3e-3, "n_train": 4000,

@@ -142,6 +142,8 @@ class Sentiment(Study):
     name = "sentiment"
     description = "003/issue 8: Rotten Tomatoes snippets, EncoderClassifier vs bag-of-words logistic regression"
     claims = ("C003-03", "C003-04")
+    claim_figures = {"C003-03": ("sentiment_accuracy.png", "sentiment_training.png"),
+                     "C003-04": ("sentiment_embedding_scale.png",)}
     Config = SentimentConfig
     quick = {"train.steps": 150, "train.eval_every": 50, "train.warmup_steps": 15, "bow_train.steps": 300,
              "bow_train.eval_every": 50}

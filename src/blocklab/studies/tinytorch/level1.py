@@ -64,8 +64,11 @@ class TinyTorchLevel1(Study):
     name = "tinytorch-level1"
     description = "004: Level 1 memorization (4,624 parameters) on the numpy engine: loss, patterns right, speed"
     claims = ("C004-01", "C004-03", "C004-05")
+    claim_figures = {"C004-01": ("004_level1_training.png", "004_level1_patterns.png"),
+                     "C004-03": ("004_level1_speed.png",), "C004-05": ("004_level1_training.png",)}
     Config = Level1Config
     quick = {"train.steps": 1000, "bench_repeats": 10}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         return [Cell("level1", {})]

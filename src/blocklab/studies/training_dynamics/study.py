@@ -53,6 +53,7 @@ from blocklab.train import TrainConfig
 
 from . import claims
 from . import figures as report
+from .captions import CAPTIONS
 from .generalize import (
     QUICK,
     GeneralizationConfig,
@@ -200,6 +201,15 @@ class TrainingDynamics(Study):
     name = "training-dynamics"
     description = "seed 001: epoch-by-epoch training of a 2-block Transformer on First/Second/Last/Max/Min"
     claims = tuple(sorted((*claims.CLAIMS, "C001-14")))
+    claim_figures = {
+        "C001-01": ("td_loss_accuracy.png",), "C001-02": ("td_loss_accuracy.png",),
+        "C001-03": ("td_loss_accuracy.png",), "C001-04": ("td_per_op.png",), "C001-05": ("td_confusion.png",),
+        "C001-06": ("td_attention_epoch*.png",),  # the epochs snapshotted depend on the config
+        "C001-07": ("td_embeddings.png",), "C001-08": ("td_ffn_specialization.png",),
+        "C001-09": ("td_gradients.png", "td_parameters.png"), "C001-10": ("td_loss_accuracy.png", "td_splits.png"),
+        "C001-11": ("td_sweep_size.png",), "C001-12": ("td_ablations.png",), "C001-13": ("td_sweep_optimizer.png",),
+        "C001-14": ("training_dynamics_gen_unseen_inputs.png",), "C001-15": ("td_headline.png",)}
+    figure_captions = CAPTIONS
     Config = DynamicsConfig
     # --quick: one setting per sweep and a few epochs, only to show that every piece runs; the headline cells
     # keep the full recipe (10000 rows, 4 epochs, ~14 CPU s) so that the model they save answers right

@@ -115,10 +115,15 @@ class Attention(Study):
     name = "attention"
     description = "47: attention learns to focus on copy-first; sqrt(d) scaling, temperature, heads, memory"
     claims = ("C000-06", "C000-07", "C000-16", "C003-05")
+    claim_figures = {"C000-06": ("47_attention_learned.png",),
+                     "C000-07": ("47_attention_learned.png", "47_attention_patterns.png"),
+                     "C000-16": ("47_attention_failures.png",),
+                     "C003-05": ("47_attention_scaling.png", "47_attention_failures.png")}
     group = "building-blocks"
     Config = AttentionConfig
     quick = {"train.steps": 150, "train.eval_every": 25, "train.lr": 3e-3, "n_train": 1000, "n_test": 1000,
              "seq_lens": (128, 256, 512, 1024), "seq2seq_train.steps": 100, "seq2seq_train.eval_every": 10}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         return ([Cell("copy", {"model": {}}), Cell("copy-noscale", {"model": {"attn_scale": False}})]

@@ -97,9 +97,13 @@ class Normalization(Study):
     name = "normalization"
     description = "46: no norm vs BatchNorm, LayerNorm, RMSNorm; batch size, pre vs post, eps 0 and batch 1"
     claims = ("C000-03", "C000-04", "C000-05", "C000-16", "C003-02")
+    claim_figures = {"C000-03": ("46_normalization_training.png",), "C000-04": ("46_normalization_types.png",),
+                     "C000-05": ("46_normalization_batch_size.png", "46_normalization_batch_training.png"),
+                     "C000-16": ("46_norm_failures.png",), "C003-02": ("46_normalization_comparison.png",)}
     group = "building-blocks"
     Config = NormConfig
     quick = {"train.steps": 40, "train.log_every": 4, "batch_sizes": (4, 128), "n_layers": 2}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         names: dict[str, dict] = {}

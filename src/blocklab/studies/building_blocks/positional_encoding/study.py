@@ -127,11 +127,14 @@ class PositionalEncoding(Study):
     name = "positional-encoding"
     description = "49: first-vs-last with and without positions; sinusoidal, learned, ALiBi, RoPE; length 100 to 1000"
     claims = ("C000-10", "C000-11", "C000-16", "C003-04")
+    claim_figures = {"C000-10": ("49_positional_task.png",), "C000-11": ("49_positional_comparison.png",),
+                     "C000-16": ("49_pe_failures.png",), "C003-04": ("49_pe_failures.png",)}
     group = "building-blocks"
     Config = PositionalConfig
     quick = {"train.steps": 60, "train.eval_every": 30, "n_train": 1000, "n_val": 100, "n_test": 200,
              "extrap_length": 20, "extrap_test_lengths": (40, 100, 200), "extrap_train.steps": 30,
              "extrap_train.eval_every": 30, "extrap_n_test": 20}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         cells = [Cell(f"task-{pe}", {"kind": "task", "pos_encoding": pe}) for pe in TASK_PES]

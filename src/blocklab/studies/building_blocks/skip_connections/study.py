@@ -87,9 +87,12 @@ class SkipConnections(Study):
     name = "skip-connections"
     description = "45: plain vs residual deep networks on spirals, two inits; skip scale and width failures"
     claims = ("C000-01", "C000-02", "C000-16")
+    claim_figures = {"C000-01": ("45_skip_connections_training.png", "45_skip_connections_highway.png"),
+                     "C000-02": ("45_skip_connections_training.png",), "C000-16": ("45_skip_failures.png",)}
     group = "building-blocks"
     Config = SkipConfig
     quick = {"train.steps": 250, "depths": (10,), "probe_depths": (10, 50)}
+    seeds = 10  # a seed of the full grid is cheap (catalogue.py gives the costs)
 
     def cells(self, cfg):
         cells = [Cell(f"{kind}-{d}-{init}", {"kind": kind, "layers": d, "init": init, "scale": 1.0})

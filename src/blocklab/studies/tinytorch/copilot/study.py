@@ -104,6 +104,9 @@ class TinyTorchCopilot(Study):
     name = "tinytorch-copilot"
     description = "004: Copilot, character-level Python autocomplete on the stdlib, numpy engine: loss, decoding, speed"
     claims = ("C004-02", "C004-03", "C004-04")
+    claim_figures = {"C004-02": ("004_copilot_loss.png", "004_copilot_failure_modes.png"),
+                     "C004-03": ("004_copilot_speed.png",),
+                     "C004-04": ("004_copilot_decoding.png", "004_copilot_samples.png")}
     Config = CopilotConfig
     quick = {"train.steps": 120, "checkpoints": (SEED_STEPS, 120), "train_chars": 300_000, "val_chars": 12_000,
              "test_chars": 50_000, "n_lines": 12, "bench_repeats": 5}

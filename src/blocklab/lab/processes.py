@@ -1,7 +1,7 @@
 """`blocklab run --jobs N`: the (cell, seed) pairs run N at a time, each in a worker process on one thread.
 
-The workers are forked from a "forkserver" process that imported torch, this module and every
-study once (where the OS has one; elsewhere each is a fresh "spawn" interpreter): no torch state
+The workers are forked from a "forkserver" process that imported torch, this module and the
+run's studies once (where the OS has one; elsewhere each is a fresh "spawn" interpreter): no torch state
 or threads are copied from the driver, and a worker starts in a fraction of torch's import time. They are
 kept for every study of one `blocklab run`. Each unit (one pair, or the seeds of a cell the
 study stacks) runs through pair.collected_unit,
@@ -22,12 +22,11 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
 from .pair import Collected, PairJob, Unit, advance, bars_on, collected_unit, deliver, lost, seeds_label
-from .registry import CATALOGUE
 
 _SEND_EVERY = 0.2  # seconds between a worker's step reports; the lines need no more
 _steps: Any = None  # in a worker: the queue its step counts go to (None when no progress lines are shown)
@@ -42,11 +41,12 @@ def machine_cores() -> int:
 
 
 class WorkerPool:
-    """Up to `jobs` worker processes, started when the first pair is submitted and kept until closed."""
+    """Up to `jobs` worker processes, started when the first pair is submitted and kept until closed.
+    `modules` (the run's studies) are imported once for every worker, before it starts."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, modules: Sequence[str] = ()) -> None:
         self.jobs = jobs
-        self._context = _context()
+        self._context = _context(modules)
         self.steps = self._context.Queue() if bars_on() else None
         self._executor: ProcessPoolExecutor | None = None
 
@@ -77,12 +77,13 @@ class WorkerPool:
         self.stop() if exc[0] is not None else self.close()
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(modules: Sequence[str]) -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # torch, the pair code and every study (matplotlib with them), imported once for every worker
-    context.set_forkserver_preload([__name__, *(entry.module for entry in CATALOGUE)])
+    # torch, the pair code and the run's studies, imported once for every worker; only the first pool of a process
+    # starts the forkserver, and a study it lacks is imported by the worker that unpickles it
+    context.set_forkserver_preload([__name__, *modules])
     return context
 
 

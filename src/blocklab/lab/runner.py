@@ -65,7 +65,7 @@ def run_study(name: str, seeds: int | None = None, quick: bool = False, device: 
     check_options(seeds, backend, jobs)
     plans = plan(name, quick, out, overrides, device, seeds)
     grouped = group_members(name) is not None
-    pool = WorkerPool(jobs) if jobs > 1 else None  # kept for every member of a group
+    pool = WorkerPool(jobs, [type(p.study).__module__ for p in plans]) if jobs > 1 else None  # for every member
     with pool or contextlib.nullcontext():
         for p in plans:
             try:

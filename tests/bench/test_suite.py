@@ -54,7 +54,7 @@ def test_generate_reports_both_modes_and_the_same_tokens():
 def test_bench_group_lists_every_benchmark(capsys):
     code, text, _ = run(capsys, "bench", "--help")
     assert code == 0
-    for name in ("gpt", "attention", "generate", "engine", "all"):
+    for name in ("gpt", "attention", "generate", "engine", "stacked", "all"):
         assert name in text
 
 

@@ -84,8 +84,8 @@ DRIVER = """
 import os, time
 from concurrent.futures import ProcessPoolExecutor
 from blocklab.lab import processes
-processes.CATALOGUE = ()  # preload no study: this worker runs none
-pool = ProcessPoolExecutor(1, mp_context=processes._context(), initializer=processes._start_worker, initargs=(None,))
+context = processes._context(())  # preload no study: this worker runs none
+pool = ProcessPoolExecutor(1, mp_context=context, initializer=processes._start_worker, initargs=(None,))
 print(pool.submit(os.getpid).result(), flush=True)
 pool.submit(time.sleep, 300)
 time.sleep(300)

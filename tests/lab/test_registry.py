@@ -1,6 +1,8 @@
 """The study declaration: config overrides checked against the Config, and registration checks."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -119,3 +121,11 @@ def test_unknown_study_lists_the_valid_names(tiny):
     with pytest.raises(BlocklabError) as e:
         registry.get_study("tinny")
     assert "'tinny'" in str(e.value) and "tiny" in str(e.value) and "building-blocks" in str(e.value)
+
+
+def test_the_registry_imports_without_torch():
+    """The registry is what the CLI reads before any study runs; torch (seconds to import) comes in with a study, the
+    runner or the trainer. Its Training class names torch and trainer types in annotations only."""
+    code = "import sys, blocklab.lab.registry; assert 'torch' not in sys.modules, 'torch was imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

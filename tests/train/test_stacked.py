@@ -3,6 +3,8 @@
 cannot do the same way is refused by name."""
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -45,5 +47,34 @@ def test_what_cannot_train_together_is_refused_by_name():
         fit_stacked(models, lm_data(), lm_loss, quick_cfg(), SEEDS[:2])
     with pytest.raises(ConfigError, match="one architecture"):
         fit_stacked([tiny_gpt(0), tiny_gpt(1, d_ff=16)], lm_data(), lm_loss, quick_cfg(), SEEDS[:2])
+    def item_loss(model, batch):  # a metric read out as a Python number, which vmap cannot batch
+        loss, metrics = lm_loss(model, batch)
+        return loss, {"acc": metrics["acc"].item()}
+
+    with pytest.raises(BlocklabError, match="the loss function cannot run for K runs at once"):
+        fit_stacked(models, lm_data(), item_loss, quick_cfg(steps=2), SEEDS)
     with pytest.raises(BlocklabError, match="draws random numbers"):
         fit_stacked([tiny_gpt(s, dropout=0.1) for s in SEEDS], lm_data(), lm_loss, quick_cfg(steps=2), SEEDS)
+
+
+def test_each_run_trains_on_its_own_data_and_reports_its_progress():
+    # attention on its explicit path inside the stacked step: the fused model alone must agree with it
+    datas = [lm_data(), {k: tuple(t.flip(0) for t in v) for k, v in lm_data().items()}]
+    cfg = quick_cfg(steps=6, eval_every=3, log_every=1)
+    alone = [fit(tiny_gpt(seed), d, lm_loss, cfg.replace(seed=seed)) for seed, d in zip(SEEDS, datas)]
+    calls: list[list] = [[], []]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = fit_stacked([tiny_gpt(seed) for seed in SEEDS[:2]], datas, lm_loss, cfg, SEEDS[:2],
+                          progress=[lambda step, total, info, k=k: calls[k].append((step, total, info["loss"]))
+                                    for k in range(2)])
+    assert not [w for w in caught if "batching rule" in str(w.message)]  # no per-run loop over a fused kernel
+    for g, w, seen in zip(got, alone, calls):
+        assert [r["loss"] for r in g.steps_log] == pytest.approx([r["loss"] for r in w.steps_log], rel=1e-4)
+        assert g.history[-1] == pytest.approx(w.history[-1], rel=1e-4)
+        assert seen == [(r["step"], cfg.steps, r["loss"]) for r in g.steps_log]
+    # seed 1 on seed 0's data trains otherwise: run 1 did read its own
+    assert got[1].steps_log[-1]["loss"] != pytest.approx(fit(tiny_gpt(1), datas[0], lm_loss, cfg.replace(seed=1))
+                                                          .steps_log[-1]["loss"], rel=1e-4)
+    with pytest.raises(ConfigError, match="one data dict per model"):
+        fit_stacked([tiny_gpt(s) for s in SEEDS], datas, lm_loss, cfg, SEEDS)

@@ -9,6 +9,7 @@ Each type fails in click's one line (`error: Invalid value for '--seed': ... (se
     OutPath           a path to write (a folder, or a file): refused if a file stands where a folder is
                       needed (afile/sub), a folder where a file is, or a parent folder is not writable
     SEEDS, WORKERS    --seeds, --jobs and --threads, with upper bounds; MAX_NEW_TOKENS caps a continuation
+    Listed(item)      a comma-separated list of values of one click type (`3,5,10`, `quick,full`), none repeated
 
 `read_config_file` reads `--config F` (a JSON object of config fields) through blocklab.io.read_json.
 """
@@ -42,6 +43,23 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return super().convert(number, param, ctx)
+
+
+class Listed(click.ParamType):
+    """A comma-separated list whose every item `item` converts; empty or repeated items are refused."""
+
+    name = "list"
+
+    def __init__(self, item: click.ParamType) -> None:
+        self.item = item
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        parts = [p.strip() for p in str(value).split(",")]
+        if "" in parts or len(set(parts)) != len(parts):
+            self.fail(f"{value!r} must be comma-separated values, none empty or repeated", param, ctx)
+        return tuple(self.item.convert(p, param, ctx) for p in parts)
 
 
 def finite(min: float | None = None, max: float | None = None, min_open: bool = False,

@@ -11,9 +11,11 @@ from pathlib import Path
 import click
 
 from ..errors import BlocklabError
-from ._options import WORKERS, OutPath, output_problem
+from ._options import WORKERS, Listed, OutPath, output_problem
 
 THREADS_HELP = "Threads for torch (and numpy's BLAS); every contender runs on the same number."
+SEED_COUNTS = Listed(click.IntRange(2, 100))
+CONFIG_LIST = Listed(click.Choice(("quick", "full")))
 
 
 def _common(fn):
@@ -177,6 +179,37 @@ def engine_cmd(repeats: int, threads: int, out: str) -> None:
     the numpy engine against blocklab.nn's GPT in PyTorch (written-out LayerNorm, and fused), timed
     alternately in one process; medians with quartiles, and the numpy engine's time as a multiple."""
     run_engine(threads, repeats, False, out)
+
+
+@bench.command("stacked")
+@click.option("--study", required=True, help="A study that prepares its cells (capstone, ablation-matrix, ...).")
+@click.option("--cell", help="The cell to train (default: the study's first).")
+@click.option("--seeds", "ks", default="3,5,10", show_default=True, type=SEED_COUNTS,
+              help="Seed counts K to time, comma-separated.")
+@click.option("--steps", type=click.IntRange(min=1), help="Cap on the training steps (default: the config's own).")
+@click.option("--config", "configs", default="quick,full", show_default=True, type=CONFIG_LIST,
+              help="Which of the study's configs: quick, full or both.")
+@click.option("--threads", default=1, show_default=True, type=WORKERS, help=THREADS_HELP)
+@click.option("--device", default="cpu", show_default=True, help="auto (cuda when present), cpu or cuda.")
+@click.option("--out", default="runs/bench", show_default=True, type=OutPath(folder=True),
+              help="Folder for the JSON file (stacked-STUDY.json).")
+def stacked_cmd(study, cell, ks, steps, configs, threads, device, out) -> None:
+    """A study's seeds trained one by one (fit) or together as one stacked model (fit_stacked): CPU
+    seconds per model for K seeds of its --quick and full configs, and the ratio (below 1 it pays).
+    The studies that say their cells stack were chosen with it (docs/training.md)."""
+    from ..bench.stacked import bench_stacked, stacked_table
+    from ..bench.timing import fixed_threads, write_json
+
+    dev, env = _machine(device, threads)
+    with fixed_threads(threads):
+        result = bench_stacked(study, ks, configs, cell, steps, str(dev))
+    command = (f"blocklab bench stacked --study {study} --seeds {','.join(map(str, ks))} --config {','.join(configs)}"
+               f" --threads {threads} --device {device} --out {out}" + (f" --cell {cell}" if cell else "")
+               + (f" --steps {steps}" if steps else ""))
+    click.echo(stacked_table(result))
+    path = Path(out) / f"stacked-{study}.json"
+    write_json(path, command, env, result)
+    click.echo(f"wrote {path}")
 
 
 @bench.command("all")

@@ -1,9 +1,10 @@
 """`blocklab run --jobs N`: the (cell, seed) pairs run N at a time, each in a worker process on one thread.
 
-The workers are forked from a "forkserver" process that imported torch, this module and every
-study once (where the OS has one; elsewhere each is a fresh "spawn" interpreter): no torch state
+The workers are forked from a "forkserver" process that imported torch, this module and the
+run's studies once (where the OS has one; elsewhere each is a fresh "spawn" interpreter): no torch state
 or threads are copied from the driver, and a worker starts in a fraction of torch's import time. They are
-kept for every study of one `blocklab run`. Each pair runs through pair.collected_pair,
+kept for every study of one `blocklab run`. Each unit (one pair, or the seeds of a cell the
+study stacks) runs through pair.collected_unit,
 exactly as it would in the driver (seeded the same, on the same thread count), and returns
 its record, step events and log lines; the driver writes them, so results.json is still
 written by one process only, atomically, after each finished pair. While pairs run, the
@@ -21,12 +22,11 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from .pair import Collected, PairJob, advance, bars_on, collected_pair, deliver, lost
-from .registry import CATALOGUE, Cell
+from .pair import Collected, PairJob, Unit, advance, bars_on, collected_unit, deliver, lost, seeds_label
 
 _SEND_EVERY = 0.2  # seconds between a worker's step reports; the lines need no more
 _steps: Any = None  # in a worker: the queue its step counts go to (None when no progress lines are shown)
@@ -41,19 +41,20 @@ def machine_cores() -> int:
 
 
 class WorkerPool:
-    """Up to `jobs` worker processes, started when the first pair is submitted and kept until closed."""
+    """Up to `jobs` worker processes, started when the first pair is submitted and kept until closed.
+    `modules` (the run's studies) are imported once for every worker, before it starts."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, modules: Sequence[str] = ()) -> None:
         self.jobs = jobs
-        self._context = _context()
+        self._context = _context(modules)
         self.steps = self._context.Queue() if bars_on() else None
         self._executor: ProcessPoolExecutor | None = None
 
-    def submit(self, job: PairJob, cell: Cell, seed: int) -> Future:
+    def submit(self, job: PairJob, unit: Unit) -> Future:
         if self._executor is None or getattr(self._executor, "_broken", False):  # a killed worker breaks a pool
             self._executor = ProcessPoolExecutor(self.jobs, mp_context=self._context, initializer=_start_worker,
                                                  initargs=(self.steps,))
-        return self._executor.submit(collected_pair_in_worker, job, cell, seed)
+        return self._executor.submit(collected_unit_in_worker, job, unit)
 
     def stop(self) -> None:
         """End the workers now, pairs in flight included (their checkpoints let a rerun resume them)."""
@@ -76,12 +77,13 @@ class WorkerPool:
         self.stop() if exc[0] is not None else self.close()
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(modules: Sequence[str]) -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # torch, the pair code and every study (matplotlib with them), imported once for every worker
-    context.set_forkserver_preload([__name__, *(entry.module for entry in CATALOGUE)])
+    # torch, the pair code and the run's studies, imported once for every worker; only the first pool of a process
+    # starts the forkserver, and a study it lacks is imported by the worker that unpickles it
+    context.set_forkserver_preload([__name__, *modules])
     return context
 
 
@@ -100,9 +102,9 @@ def _exit_with_driver() -> None:
         os._exit(1)
 
 
-def collected_pair_in_worker(job: PairJob, cell: Cell, seed: int) -> Collected:
-    on_step = _StepSender(_steps, cell.name, seed) if _steps is not None else _ignore
-    return collected_pair(job, cell, seed, on_step)
+def collected_unit_in_worker(job: PairJob, unit: Unit) -> Collected:
+    on_step = _StepSender(_steps, f"{unit[0].name} {seeds_label(unit[1])}") if _steps is not None else _ignore
+    return collected_unit(job, unit, on_step)
 
 
 def _ignore(step: int, total: int) -> None:
@@ -112,36 +114,36 @@ def _ignore(step: int, total: int) -> None:
 class _StepSender:
     """A worker's step counts, sent to the driver at most every _SEND_EVERY seconds (and the last one always)."""
 
-    def __init__(self, steps: Any, cell: str, seed: int) -> None:
-        self.steps, self.pair, self.sent = steps, (cell, seed), 0.0
+    def __init__(self, steps: Any, label: str) -> None:
+        self.steps, self.label, self.sent = steps, label, 0.0
 
     def __call__(self, step: int, total: int) -> None:
         now = time.monotonic()
         if step >= total or now - self.sent >= _SEND_EVERY:
-            self.steps.put((os.getpid(), self.pair, step, total))
+            self.steps.put((os.getpid(), self.label, step, total))
             self.sent = now
 
 
 class _WorkerLines:
-    """One progress line per worker, below the study's line: the pair it runs and its step."""
+    """One progress line per worker, below the study's line: the unit it runs and its step."""
 
     def __init__(self, steps: Any) -> None:
         self.steps = steps
         self.bars: dict[int, tqdm] = {}
-        self.pairs: dict[int, tuple[str, int]] = {}
+        self.units: dict[int, str] = {}
 
     def drain(self) -> None:
         while self.steps is not None:
             try:
-                pid, pair, step, total = self.steps.get_nowait()
+                pid, label, step, total = self.steps.get_nowait()
             except queue.Empty:
                 return
             if pid not in self.bars:
                 self.bars[pid] = tqdm(unit="step", position=len(self.bars) + 1, leave=False, dynamic_ncols=True)
-            first = self.pairs.get(pid) != pair
+            first = self.units.get(pid) != label
             if first:
-                self.pairs[pid] = pair
-                self.bars[pid].set_description(f"{pair[0]} seed {pair[1]}", refresh=False)
+                self.units[pid] = label
+                self.bars[pid].set_description(label, refresh=False)
             advance(self.bars[pid], step, total, first)
 
     def close(self) -> None:
@@ -150,27 +152,27 @@ class _WorkerLines:
             bar.close()
 
 
-def run_in_pool(pool: WorkerPool, job: PairJob, pairs: list[tuple[Cell, int]], bar: tqdm,
+def run_in_pool(pool: WorkerPool, job: PairJob, units: list[Unit], bar: tqdm,
                 finished: Callable[[dict, list[dict]], None], log: logging.Logger) -> None:
-    """Run `pairs` on the pool's workers, handing each record to `finished` in the driver as it ends."""
-    running = {pool.submit(job, cell, seed): (cell, seed) for cell, seed in pairs}
+    """Run `units` on the pool's workers, handing each record to `finished` in the driver as its unit ends."""
+    running = {pool.submit(job, unit): unit for unit in units}
     lines = _WorkerLines(pool.steps)
     try:
         while running:
             done, _ = wait(running, timeout=_SEND_EVERY, return_when=FIRST_COMPLETED)
             lines.drain()
             for future in done:
-                cell, seed = running.pop(future)
+                unit = running.pop(future)
                 try:
                     collected = future.result()
                 except (BrokenProcessPool, OSError) as e:  # the worker died (killed, out of memory)
-                    collected = lost(job, cell, seed, e), [], []
-                    log.error("%s seed %d failed: its worker process died: %s", cell.name, seed, e)
+                    collected = lost(job, unit, e)
+                    log.error("%s %s failed: its worker process died: %s", unit[0].name, seeds_label(unit[1]), e)
                 deliver(collected, finished, log)
-                bar.update(1)
+                bar.update(len(unit[1]))
     except KeyboardInterrupt:
         pool.stop()
-        log.warning("interrupted; %d pairs were stopped; rerun the same command to resume", len(running))
+        log.warning("interrupted; %d units were stopped; rerun the same command to resume", len(running))
         raise
     finally:
         lines.close()

@@ -97,6 +97,15 @@ Rules of the game:
   trainer's TrainConfig (`train`, or one per kind of model) and a dotted key reaches it
   (`--set train.lr=3e-3`, `--set train.checkpoint_every=100`); the runner sets its seed and
   device for each pair. `blocklab show STUDY` lists every key.
+- Seeds trained together (docs/training.md): a study whose cell trains one model with `fit` may
+  split run_cell into `prepare` (build the model, data and TrainConfig under the pair's seed: a
+  `Training`) and `conclude` (the metrics, from the trained model and fit's TrainResult), and
+  run_cell into `train_and_conclude(self, cell, seed, ctx)`. Then `stacks(cell, cfg)` returning True
+  lets the runner hand a worker every pending seed of that cell at once: each is prepared under its
+  own seed, all train in one train.stacked.fit_stacked, and each is concluded, giving the metrics
+  run_cell gives up to float rounding. Say True only where `blocklab bench stacked --study NAME`
+  shows that it pays, and only for cells whose training fit_stacked can do (no dropout, callbacks
+  or early stopping); a stacked cell restarts from step 0 when interrupted (no checkpoints).
 - `seeds` is the study's default seed count at full fidelity: 5 (what a claim needs before its verdict
   stops being provisional) unless the study sets more; 10 where one seed of the full grid costs a few
   CPU minutes. `--seeds N` overrides it and `--quick` runs QUICK_SEEDS (3).
@@ -112,7 +121,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from ..config import Config, build
 from ..errors import BlocklabError, ConfigError
@@ -121,6 +130,14 @@ from ..report.findings import default_finding
 from ..report.gallery import Caption
 from ..report.verdicts import MIN_SEEDS
 from ..studies.catalogue import ALL, CATALOGUE, GROUPS
+
+if TYPE_CHECKING:  # torch only for the annotations: `blocklab list` and the CLI's start-up import this module
+    from torch import nn
+
+    from ..train import TrainConfig
+    from ..train.data import Split
+    from ..train.evaluate import LossFn
+    from ..train.result import TrainResult
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]*$")
@@ -148,6 +165,18 @@ class CellContext:
     progress: Callable[..., None]  # progress(step, total, info=None), the trainer's signature
     log: logging.Logger
     model_dir: Path  # <run>/models/<cell>/seed<k>: the pair's final model, in the one model format
+
+
+@dataclass
+class Training:
+    """One pair's training, built and not yet run: what fit takes, and what `conclude` reads besides the
+    trained model (`keep`: the task, probes, ...)."""
+
+    model: nn.Module
+    data: dict[str, Split]
+    loss_fn: LossFn
+    train: TrainConfig  # with the pair's seed and device
+    keep: Any = None
 
 
 class Study:
@@ -181,6 +210,19 @@ class Study:
 
     def tables(self, results: dict) -> list:
         return []
+
+    def stacks(self, cell: Cell, cfg: Any) -> bool:
+        """Whether the seeds of `cell` train together (prepare, fit_stacked, conclude); False by default."""
+        return False
+
+    def prepare(self, cell: Cell, seed: int, ctx: CellContext) -> Training:
+        """The cell's model (built after the runner seeded every generator with `seed`), data and TrainConfig."""
+        raise NotImplementedError(f"{self.name} does not split its cells into prepare and conclude")
+
+    def conclude(self, cell: Cell, training: Training, result: TrainResult, ctx: CellContext) -> dict:
+        """run_cell's metrics, from the trained training.model and fit's result; it must draw no random numbers
+        (the generators' state after training differs between fit and fit_stacked)."""
+        raise NotImplementedError(f"{self.name} does not split its cells into prepare and conclude")
 
     def finding(self, results: dict) -> str:
         """The study's finding in one line, from `results` only, for the README's studies table (`blocklab readme`):
@@ -273,3 +315,13 @@ def default_seeds(study: type[Study] | Study, quick: bool) -> int:
 
 QUICK_SEEDS = 3
 RUNNER_SET = ("seed", "device")  # the trainer settings the runner gives each (cell, seed) pair
+
+
+def train_and_conclude(study: Study, cell: Cell, seed: int, ctx: CellContext) -> dict:
+    """run_cell of a study that prepares and concludes: one pair trained alone by fit, resumable from ctx.work_dir."""
+    from ..train.trainer import fit
+
+    training = study.prepare(cell, seed, ctx)
+    result = fit(training.model, training.data, training.loss_fn, training.train, run_dir=ctx.work_dir,
+                 progress=ctx.progress)
+    return study.conclude(cell, training, result, ctx)

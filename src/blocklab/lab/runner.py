@@ -8,8 +8,9 @@ the pair's final model where the study trains a blocklab.nn model (docs/models.m
 results.json is rewritten atomically after every finished (cell, seed), so an interrupt
 loses only the pairs in flight, and each resumes from its checkpoint on the next run.
 Pairs that are done or diverged are never run again; failed ones are retried. Seeds run
-in the outer loop, so a run stopped early still has every cell on its first seeds. The
-pairs run one after another here, on worker processes (--jobs), or as Ray tasks (backends.py);
+in the outer loop, so a run stopped early still has every cell on its first seeds; the pending
+seeds of a cell the study stacks (Study.stacks) run as one unit instead, trained together. The
+units run one after another here, on worker processes (--jobs), or as Ray tasks (backends.py);
 runs are kept in that order whichever finishes first, so every backend writes the same results.json.
 results["timing"]["wall"] holds the wall seconds of the latest invocation on the folder
 (pairs, figures and measurements), which `blocklab run` prints per study.
@@ -40,8 +41,8 @@ from ..report import results as res
 from ..report.verdicts import Measurement
 from ..train.config import RESUMABLE, TrainConfig
 from ..train.device import resolve_device
-from .backends import BACKENDS, run_pairs
-from .pair import PairJob, env_threads
+from .backends import BACKENDS, run_units
+from .pair import PairJob, Unit, env_threads
 from .processes import WorkerPool
 from .registry import _CELL, Cell, Study, build_config, default_seeds, get_study, group_members, load_all
 
@@ -64,7 +65,7 @@ def run_study(name: str, seeds: int | None = None, quick: bool = False, device: 
     check_options(seeds, backend, jobs)
     plans = plan(name, quick, out, overrides, device, seeds)
     grouped = group_members(name) is not None
-    pool = WorkerPool(jobs) if jobs > 1 else None  # kept for every member of a group
+    pool = WorkerPool(jobs, [type(p.study).__module__ for p in plans]) if jobs > 1 else None  # for every member
     with pool or contextlib.nullcontext():
         for p in plans:
             try:
@@ -182,8 +183,8 @@ def _run_one(p: Plan, quick: bool, device: str, backend: str, address: str | Non
         results.pop("error", None)
         res.save(results, path)
         try:
-            run_pairs(backend, PairJob(study, p.cfg, dev, quick, folder.resolve()), pending, finished, emit, log,
-                      address, pool)
+            run_units(backend, PairJob(study, p.cfg, dev, quick, folder.resolve()), units(study, p.cfg, pending),
+                      finished, emit, log, address, pool)
             results["measurements"] = [m.to_dict() for m in _measure(study, results)]
             results["figures"] = draw_figures(study, results, folder)
         except Exception as e:  # a bug outside run_cell (figures, measure, a lost Ray cluster): keep it, then raise
@@ -193,6 +194,22 @@ def _run_one(p: Plan, quick: bool, device: str, backend: str, address: str | Non
         finally:
             results["timing"]["wall"] = round(time.perf_counter() - began, 3)
             res.save(results, path)
+
+
+def units(study: Study, cfg: Any, pending: list[tuple[Cell, int]]) -> list[Unit]:
+    """The pending pairs as units of work, in their order: every pending seed of a cell the study stacks
+    trains together (at the place of its first), every other pair alone."""
+    out: list[Unit] = []
+    stacked: dict[str, int] = {}  # cell name -> its unit's index in out
+    for cell, seed in pending:
+        if cell.name in stacked:
+            at = stacked[cell.name]
+            out[at] = (cell, (*out[at][1], seed))
+            continue
+        if study.stacks(cell, cfg):
+            stacked[cell.name] = len(out)
+        out.append((cell, (seed,)))
+    return out
 
 
 def _error_line(e: Exception) -> str:

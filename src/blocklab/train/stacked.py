@@ -4,7 +4,8 @@
 
 Run k is the run `fit(models[k], data, loss_fn, cfg with seed=seeds[k])` makes: the same
 initialisation (the caller builds each model under its seed), the same batches (a BatchSampler
-per seed, seeded as fit seeds it) and the same updates. The K models' weights are stacked on a
+per seed, seeded as fit seeds it, on `data`, or on data[k] when each run has its own data) and
+the same updates. The K models' weights are stacked on a
 new leading axis (torch.func.stack_module_state), and one vmap'd call of loss_fn runs all K
 steps at once, so a small model's many small kernels become K times larger ones. Adam, AdamW
 and SGD update every element on its own, and Muon each matrix on its own (its iteration acts on
@@ -12,8 +13,11 @@ the last two dimensions), so one optimizer over the stacked weights updates each
 optimizer would; the gradient norm, divergence and clipping are per run. The
 results equal K fit() calls up to float rounding (batched matrix products add in another order).
 
+Attention runs on its explicit path inside the vmap'd step (vmap has no batching rule for the
+fused CPU kernel and would loop over the K runs); the two paths compute the same function.
 Each evaluation copies the weights back into the K models and runs `evaluate` on each, as fit
-does. steps_log records hold the loss, metrics, lr and total gradient norm, not fit's per-group
+does; progress[k], when given, is called as fit calls its progress, for run k while it trains.
+steps_log records hold the loss, metrics, lr and total gradient norm, not fit's per-group
 diagnostics. A run that diverges stops counting (its model keeps the weights before the bad
 step, as in fit) while the others go on. What fit offers beyond that is refused by name: early
 stopping, checkpoints (checkpoint_every; checkpoint_seconds, like fit's without a run_dir, has
@@ -31,12 +35,14 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..errors import BlocklabError, ConfigError
+from ..nn.attention import MultiHeadAttention
 from .config import TrainConfig
 from .data import BatchSampler, Split, check_data
 from .device import deterministic, resolve_device
 from .evaluate import LossFn, evaluate
 from .optim import build_optimizer, build_scheduler
 from .result import TrainResult
+from .trainer import Progress
 
 UNSUPPORTED = {"early_stop_metric": None, "amp": False, "compile": False, "grad_checkpointing": False,
                "tensorboard": False, "checkpoint_every": None}
@@ -54,20 +60,31 @@ class _WithLoss(nn.Module):
         return loss, {k: torch.as_tensor(v) for k, v in metrics.items()}
 
 
-def fit_stacked(models: Sequence[nn.Module], data: dict[str, Split], loss_fn: LossFn, cfg: TrainConfig,
-                seeds: Sequence[int]) -> list[TrainResult]:
-    """Train models[k] as fit(models[k], data, loss_fn, cfg.replace(seed=seeds[k])) would, all at once;
-    see the module docstring. The trained weights end in `models`; one TrainResult per run."""
-    _check(models, cfg, seeds)
-    check_data(data)
+Data = dict[str, Split]
+
+
+def fit_stacked(models: Sequence[nn.Module], data: Data | Sequence[Data], loss_fn: LossFn, cfg: TrainConfig,
+                seeds: Sequence[int], progress: Sequence[Progress] | None = None) -> list[TrainResult]:
+    """Train models[k] as fit(models[k], data[k], loss_fn, cfg.replace(seed=seeds[k]), progress=progress[k])
+    would, all at once (one `data` dict is every run's); see the module docstring. The trained weights end
+    in `models`; one TrainResult per run."""
+    datas = [data] * len(models) if isinstance(data, dict) else list(data)
+    _check(models, cfg, seeds, datas, progress)
+    for d in datas:
+        check_data(d)
     device = resolve_device(cfg.device)
     with deterministic(device.type == "cpu"):
-        return _Stack(list(models), data, loss_fn, cfg, list(seeds), device).train()
+        return _Stack(list(models), datas, loss_fn, cfg, list(seeds), device, progress).train()
 
 
-def _check(models: Sequence[nn.Module], cfg: TrainConfig, seeds: Sequence[int]) -> None:
+def _check(models: Sequence[nn.Module], cfg: TrainConfig, seeds: Sequence[int], datas: list[Data],
+           progress: Sequence[Progress] | None) -> None:
     if len(models) != len(seeds) or not models:
         raise ConfigError(f"fit_stacked needs one seed per model; got {len(models)} models and {len(seeds)} seeds")
+    for what, given in (("data dict", datas), ("progress callback", progress)):
+        if given is not None and len(given) != len(models):
+            raise ConfigError(f"fit_stacked needs one {what} per model (or one {what} for all); got {len(given)} "
+                              f"for {len(models)} models")
     for name, plain in UNSUPPORTED.items():
         if getattr(cfg, name) != plain:
             raise ConfigError(f"TrainConfig.{name}={getattr(cfg, name)!r} is not supported when seeds train "
@@ -78,10 +95,10 @@ def _check(models: Sequence[nn.Module], cfg: TrainConfig, seeds: Sequence[int]) 
 
 
 class _Stack:
-    def __init__(self, models: list[nn.Module], data: dict[str, Split], loss_fn: LossFn, cfg: TrainConfig,
-                 seeds: list[int], device: torch.device) -> None:
-        self.models, self.data, self.cfg, self.seeds, self.device = models, data, cfg, seeds, device
-        self.loss_fn = loss_fn
+    def __init__(self, models: list[nn.Module], datas: list[Data], loss_fn: LossFn, cfg: TrainConfig,
+                 seeds: list[int], device: torch.device, progress: Sequence[Progress] | None) -> None:
+        self.models, self.datas, self.cfg, self.seeds, self.device = models, datas, cfg, seeds, device
+        self.loss_fn, self.progress = loss_fn, progress
         for m in models:
             m.to(device).train()
         params, self.buffers = stack_module_state(models)  # name -> (K, *shape), each a new leaf
@@ -89,12 +106,20 @@ class _Stack:
         # the optimizer groups follow the first model's parameters (weight decay by their own ndim)
         self.optimizer = build_optimizer(models[0], cfg, replace=self.params)
         self.scheduler = build_scheduler(self.optimizer, cfg)
-        self.samplers = [BatchSampler(data["train"], cfg.batch_size, seed) for seed in seeds]
+        self.samplers = [BatchSampler(d["train"], cfg.batch_size, seed) for d, seed in zip(datas, seeds)]
         template = _WithLoss(models[0], loss_fn)
+        attention = [m for m in models[0].modules() if isinstance(m, MultiHeadAttention)]
 
         def one_run(params: dict, buffers: dict, batch: Split) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             named = {f"model.{n}": t for n, t in {**params, **buffers}.items()}
-            return functional_call(template, named, (batch,))
+            kept = [m.fused for m in attention]
+            for m in attention:
+                m.fused = False
+            try:
+                return functional_call(template, named, (batch,))
+            finally:
+                for m, fused in zip(attention, kept):
+                    m.fused = fused
 
         self.step_all = vmap(one_run, randomness="error")  # (K,) losses and metrics
         K = len(models)
@@ -126,10 +151,14 @@ class _Stack:
         try:
             losses, metrics = self.step_all(self.params, self.buffers, batch)  # (K,), {name: (K,)}
         except RuntimeError as err:
-            if "randomness" not in str(err):
+            if "randomness" in str(err):
+                raise BlocklabError("the model draws random numbers (dropout?), which runs trained together cannot "
+                                    "draw as they would alone; set dropout=0, or train each seed with fit()") from None
+            if "vmap" not in str(err):
                 raise
-            raise BlocklabError("the model draws random numbers (dropout?), which runs trained together cannot "
-                                "draw as they would alone; set dropout=0, or train each seed with fit()") from None
+            first = str(err).strip().splitlines()[0]
+            raise BlocklabError(f"the loss function cannot run for K runs at once (torch.func.vmap: {first}); "
+                                "return metrics as tensors, not Python numbers, or train each seed with fit") from None
         losses.sum().backward()  # the runs share no weights: each slice gets its own run's gradient
         grads = [p.grad for p in self.params.values()]
         norms = torch.stack([g.flatten(1).square().sum(1) for g in grads]).sum(0).sqrt()  # (K,)
@@ -157,6 +186,8 @@ class _Stack:
             self.train_count[k] += 1
             if logged:
                 self.steps_logs[k].append({"step": step, **scalars, "lr": lr, "grad_norm": norm_list[k]})
+            if self.progress is not None:
+                self.progress[k](step, cfg.steps, {"loss": loss_list[k], "lr": lr})
 
     def _evaluate(self, step: int) -> None:
         for k in torch.nonzero(self.active).flatten().tolist():
@@ -164,8 +195,9 @@ class _Stack:
             record = {"step": step}
             record.update({f"train_{n}": v / self.train_count[k] for n, v in self.train_sums[k].items()})
             for split in ("val", "test"):
-                if split in self.data:
-                    scores = evaluate(self.models[k], self.data[split], self.loss_fn, self.cfg.batch_size, self.device)
+                if split in self.datas[k]:
+                    scores = evaluate(self.models[k], self.datas[k][split], self.loss_fn, self.cfg.batch_size,
+                                      self.device)
                     record.update({f"{split}_{n}": v for n, v in scores.items()})
             record["lr"] = self.last_lr  # the lr of the latest update, as fit's evaluation record holds
             self.train_sums[k], self.train_count[k] = {}, 0

@@ -35,7 +35,7 @@ def test_every_figure_and_claim_part_is_produced(run):
 
 
 def test_each_pair_keeps_its_trained_model(run):
-    check_kept(*run[:2], run[2], {r["cell"]: EncoderClassifier for r in run[1]["runs"]})
+    check_kept(*run[:2], run[2], {r["cell"]: EncoderClassifier for r in run[1]["runs"]}, stacked=True)
 
 
 def test_metrics_are_in_range_and_the_curves_follow_eval_every(run):

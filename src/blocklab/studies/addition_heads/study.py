@@ -36,7 +36,7 @@ import torch
 
 from blocklab.config import Config, NonEmpty, PositiveFloat, PositiveInt, Probability, Seed
 from blocklab.errors import ConfigError
-from blocklab.lab.registry import Cell, Study, register
+from blocklab.lab.registry import Cell, Study, Training, register
 from blocklab.tasks.addition import ANSWER_LEN, EQUALS, ORDERS, addition, encode, operands
 from blocklab.tasks.addition_exhaustive import score_all
 from blocklab.tasks.digits import is_number
@@ -126,13 +126,11 @@ class AdditionHeads(Study):
 
     def run_cell(self, cell: Cell, seed: int, ctx) -> dict:
         cfg, p = ctx.cfg, cell.params
-        task = addition(cfg.n_train, cfg.n_val, cfg.n_test, seed=1000 + seed, order=p["order"],
-                        test_seed=cfg.test_seed, nine_share=cfg.nine_share)
-        model = build(p["model"], cfg.d_model, cfg.n_heads, cfg.layers, cfg.gpt_layers, cfg.init_std)
-        tc = cfg.train.replace(seed=seed, device=ctx.device)
+        training = self.prepare(cell, seed, ctx)
+        model, task = training.model, training.keep
         cpu = time.process_time()
-        result = fit(model, {"train": task.splits["train"], "val": task.splits["val"]}, loss_fn, tc,
-                     run_dir=ctx.work_dir, progress=ctx.progress)
+        result = fit(model, training.data, training.loss_fn, training.train, run_dir=ctx.work_dir,
+                     progress=ctx.progress)
         model.save(ctx.model_dir)  # the report's attention viewer reads it with load_any
         cpu = time.process_time() - cpu
         model.cpu().eval()
@@ -155,6 +153,15 @@ class AdditionHeads(Study):
             out["heads"] = self._heads(model, task, cfg, p["order"])
             out["nines"] = relay_heads(model, p["order"])
         return out
+
+    def prepare(self, cell: Cell, seed: int, ctx) -> Training:
+        """The cell's model and its seed's problems (the training set is the run seed's; the test set is not)."""
+        cfg, p = ctx.cfg, cell.params
+        task = addition(cfg.n_train, cfg.n_val, cfg.n_test, seed=1000 + seed, order=p["order"],
+                        test_seed=cfg.test_seed, nine_share=cfg.nine_share)
+        model = build(p["model"], cfg.d_model, cfg.n_heads, cfg.layers, cfg.gpt_layers, cfg.init_std)
+        return Training(model, {"train": task.splits["train"], "val": task.splits["val"]}, loss_fn,
+                        cfg.train.replace(seed=seed, device=ctx.device), keep=task)
 
     def _heads(self, model, task, cfg: AdditionHeadsConfig, order: str) -> dict:
         val, test = task.splits["val"], task.splits["test"]

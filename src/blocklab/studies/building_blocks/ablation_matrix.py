@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blocklab.config import Config, PositiveInt
-from blocklab.lab.registry import Cell, Study, register
+from blocklab.lab.registry import Cell, Study, Training, register, train_and_conclude
 from blocklab.nn import ClassifierConfig, EncoderClassifier
 from blocklab.report import plots
 from blocklab.report.results import seed_values
@@ -27,7 +27,7 @@ from blocklab.report.verdicts import Measurement, around, at_least
 from blocklab.studies.common.components import COMPONENTS, drops, without
 from blocklab.studies.common.training import accuracy_and_mistakes, classify
 from blocklab.tasks import first_equals_last
-from blocklab.train import TrainConfig, fit
+from blocklab.train import TrainConfig
 
 NAMES = tuple(COMPONENTS)  # skip, norm, attention, PE
 SEED_ROWS = {(): ("full", 90), ("skip",): ("no skip", 70), ("norm",): ("no norm", 50),
@@ -83,18 +83,25 @@ class AblationMatrix(Study):
         subsets = [s for k in range(len(NAMES) + 1) for s in itertools.combinations(NAMES, k)]
         return [Cell(cell_name(s), {"removed": list(s)}) for s in subsets]
 
+    def stacks(self, cell, cfg):
+        return True  # 0.69-0.76x the CPU per model at 3 seeds: docs/training.md, `blocklab bench stacked`
+
     def run_cell(self, cell, seed, ctx):
+        return train_and_conclude(self, cell, seed, ctx)
+
+    def prepare(self, cell, seed, ctx):
         cfg = ctx.cfg
         task = first_equals_last(cfg.n_train, 0, cfg.n_test, seed=seed, length=cfg.length, n_symbols=cfg.n_symbols)
         full = ClassifierConfig(vocab_size=task.vocab_size, n_classes=2, d_model=cfg.d_model, n_heads=cfg.n_heads,
                                 d_ff=cfg.d_ff, n_layers=cfg.n_layers, pooling="cls", max_len=cfg.length + 1,
                                 scale_embeddings=True)
         model = EncoderClassifier(without(full, tuple(cell.params["removed"])))
-        train = cfg.train.replace(seed=seed, device=ctx.device)
-        result = fit(model, {"train": task.splits["train"][:2]}, classify, train, run_dir=ctx.work_dir,
-                     progress=ctx.progress)
-        model.save(ctx.model_dir)
-        test = accuracy_and_mistakes(model, task)
+        return Training(model, {"train": task.splits["train"][:2]}, classify,
+                        cfg.train.replace(seed=seed, device=ctx.device), keep=task)
+
+    def conclude(self, cell, training, result, ctx):
+        training.model.save(ctx.model_dir)
+        test = accuracy_and_mistakes(training.model, training.keep)
         return {"test_acc": test["acc"], "mistakes": test["mistakes"], "diverged": result.diverged,
                 "train_loss": result.final.get("train_loss"), "steps_done": result.steps_done}
 

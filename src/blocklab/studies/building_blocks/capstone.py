@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from matplotlib.patches import FancyBboxPatch
 
 from blocklab.config import Config, PositiveInt
-from blocklab.lab.registry import Cell, Study, register
+from blocklab.lab.registry import Cell, Study, Training, register, train_and_conclude
 from blocklab.nn import ClassifierConfig, EncoderClassifier, parameter_summary
 from blocklab.report import plots
 from blocklab.report.gallery import Caption
@@ -31,7 +31,7 @@ from blocklab.report.verdicts import Measurement, around, at_least
 from blocklab.studies.common.components import drops, without
 from blocklab.studies.common.training import accuracy_and_mistakes, classify
 from blocklab.tasks import lookup
-from blocklab.train import TrainConfig, fit
+from blocklab.train import TrainConfig
 
 
 @dataclass
@@ -75,18 +75,26 @@ class Capstone(Study):
     def cells(self, cfg):
         return [Cell(name, {"removed": list(removed)}) for name, removed in ABLATIONS.items()]
 
+    def stacks(self, cell, cfg):
+        return True  # 0.71-0.80x the CPU per model at 3 seeds: docs/training.md, `blocklab bench stacked`
+
     def run_cell(self, cell, seed, ctx):
+        return train_and_conclude(self, cell, seed, ctx)
+
+    def prepare(self, cell, seed, ctx):
         cfg = ctx.cfg
         task = lookup(cfg.n_train, cfg.n_val, cfg.n_test, seed=seed, length=cfg.length, n_symbols=cfg.n_symbols)
         full = ClassifierConfig(vocab_size=task.vocab_size, n_classes=task.n_classes, d_model=cfg.d_model,
                                 n_heads=cfg.n_heads, d_ff=cfg.d_ff, n_layers=cfg.n_layers, pooling="cls",
                                 max_len=cfg.length + 2, scale_embeddings=True)
         model = EncoderClassifier(without(full, tuple(cell.params["removed"])))
-        train = cfg.train.replace(seed=seed, device=ctx.device)
         data = {k: task.splits[k][:2] for k in ("train", "val")}
-        result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
+        return Training(model, data, classify, cfg.train.replace(seed=seed, device=ctx.device), keep=task)
+
+    def conclude(self, cell, training, result, ctx):
+        model = training.model
         model.save(ctx.model_dir)
-        test = accuracy_and_mistakes(model, task)
+        test = accuracy_and_mistakes(model, training.keep)
         return {"test_acc": test["acc"], "mistakes": test["mistakes"], "params": parameter_summary(model),
                 "curve": {"step": [h["step"] for h in result.history],
                           "val_acc": [100 * h["val_acc"] for h in result.history]},

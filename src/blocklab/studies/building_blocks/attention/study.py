@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from blocklab.bench.timing import peak_memory
-from blocklab.lab.registry import Cell, Study, register
+from blocklab.lab.registry import Cell, Study, Training, register
 from blocklab.nn import ClassifierConfig, EncoderClassifier, HookPoint, scaled_dot_product_attention
 from blocklab.report.results import as_floats, finished_runs, per_seed, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most
@@ -142,18 +142,14 @@ class Attention(Study):
             return attention_cost(cfg.seq_lens)
         if kind == "seq2seq":
             return train_reverse(ctx, seed, cfg.seq2seq_train)
-        task = copy_first(cfg.n_train, 500, cfg.n_test, seed)
+        training = self.prepare(cell, seed, ctx)
+        model, task = training.model, training.keep
         probe = copy_first(0, 0, cfg.n_probe, PROBE_SEED).splits["test"][0]
-        model = EncoderClassifier(ClassifierConfig(**{
-            "vocab_size": task.vocab_size, "n_classes": task.n_classes, "d_model": cfg.d_model, "n_heads": 1,
-            "n_layers": 1, "pooling": "cls", "ffn": False, "scale_embeddings": True, "max_len": 16,
-            **cell.params["model"]}))
         init_acc, init_pattern = accuracy_and_mistakes(model, task)["acc"], mean_pattern(model, probe)
         snaps = Snapshots(ctx.work_dir / "cls_attention.json", lambda m: mean_pattern(m, probe)[:, 0])  # (H, S)
         snaps.record(0, model)
-        train = cfg.train.replace(seed=seed, device=ctx.device)
-        result = fit(model, task.splits, classify, train, run_dir=ctx.work_dir, callbacks=[snaps],
-                     progress=ctx.progress)
+        result = fit(model, training.data, training.loss_fn, training.train, run_dir=ctx.work_dir,
+                     callbacks=[snaps], progress=ctx.progress)
         model.save(ctx.model_dir)
         logits, cache = eval_cache(model, probe[:1], [SCORES, PATTERN])
         tokens = init_pattern.mean(0)[0, 1:]  # the CLS row over x_1..x_5, renormalised: uniform is 0.2 each
@@ -167,6 +163,17 @@ class Attention(Study):
                 "mechanism": {"tokens": probe[0], "scores": cache[SCORES][0], "weights": cache[PATTERN][0],
                               "probs": logits.softmax(-1)[0]},
                 "snapshots": snaps.as_dict(), **result.to_dict()}
+
+    def prepare(self, cell, seed, ctx):
+        """A copy cell's classifier and task. Its seeds do not stack: the CLS attention is snapshotted by a
+        callback at every evaluation, which fit_stacked does not call."""
+        cfg = ctx.cfg
+        task = copy_first(cfg.n_train, 500, cfg.n_test, seed)
+        model = EncoderClassifier(ClassifierConfig(**{
+            "vocab_size": task.vocab_size, "n_classes": task.n_classes, "d_model": cfg.d_model, "n_heads": 1,
+            "n_layers": 1, "pooling": "cls", "ffn": False, "scale_embeddings": True, "max_len": 16,
+            **cell.params["model"]}))
+        return Training(model, task.splits, classify, cfg.train.replace(seed=seed, device=ctx.device), keep=task)
 
     def figures(self, results, fig_dir):
         return draw_all(results, fig_dir)

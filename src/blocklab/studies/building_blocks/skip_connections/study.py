@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from blocklab.errors import BlocklabError
-from blocklab.lab.registry import Cell, Study, register
+from blocklab.lab.registry import Cell, Study, Training, register
 from blocklab.nn import BlockConfig, add_residual
 from blocklab.report.results import config_value, seed_values
 from blocklab.report.verdicts import Measurement, around, at_least, at_most, between
@@ -105,26 +105,21 @@ class SkipConnections(Study):
         return cells + [Cell("init-gradients", {"kind": "probe"}), Cell("mismatch", {"kind": "mismatch"})]
 
     def run_cell(self, cell, seed, ctx):
-        return self._run(cell.params, seed, ctx)
-
-    def _run(self, p, seed, ctx):
-        cfg = ctx.cfg
+        cfg, p = ctx.cfg, cell.params
         if p["kind"] == "mismatch":
             return mismatch_outcome(cfg.d_model)
-        task = spirals(cfg.n_train, 500, 1000, seed=seed, turns=TURNS)
-        batch = tuple(t[:256] for t in task.splits["train"])
         if p["kind"] == "probe":
-            return probe_depths(cfg, batch)
-        residual = p["kind"] == "residual"
-        blocks = p["layers"] // 2
-        model = VectorNet(net_config(cfg, p["init"], residual, p["scale"]), 2, 2, blocks)
+            task = spirals(cfg.n_train, 500, 1000, seed=seed, turns=TURNS)
+            return probe_depths(cfg, _probe_batch(task))
+        training = self.prepare(cell, seed, ctx)
+        model, task = training.model, training.keep
+        residual, blocks = p["kind"] == "residual", p["layers"] // 2
         scale = p["scale"] if residual else None
         x_test = task.splits["test"][0]
-        grad_init = per_block(gradient_norms(model, classify, batch), blocks, PREFIX)
+        grad_init = per_block(gradient_norms(model, classify, _probe_batch(task)), blocks, PREFIX)
         signal_init = signal_norms(model, x_test, scale)
-        train = cfg.train.replace(log_every=max(1, cfg.train.steps // cfg.grad_logs), seed=seed, device=ctx.device)
-        data = {s: task.splits[s] for s in ("train", "val")}
-        result = fit(model, data, classify, train, run_dir=ctx.work_dir, progress=ctx.progress)
+        result = fit(model, training.data, training.loss_fn, training.train, run_dir=ctx.work_dir,
+                     progress=ctx.progress)
         model.cpu()
         signal_final = signal_norms(model, x_test, scale)
         scored = accuracy_and_mistakes(model, task)
@@ -142,6 +137,15 @@ class SkipConnections(Study):
         if p["layers"] == cfg.depths[0]:
             out["boundary"] = boundary(model, cfg.grid)
         return out
+
+    def prepare(self, cell, seed, ctx):
+        """A trained cell's network and spirals. Its seeds do not stack: the per-block gradient norms it logs
+        are fit's per-group diagnostics, which fit_stacked does not keep."""
+        cfg, p = ctx.cfg, cell.params
+        task = spirals(cfg.n_train, 500, 1000, seed=seed, turns=TURNS)
+        model = VectorNet(net_config(cfg, p["init"], p["kind"] == "residual", p["scale"]), 2, 2, p["layers"] // 2)
+        train = cfg.train.replace(log_every=max(1, cfg.train.steps // cfg.grad_logs), seed=seed, device=ctx.device)
+        return Training(model, {s: task.splits[s] for s in ("train", "val")}, classify, train, keep=task)
 
     def figures(self, results, fig_dir):
         return draw_all(results, fig_dir)
@@ -171,6 +175,11 @@ class SkipConnections(Study):
                     note="||scale * x|| / ||F(x)|| in the last block on the test inputs after training; "
                          "'ignored' stated as <= 0.1, 'dominates' as >= 10"))
         return ms
+
+
+def _probe_batch(task) -> tuple[torch.Tensor, ...]:
+    """The 256 training points the gradients at init are measured on."""
+    return tuple(t[:256] for t in task.splits["train"])
 
 
 def mismatch_outcome(d_model: int) -> dict:

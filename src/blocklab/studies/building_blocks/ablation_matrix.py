@@ -115,7 +115,7 @@ class AblationMatrix(Study):
                            color="C1", scale=plots.ACCURACY.difference())
         axes[1].axhline(0, color="black", linewidth=0.8)
         axes[1].set(ylabel="accuracy drop when removed alone (points)",
-                    title="Importance (source document: norm > PE > skip > attention)")
+                    title="Importance\n(source document: norm > PE > skip > attention)")
         out = [plots.save(fig, fig_dir, "51_ablation_comparison.png")]
 
         fig, axes = plots.figure(1, 2, width=6.0)

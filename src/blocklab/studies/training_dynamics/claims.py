@@ -33,7 +33,7 @@ ABLATIONS = {"no-attention": 42, "no-ffn": 68, "no-layernorm": 67, "no-block2": 
 SEED_PARAMS = 102016
 BASE = "baseline-seed"
 # How text names a split: the split called `seed` in cell names is the source document's.
-SPLIT_WORDS = {"seed": "source-document split", "disjoint": "disjoint split"}
+SPLIT_NAMES = {"seed": "source-document", "disjoint": "disjoint"}
 
 
 def curve_at(results: dict, cell: str, key: str, epoch: int, pick=lambda v: v) -> list[float]:
@@ -197,7 +197,7 @@ def _internals_claims(results: dict) -> list[Measurement]:
         cell = f"baseline-{split}"
         gap = _diff(curve_at(results, cell, "val_loss", end), curve_at(results, cell, "train_loss", end))
         out.append(Measurement("C001-10", "0.08 - 0.05", gap, "loss", between(0, 0.1),
-                               part=_at_end(f"val minus train loss, epoch 50, {SPLIT_WORDS[split]}", results)))
+                               part=_at_end(f"val minus train loss, epoch 50, {SPLIT_NAMES[split]} split", results)))
     out.append(Measurement("C001-10", "0.07", curve_at(results, BASE, "test_loss", end), "loss", _loss_rule(0.07),
                            part=_at_end("test loss, epoch 50", results)))
     out.append(Measurement("C001-10", "not memorization", _diff(seed_values(results, BASE, "test_acc"),

@@ -15,7 +15,7 @@ from blocklab.report.results import as_floats, per_seed
 from blocklab.tasks.operations import OPS, VOCAB, encode
 
 from . import sweep_figures as sweeps
-from .claims import SPLIT_WORDS
+from .claims import SPLIT_NAMES
 from .record import PROBES
 
 SPLIT_CELLS = ("baseline-seed", "baseline-disjoint")
@@ -51,7 +51,7 @@ def _curves(recs: dict, fig_dir: Path) -> str:
                 rs = recs[cell]
                 if rs:
                     plots.line_with_band(ax, rs[0]["curves"]["epoch"], column(rs, f"{split}_{metric}"),
-                                         label=f"{split} ({SPLIT_WORDS[cell.split('-')[1]]})", color=color,
+                                         label=f"{split} ({SPLIT_NAMES[cell.split('-')[1]]} split)", color=color,
                                          scale=plots.LOSS if metric == "loss" else plots.ACCURACY)
                     ax.lines[-1].set_linestyle(style)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="Loss (train: running mean, dropout on)")

@@ -27,7 +27,7 @@ from .claims import (
     PARAM_CHANGE,
     SEED_PARAMS,
     SIZES,
-    SPLIT_WORDS,
+    SPLIT_NAMES,
     TABLE_EPOCHS,
     TRAIN_LOSS,
     VAL_LOSS,
@@ -117,7 +117,7 @@ def per_op(results: dict) -> Table | None:
     rows = [[op, OP_ACC_50[op], *(measured(seed_values(results, c, f"test_acc_op.{op}"), ACC) for c in cells)]
             for op in OPS]
     headers = ["op", "source document (%)"] + [
-        f"{SPLIT_WORDS[c.removeprefix('baseline-')]} (n={len(finished_runs(results, c))})" for c in cells]
+        f"{SPLIT_NAMES[c.removeprefix('baseline-')]} split (n={len(finished_runs(results, c))})" for c in cells]
     return Table(f"Per-op test accuracy at epoch {end}" + ("" if end == 50 else " (the source document's: 50)"),
                  headers, rows,
                  "The baseline cells' test accuracy per op at their last epoch, mean [95% CI] over seeds. The source "
@@ -224,7 +224,7 @@ def headline(results: dict) -> Table | None:
             for split in ("seed", "disjoint"):
                 values = [v for c in cells_of(split) for v in seed_values(results, c, key)]
                 if values:
-                    rows.append([recipe, f"{what}, {SPLIT_WORDS[split]}", figure,
+                    rows.append([recipe, f"{what}, {SPLIT_NAMES[split]} split", figure,
                                  measured(values, fmt, "never reached"), len(values)])
             if key == "test_acc":
                 diff = _paired_difference(results, list(zip(cells_of("seed"), cells_of("disjoint"))), key)

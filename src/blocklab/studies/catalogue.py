@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Named groups of studies; a study joins one by setting `group`. "all" runs every study.
-GROUPS = {"building-blocks": "studies 45-51 of seed 000: skip connections, normalization, attention, "
+GROUPS = {"building-blocks": "studies 45-51 of source document 000: skip connections, normalization, attention, "
           "encoder-decoder, positional encoding, the capstone and its ablation matrix"}
 ALL = "all"
 
@@ -53,7 +53,7 @@ CATALOGUE: tuple[Entry, ...] = (  # source-document order: `blocklab list` and `
     Entry("ablation-matrix", "51: first==last with every on/off combination of skip, norm, attention and "
           "positions", "building-blocks", "blocklab.studies.building_blocks.ablation_matrix", seeds=10),
     # 001: training dynamics of a small Transformer
-    Entry("training-dynamics", "seed 001: epoch-by-epoch training of a 2-block Transformer on "
+    Entry("training-dynamics", "source document 001: epoch-by-epoch training of a 2-block Transformer on "
           "First/Second/Last/Max/Min", "", "blocklab.studies.training_dynamics.study", seeds=5),
     # 002: addition heads, length extrapolation
     Entry("addition-heads", "002: 3-digit addition trained to >= 99.9% greedy; decodings, error cascade, "

@@ -1,4 +1,4 @@
-"""Seed 003's arithmetic about the paper's model: parameter counts and where they live.
+"""Source document 003's arithmetic about the paper's model: parameter counts and where they live.
 
 Nothing is trained: the counts come from building the `paper-base` and
 `paper-classifier` presets and counting their tensors (tied tensors once), and the
@@ -152,7 +152,7 @@ class PaperSpec(Study):
                         rule=between(60, 70), part=f"paper-base at vocabulary {base_vocab:,}",
                         note="shared source/target/output embedding, as in the paper"),
             ill_posed("C003-01", "~12M",
-                      f"the classifier's count depends on its vocabulary, which seed 003 does not give: "
+                      f"the classifier's count depends on its vocabulary, which source document 003 does not give: "
                       f"{non_emb:.2f}M parameters are not embeddings, plus 256 per vocabulary entry "
                       f"({seed_values(results, 'paper-classifier', 'millions')[0]:.2f}M at {vocab:,}); "
                       f"~12M needs a vocabulary of about {(12 - non_emb) * 1e6 / 256:,.0f}",

@@ -202,6 +202,6 @@ def operations(n_train: int = 10000, n_val: int = 2000, n_test: int = 2000, seed
     encoding = (f"`Op ( a , b , ... )`: {2 + 2 * n_args} token ids, ops {', '.join(ops)} with an equal share per "
                 f"split, arguments digits 0-9 -> the answer digit's token id (digit + {DIGIT0}), predicted over all "
                 f"{len(VOCAB)} tokens from the logits at the last position (the ')'). Vocabulary: {vocab}. "
-                f"split={split!r} ('seed': test inputs may repeat training inputs; 'disjoint': no input in two "
-                f"splits){f'; held out of train/val: {held_out}' if held_out else ''}")
+                f"split={split!r} ('seed': the source document's split, whose test inputs may repeat training inputs; "
+                f"'disjoint': no input in two splits){f'; held out of train/val: {held_out}' if held_out else ''}")
     return OperationsData("operations", splits, len(VOCAB), len(VOCAB), encoding, render=render)

@@ -74,10 +74,11 @@ def test_measured_gives_mean_and_interval_and_counts_missing_values():
 
 def test_tables_put_known_seed_values_in_the_right_rows(results):
     tabs = by_title(tables(results))
-    assert set(tabs) == {"The seed's per-epoch table", "Per-op test accuracy", "Per-op test accuracy during training",
-                         "Which op's answer was given, epoch 2 test (%)", "Mean |parameter change| per epoch",
-                         "Sweeps", "Headline", "The seed's hyperparameters and this run's"}  # no gen-* cell: no table
-    epochs = tabs["The seed's per-epoch table"]
+    assert set(tabs) == {"The source document's per-epoch table", "Per-op test accuracy",
+                         "Per-op test accuracy during training", "Which op's answer was given, epoch 2 test (%)",
+                         "Mean |parameter change| per epoch", "Sweeps", "Headline",
+                         "The source document's hyperparameters and this run's"}  # no gen-* cell: no table
+    epochs = tabs["The source document's per-epoch table"]
     assert row(epochs, 1)[1:] == ["2.87", "1.000 [1.000, 1.000]", "2.89", "1.100 [1.100, 1.100]", "8",
                                   "70.0 [60.0, 80.0]", "0.0067", "0.002 [0.002, 0.002]", 3]
     assert row(epochs, 0)[8] == "—"  # no gradient before the first step
@@ -85,7 +86,7 @@ def test_tables_put_known_seed_values_in_the_right_rows(results):
     assert row(epochs, 5)[2] == row(epochs, 50)[6] == "not reached"
     per_op = tabs["Per-op test accuracy"]
     assert row(per_op, "Max") == ["Max", 92, "92.0 [90.0, 94.0]", "92.0 [90.0, 94.0]"]
-    assert per_op.title == "Per-op test accuracy at epoch 2 (the seed's: 50)"
+    assert per_op.title == "Per-op test accuracy at epoch 2 (the source document's: 50)"
     confusion = tabs["Which op's answer was given, epoch 2 test (%)"]
     assert confusion.rows[7][2:] == ["0.0 [0.0, 0.0]"] * 3 + ["91.0 [90.0, 92.0]", "9.0 [8.0, 10.0]", "0.0 [0.0, 0.0]"]
 
@@ -98,18 +99,20 @@ def test_sweeps_and_headline_skip_missing_cells_and_pair_seeds(results):
     assert row(sweeps, "size-1000")[1:] == ["1,000 training rows", 100, "78", "82.0 [80.0, 84.0]", 3]
     assert row(sweeps, "ablate-no-ffn")[1:4] == ["ffn False", 100, "68"]
     head = {(r[0], r[1]): r[3:] for r in tabs["Headline"].rows}
-    assert head[("headline", "test accuracy (%), seed split")] == ["100.0 [99.0, 101.0]", 3]
-    assert head[("headline", "test accuracy, seed split minus disjoint (points)")] == ["2.5 [2.0, 3.0]", 2]
-    assert head[("headline", "CPU s to 95% val accuracy, seed split")] == ["4.0 [2.0, 6.0] (1 of 3 never reached)", 3]
-    assert head[("the seed's", "test accuracy, seed split minus disjoint (points)")] == ["1.0 [1.0, 1.0]", 3]
-    assert head[("the seed's", "CPU s to 99% val accuracy, disjoint split")] == ["never reached", 3]
+    assert head[("headline", "test accuracy (%), source-document split")] == ["100.0 [99.0, 101.0]", 3]
+    assert head[("headline", "test accuracy, source-document split minus disjoint (points)")] == ["2.5 [2.0, 3.0]", 2]
+    assert head[("headline", "CPU s to 95% val accuracy, source-document split")] == [
+        "4.0 [2.0, 6.0] (1 of 3 never reached)", 3]
+    assert head[("the source document's", "test accuracy, source-document split minus disjoint (points)")] == [
+        "1.0 [1.0, 1.0]", 3]
+    assert head[("the source document's", "CPU s to 99% val accuracy, disjoint split")] == ["never reached", 3]
     assert "schedule cosine, warmup_epochs 1" in tabs["Headline"].note
 
 
 def test_a_run_with_only_some_parts_gives_only_their_tables(results):
     only_sweeps = {**results, "runs": [r for r in results["runs"] if r["cell"] in ("size-1000", "ablate-no-ffn")]}
     tabs = TrainingDynamics().tables(only_sweeps)
-    assert [t.title for t in tabs] == ["Sweeps: one factor of the seed's recipe changed, test accuracy"]
+    assert [t.title for t in tabs] == ["Sweeps: one factor of the source document's recipe changed, test accuracy"]
     assert [r[0] for r in tabs[0].rows] == ["size-1000", "ablate-no-ffn"]  # no baseline: no reference row
     assert TrainingDynamics().tables({**results, "runs": []}) == []
 

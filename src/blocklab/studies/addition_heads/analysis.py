@@ -98,7 +98,8 @@ def write_ablation_json(results: dict, path: Path) -> None:
     prunable counts, the pruning curve, alignment and ranking stability, from results only."""
     out = {"study": results["study"], "command": results["command"], "seeds": results["seeds"],
            "quick": results["quick"], "scores": "greedy exact match (%) on the held-out test problems",
-           "prunable_rule": f"accuracy with the head ablated >= {PRUNABLE} x baseline (the seed's criterion)",
+           "prunable_rule": f"accuracy with the head ablated >= {PRUNABLE} x baseline "
+                            "(the source document's criterion)",
            "decoding": {}, "heads": {}}
     for c in results["cells"]:
         ms = list(per_seed(results, c["name"]).values())
@@ -355,8 +356,9 @@ def measure(results: dict) -> list[Measurement]:
     gap_note = (f"{cell}, {len(t)} seeds, {results['config']['n_test']:,} held-out problems. "
                 f"Greedy exact match equals teacher-forced exact match problem by problem "
                 f"({disagree} disagreements in all seeds), and is at least "
-                f"100 - 4 x (100 - token accuracy): a 99.85% token accuracy forces >= 99.4% greedy, so the seed's "
-                f"34.9% cannot come from the same model and test set; errors cascading cannot explain it." + cascade)
+                f"100 - 4 x (100 - token accuracy): a 99.85% token accuracy forces >= 99.4% greedy, so the "
+                f"source document's 34.9% cannot come from the same model and test set; errors cascading cannot "
+                f"explain it." + cascade)
     out = [
         Measurement("C002-01", "99.85% (teacher forcing)", tf, "%", around(99.85, 0.5),
                     part="teacher-forced token accuracy", note=gap_note),
@@ -388,7 +390,7 @@ def measure(results: dict) -> list[Measurement]:
                                around(target, 5), part=head))
     out.append(Measurement("C002-03", "17 of 24", [prunable(m) for m in ms], "heads", around(17, 2),
                            part="heads prunable alone (zero ablation)",
-                           note=f"The seed's criterion: accuracy >= {PRUNABLE} x baseline. Mean ablation: "
+                           note=f"The source document's criterion: accuracy >= {PRUNABLE} x baseline. Mean ablation: "
                                 f"{[prunable(m, 'mean') for m in ms]} per seed."))
     cross = [max(max(v) for k, v in m["heads"]["alignment"].items() if "cross" in k) for m in ms]
     chance = ms[0]["heads"]["alignment_chance"]

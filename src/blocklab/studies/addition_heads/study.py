@@ -1,4 +1,4 @@
-"""Seed 002, problem 1: which attention heads a 3-digit adder needs, on a model that adds.
+"""Source document 002, problem 1: which attention heads a 3-digit adder needs, on a model that adds.
 
 The seed trained an encoder-decoder to 99.85% teacher-forced accuracy, found 34.9% with
 greedy generation, blamed errors cascading, and ablated its 24 heads on that weak model.

@@ -164,8 +164,9 @@ def cascade(results: dict) -> Table:
             f"each seed's first evaluation with validation token accuracy >= {UNDER_TRAINED:.0%} and greedy exact "
             f"match < 99%. Greedy and teacher-forced exact match count the same problems ({disagree} disagreements "
             f"over every cell and seed), so a cascade changes which later digits are wrong, never whether a problem "
-            f"is solved: exact match stays >= 100 - 4 x (100 - token accuracy), and the seed's {SEED_TOKEN_ACC}% "
-            f"token accuracy allows no less than {100 - ANSWER_LEN * (100 - SEED_TOKEN_ACC):.1f}%, not 34.9%.")
+            f"is solved: exact match stays >= 100 - 4 x (100 - token accuracy), and the "
+            f"source document's {SEED_TOKEN_ACC}% token accuracy allows no less than "
+            f"{100 - ANSWER_LEN * (100 - SEED_TOKEN_ACC):.1f}%, not 34.9%.")
     return Table("The error cascade: where greedy first goes wrong, and what follows", headers, rows, note)
 
 
@@ -208,11 +209,11 @@ def heads_removable(results: dict) -> Table:
     return Table("Heads that can go: alone and jointly",
                  ["cell", "heads", "baseline greedy exact match (%)", "prunable alone, zero ablation",
                   "prunable alone, mean ablation", "removed jointly, keeping >= 99%", "exact match so pruned (%)"],
-                 rows, f"Mean [95% CI] over seeds (each seed's count in parentheses). Prunable alone: the seed's "
-                       f"criterion, held-out accuracy with the head ablated >= {PRUNABLE} x baseline (a drop under "
-                       f"1% of it). Jointly: heads removed one by one (zero ablation), each time the one whose removal "
-                       f"keeps the most validation problems solved; the largest number whose jointly pruned model "
-                       f"keeps >= {PRUNABLE} x baseline on the held-out problems.")
+                 rows, f"Mean [95% CI] over seeds (each seed's count in parentheses). Prunable alone: the "
+                       f"source document's criterion, held-out accuracy with the head ablated >= {PRUNABLE} x "
+                       f"baseline (a drop under 1% of it). Jointly: heads removed one by one (zero ablation), each "
+                       f"time the one whose removal keeps the most validation problems solved; the largest number "
+                       f"whose jointly pruned model keeps >= {PRUNABLE} x baseline on the held-out problems.")
 
 
 # ---------------------------------------------------------------------------- first mistakes

@@ -114,15 +114,15 @@ class AblationMatrix(Study):
         plots.bars_with_ci(axes[0], [SEED_ROWS[r][0] for r in rows], [acc.get(r, []) for r in rows],
                            scale=plots.ACCURACY)
         axes[0].plot(range(len(rows)), [SEED_ROWS[r][1] for r in rows], "_", color="C3", markersize=22,
-                     markeredgewidth=2, label="seed's value")
+                     markeredgewidth=2, label="source document's value")
         axes[0].axhline(50, color="grey", linestyle=":", label="chance")
-        axes[0].set(ylabel="test accuracy (%)", ylim=(0, 105), title="first==last: the seed's rows")
+        axes[0].set(ylabel="test accuracy (%)", ylim=(0, 105), title="first==last: the source document's rows")
         axes[0].legend()
         plots.bars_with_ci(axes[1], list(SEED_RANKING), [list(importance(results, n).values()) for n in SEED_RANKING],
                            color="C1", scale=plots.ACCURACY.difference())
         axes[1].axhline(0, color="black", linewidth=0.8)
         axes[1].set(ylabel="accuracy drop when removed alone (points)",
-                    title="Importance (seed: norm > PE > skip > attention)")
+                    title="Importance\n(source document: norm > PE > skip > attention)")
         out = [plots.save(fig, fig_dir, "51_ablation_comparison.png")]
 
         fig, axes = plots.figure(1, 2, width=6.0)

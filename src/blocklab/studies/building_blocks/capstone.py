@@ -108,7 +108,8 @@ class Capstone(Study):
         ax.set(ylabel="test accuracy (%)", ylim=(0, 105),
                title="Capstone ablation on lookup (4 layers, mean and 95% CI over seeds)")
         for i, n in enumerate(names):
-            ax.annotate(f"seed: {SEED_TABLE[n]}", (i, 101), ha="center", fontsize=7, color="C3")
+            ax.annotate(SEED_TABLE[n], (i, 101), ha="center", fontsize=7, color="C3")
+        ax.plot([], [], "s", color="C3", label="red: the source document's figure")  # a legend entry for the notes
         ax.legend(loc="center right")
         out = [plots.save(fig, fig_dir, "50_transformer_ablation.png")]
 

@@ -296,9 +296,9 @@ class EncoderDecoder(Study):
 
     # ------------------------------------------------------------------ claims
     def measure(self, results):
-        scale = "within ±50% of the seed's value confirms; blocklab's clean signals have mean square {:.2f}, the " \
-                "seed's scale is unknown, so absolute MSEs compare only if its scale was the same (the ratios below " \
-                "compare regardless)"
+        scale = "within ±50% of the source document's value confirms; blocklab's clean signals have mean square " \
+                "{:.2f}, the source document's scale is unknown, so absolute MSEs compare only if its scale was " \
+                "the same (the ratios below compare regardless)"
         power = seed_values(results, f"bottleneck-{results['config']['bottlenecks'][0]}", "signal_power")
         note = scale.format(np.nanmean(power) if power else float("nan"))
         out = []
@@ -318,7 +318,7 @@ class EncoderDecoder(Study):
             out.append(Measurement(
                 "C000-08", f"{ratio:.3g}", [other[s] / base[s] for s in sorted(base.keys() & other.keys())], "×",
                 between(ratio / 2, ratio * 2), part=f"bottleneck {b}: test MSE / test MSE at bottleneck 2",
-                note="scale-free: confirmed within a factor of 2 of the seed's ratio"))
+                note="scale-free: confirmed within a factor of 2 of the source document's ratio"))
         k = results["config"]["unet_bottleneck"]
         for key, label, (a, b) in (("test.mse", "MSE", (6.75, 6.56)),
                                    ("test.spike_mse", "spike preservation", (5.03, 4.89))):
@@ -329,10 +329,10 @@ class EncoderDecoder(Study):
                 "C000-09", f"{a} -> {b} ({change:+.1f}%)",
                 [100 * (unet[s] - plain[s]) / plain[s] for s in sorted(plain.keys() & unet.keys())], "%",
                 around(change, abs(change)), part=f"{label}: change with the skip, bottleneck {k}",
-                note="spike preservation = test MSE at spike positions; the rule asks for the seed's small gain "
-                     "(between 0 and twice the seed's relative change)"))
+                note="spike preservation = test MSE at spike positions; the rule asks for the source "
+                     "document's small gain (between 0 and twice its relative change)"))
         out.append(ill_posed("C000-09", "MSE 6.75 / 6.56, spike 5.03 / 4.89",
                              "the absolute values have no stated units or signal scale (an MSE of 6.75 cannot come "
-                             "from signals like the seed's bottleneck table, whose losses are near 0.01)",
+                             "from signals like the source document's bottleneck table, whose losses are near 0.01)",
                              part="absolute values"))
         return out

@@ -112,7 +112,7 @@ def failure_modes(results: dict, fig_dir: Path) -> str:
         plots.line_with_band(curves, steps, [r["metrics"]["val_curve"] for r in runs], label=label(c["params"]),
                              scale=plots.ACCURACY)
     curves.set(xlabel="training step", ylabel="validation accuracy (%), lengths 8-16", ylim=(0, 105),
-               title="Training on lengths 8-16 (the seed's stayed at 50%)")
+               title="Training on lengths 8-16 (the source document's stayed at 50%)")
     curves.legend(fontsize=7)
     nones = [c for c in cells if "permutation_gap" in finished_runs(results, c["name"])[0]["metrics"]]
     values = [seed_values(results, c["name"], "permutation_gap") for c in nones]

@@ -1,4 +1,4 @@
-"""Seed 002, problem 2: positional encodings and length extrapolation, with models that train.
+"""Source document 002, problem 2: positional encodings and length extrapolation, with models that train.
 
 In the seed every model stayed at chance on "is this sequence sorted?", and the report then
 argued from theory that sinusoidal encodings extrapolate "by design". Here every model that

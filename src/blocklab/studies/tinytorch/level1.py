@@ -1,4 +1,4 @@
-"""Seed 004, Level 1: a 4,624-parameter GPT memorizes twelve patterns, trained by the numpy engine.
+"""Source document 004, Level 1: a 4,624-parameter GPT memorizes twelve patterns, trained by the numpy engine.
 
 Setup, as the seed's Level 1 (TinyTorch): the twelve patterns of tasks/patterns.py, vocabulary
 37, d_model 16, 1 layer, 2 heads, context 8; one random pattern per step, Adam at lr 1e-3.
@@ -145,11 +145,14 @@ class TinyTorchLevel1(Study):
         steps = config_value(results, "train.steps")
         return [
             Measurement("C004-01", "3.81", v("loss_initial"), "nats", around(3.81, 0.1), part="initial loss",
-                        note="mean training loss of steps 1-10, as the seed computes it; ln 37 = 3.61 is chance"),
+                        note="mean training loss of steps 1-10, as the source document computes it; "
+                             "ln 37 = 3.61 is chance"),
             Measurement("C004-01", "1.55", v("loss_at_200"), "nats", around(1.55, 0.15), part="loss after 200 steps",
-                        note="mean training loss of steps 101-200 (the seed's 'final loss' of its 200-step run)"),
+                        note="mean training loss of steps 101-200 (the source document's 'final loss' of its "
+                             "200-step run)"),
             Measurement("C004-01", "3 of 12", v("right_at_200"), "patterns", around(3, 1),
-                        part="patterns right after 200 steps", note="the seed's test: all four shifted predictions"),
+                        part="patterns right after 200 steps",
+                        note="the source document's test: all four shifted predictions"),
             Measurement("C004-01", "3.4 s", v("seconds_200_steps"), "s", around(3.4, 1.0), part="time for 200 steps",
                         note="wall time of the numpy engine's first 200 steps (batch 1), on a shared CPU"),
             Measurement("C004-03", "0.017 s/step", v("ms_per_step"), "ms", around(17, 5),
@@ -165,8 +168,8 @@ class TinyTorchLevel1(Study):
                              "with at least 11 of 12 patterns right, scoring only the predictions "
                              "the prefix determines; NaN: never"),
             Measurement("C004-05", "500-1000 steps", v("steps_to_ceiling"), "steps", between(500, 1000),
-                        part="steps to the seed test's ceiling (10 of 12)",
-                        note="the seed's own test cannot pass 10 of 12: three patterns start with 'A'"),
+                        part="steps to the ceiling of the source document's test (10 of 12)",
+                        note="the source document's own test cannot pass 10 of 12: three patterns start with 'A'"),
         ]
 
 
@@ -175,17 +178,17 @@ def _training_figure(runs: list[dict], fig_dir) -> str:
     curves = [m["loss_curve"] for m in runs]
     plots.line_with_band(loss_ax, 10 * np.arange(1, max(map(len, curves)) + 1), curves, label="numpy engine (3 seeds)",
                          scale=plots.LOSS)
-    loss_ax.plot([1, SEED_STEPS], [3.81, 1.55], "rv", label="the seed: 3.81 -> 1.55")
+    loss_ax.plot([1, SEED_STEPS], [3.81, 1.55], "rv", label="source document: 3.81 -> 1.55")
     loss_ax.axhline(np.log(patterns.VOCAB_SIZE), color="gray", linestyle=":", label="chance, ln 37")
     loss_ax.set(xscale="log", xlabel="step", ylabel="training loss (nats, 10-step mean)",
                 title="Level 1: training loss")
     loss_ax.legend(fontsize=8)
     steps = [r["step"] for r in runs[0]["accuracy_curve"]]
-    for key, label in (("right", "the seed's test"), ("right_determined", "determined predictions only")):
+    for key, label in (("right", "the source document's test"), ("right_determined", "determined predictions only")):
         plots.line_with_band(acc_ax, steps, [[r[key] for r in m["accuracy_curve"]] for m in runs], label=label,
                              scale=plots.NONNEGATIVE)  # a count of right answers
-    acc_ax.axhline(patterns.ceiling(), color="gray", linestyle=":", label="ceiling of the seed's test (10)")
-    acc_ax.plot([SEED_STEPS], [3], "rv", label="the seed: 3 of 12 at 200 steps")
+    acc_ax.axhline(patterns.ceiling(), color="gray", linestyle=":", label="ceiling of the source document's test (10)")
+    acc_ax.plot([SEED_STEPS], [3], "rv", label="source document: 3 of 12 at 200 steps")
     acc_ax.set(xlabel="step", ylabel="patterns right (of 12)", ylim=(-0.3, 12.5),
                title="Level 1: patterns right over training")
     acc_ax.legend(fontsize=8)
@@ -200,7 +203,8 @@ def _patterns_figure(runs: list[dict], fig_dir) -> str:
     fig, ax = plots.figure(width=6, height=5)
     rows = [f"{p[:4]} -> {p[1:]} ({k})" for p, k in zip(patterns.PATTERNS, patterns.KINDS)]
     plots.heatmap(ax, matrix, rows, [f"step {s}" for s in steps], fmt="{:.2f}")
-    ax.set_title("Level 1: share of seeds right, per pattern\n(the seed's test; three patterns start with 'A')")
+    ax.set_title("Level 1: share of seeds right, per pattern\n"
+                 "(the source document's test; three patterns start with 'A')")
     return plots.save(fig, fig_dir, "004_level1_patterns.png")
 
 
@@ -211,7 +215,7 @@ def _speed_figure(runs: list[dict], fig_dir) -> str:
     values = [[m["ms_per_step"] for m in runs]] + [[m["bench"][f"{c}_step_ms"] for m in runs]
                                                     for c in ("numpy", "torch", "torch_fused")]
     plots.bars_with_ci(ax, labels, values, scale=plots.NONNEGATIVE)
-    ax.axhline(17, color="red", linestyle="--", label="the seed's TinyTorch: 17 ms/step")
+    ax.axhline(17, color="red", linestyle="--", label="source document's TinyTorch: 17 ms/step")
     ax.set(ylabel="ms per training step (median; 95% CI over seeds)",
            title="Level 1: one training step (forward, backward, update)")
     ax.legend(fontsize=8)

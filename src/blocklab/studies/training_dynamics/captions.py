@@ -6,8 +6,9 @@ from __future__ import annotations
 from blocklab.report.gallery import Caption
 
 CAPTIONS = {
-    "td_loss_accuracy.png": "Loss and accuracy per epoch on train, validation and test, seed split (solid) and "
-                            "disjoint split (dashed); the training loss is a running mean with dropout on",
+    "td_loss_accuracy.png": "Loss and accuracy per epoch on train, validation and test, source-document "
+                            "split (solid) and disjoint split (dashed); the training loss is a running mean with "
+                            "dropout on",
     "td_per_op.png": "Test accuracy of each op per epoch, one panel per split",
     "td_confusion.png": Caption("Final epoch, test set: whose answer the model gives for each op, and the answer "
                                 "digit predicted against the true one (% of each row)", bands=False),
@@ -18,21 +19,21 @@ CAPTIONS = {
                                  "seeds), and the cosine matrices (one seed)", seeds="mixed"),
     "td_ffn_specialization.png": Caption("Each FFN neuron's mean activation at the answer position, by op and by "
                                          "answer digit, per block of the final model", seeds="first"),
-    "td_gradients.png": "Mean |gradient| per layer over each epoch (seed-split baseline)",
+    "td_gradients.png": "Mean |gradient| per layer over each epoch (source-document split baseline)",
     "td_parameters.png": Caption("Mean |parameter change| per epoch by group and a few single parameters (all "
                                  "seeds), and the output bias rows (one seed; red ops, blue digits)", seeds="mixed"),
-    "td_sweep_optimizer.png": "Validation accuracy against examples seen, with the seed's optimizer changed",
+    "td_sweep_optimizer.png": "Validation accuracy against examples seen, with the source document's optimizer changed",
     "td_sweep_lr.png": "Validation accuracy against examples seen, with Adam's learning rate changed",
     "td_sweep_schedule.png": "Validation accuracy against examples seen, with the schedule changed",
     "td_sweep_batch.png": "Validation accuracy against examples seen, with the batch size changed",
-    "td_sweep_size.png": "Test accuracy by training-set size, the seed's recipe otherwise",
-    "td_ablations.png": "Test accuracy with one component of the seed's model removed",
+    "td_sweep_size.png": "Test accuracy by training-set size, the source document's recipe otherwise",
+    "td_ablations.png": "Test accuracy with one component of the source document's model removed",
     "td_headline.png": Caption("The headline recipe: validation accuracy against training CPU seconds, one line "
-                               "for each run (every seed of every repeat; blue: seed split, orange: disjoint), and "
-                               "the means of test accuracy, CPU seconds and seconds to 95% and 99% over all its runs "
-                               "pooled", seeds="each", bands=True),
-    "td_splits.png": "Test accuracy of each cell on the seed split (test inputs mostly seen in training) and on "
-                     "the disjoint split (never seen)",
+                               "for each run (every seed of every repeat; blue: source-document split, orange: "
+                               "disjoint), and the means of test accuracy, CPU seconds and seconds to 95% and 99% "
+                               "over all its runs pooled", seeds="each", bands=True),
+    "td_splits.png": "Test accuracy of each cell on the source-document split (test inputs mostly seen in "
+                     "training) and on the disjoint split (never seen)",
     "training_dynamics_gen_unseen_inputs.png": "Test accuracy by what training saw: seen and new orderings, new "
                                                "multisets, unseen combinations, held-out digits; dashed: C001-14's "
                                                "90% threshold",

@@ -32,6 +32,8 @@ SIZES = {1000: 78, 5000: 89, 10000: 95, 50000: 96}
 ABLATIONS = {"no-attention": 42, "no-ffn": 68, "no-layernorm": 67, "no-block2": 85, "no-pe": 87}
 SEED_PARAMS = 102016
 BASE = "baseline-seed"
+# How text names a split: the split called `seed` in cell names is the source document's.
+SPLIT_NAMES = {"seed": "source-document", "disjoint": "disjoint"}
 
 
 def curve_at(results: dict, cell: str, key: str, epoch: int, pick=lambda v: v) -> list[float]:
@@ -69,7 +71,7 @@ def final_epoch(results: dict) -> int:
 
 def _at_end(part: str, results: dict) -> str:
     e = final_epoch(results)
-    return part.replace("epoch 50", f"epoch {e}" + ("" if e == 50 else " (the seed's: 50)"))
+    return part.replace("epoch 50", f"epoch {e}" + ("" if e == 50 else " (the source document's: 50)"))
 
 
 def measure(results: dict) -> list[Measurement]:
@@ -168,7 +170,7 @@ def _internals_claims(results: dict) -> list[Measurement]:
            Measurement("C001-06", "0.65 on the maximum digit", snapshot_at(
                results, BASE, end, lambda s, i: attention_to_answer(s, i, 1)), "", at_least(0.5),
                part=_at_end("block 2, best head: ')' of Max(5,3,9) onto the 9, epoch 50", results),
-               note="the seed's 0.65 is from position 4 onto position 6, which a causal decoder cannot see; "
+               note="the source document's 0.65 is from position 4 onto position 6, which a causal decoder cannot see; "
                     "measured from the answer position instead")]
     for key, seed, rule in (("cos_op_op", "≥ 0.95", at_least(0.95)), ("cos_digit_digit", "≥ 0.90", at_least(0.9)),
                             ("cos_op_digit", "≤ 0.15", at_most(0.15))):
@@ -186,8 +188,8 @@ def _internals_claims(results: dict) -> list[Measurement]:
         out.append(Measurement("C001-09", f"{seed}", log10(curve_at(results, BASE, "param_change", e,
                                                                      lambda g: g["all"])),
                                "log10", around(math.log10(seed), 0.3), part=f"epoch {e} mean |parameter change|",
-                               note="the seed's 50->51 is measured as 49->50 (training stops at 50)" if e == 50
-                               else ""))
+                               note="the source document's 50->51 is measured as 49->50 (training stops at 50)"
+                               if e == 50 else ""))
     g1, g50 = (curve_at(results, BASE, "grad_abs", e, lambda g: g["all"]) for e in (1, end))
     out.append(Measurement("C001-09", "0.0067 -> 0.0003 (22x)", [a / b for a, b in zip(g1, g50)], "x", at_least(5),
                            part=_at_end("gradient magnitude epoch 1 / epoch 50", results)))
@@ -195,20 +197,21 @@ def _internals_claims(results: dict) -> list[Measurement]:
         cell = f"baseline-{split}"
         gap = _diff(curve_at(results, cell, "val_loss", end), curve_at(results, cell, "train_loss", end))
         out.append(Measurement("C001-10", "0.08 - 0.05", gap, "loss", between(0, 0.1),
-                               part=_at_end(f"val minus train loss, epoch 50, {split} split", results)))
+                               part=_at_end(f"val minus train loss, epoch 50, {SPLIT_NAMES[split]} split", results)))
     out.append(Measurement("C001-10", "0.07", curve_at(results, BASE, "test_loss", end), "loss", _loss_rule(0.07),
                            part=_at_end("test loss, epoch 50", results)))
     out.append(Measurement("C001-10", "not memorization", _diff(seed_values(results, BASE, "test_acc"),
                                                                  seed_values(results, "baseline-disjoint", "test_acc")),
-                           "points", at_most(2), part="test accuracy, seed split minus disjoint split",
-                           note="the seed's test inputs mostly occur in training; the disjoint split's never do"))
+                           "points", at_most(2), part="test accuracy, source-document split minus disjoint split",
+                           note="the source document's test inputs mostly occur in training; the disjoint "
+                                "split's never do"))
     return out
 
 
 def _sweep_claims(results: dict) -> list[Measurement]:
     budget = int(results["config"]["sweep_epochs"])
     ref = curve_at(results, BASE, "test_acc", budget)
-    note = f"after the sweep budget ({budget} epochs' updates of the seed's recipe)"
+    note = f"after the sweep budget ({budget} epochs' updates of the source document's recipe)"
     out = []
     for n, seed in SIZES.items():
         values = ref if n == results["config"]["n_train"] else seed_values(results, f"size-{n}", "test_acc")
@@ -229,8 +232,8 @@ def _sweep_claims(results: dict) -> list[Measurement]:
     cpu = [50 * c for c in per_epoch]
     to95 = seed_values(results, BASE, "time_to_95.cpu_s")
     out += [Measurement("C001-15", "~2 hours", cpu, "s", between(3600, 10800),
-                        part="the seed's recipe, 50 epochs, CPU s",
+                        part="the source document's recipe, 50 epochs, CPU s",
                         note="CPU s per epoch x 50; measured over the run's own epochs (the cost per epoch is flat)"),
             Measurement("C001-15", "~2 hours to 95%", to95, "s", between(3600, 10800),
-                        part="the seed's recipe, CPU s to 95% val accuracy")]
+                        part="the source document's recipe, CPU s to 95% val accuracy")]
     return out

@@ -15,6 +15,7 @@ from blocklab.report.results import as_floats, per_seed
 from blocklab.tasks.operations import OPS, VOCAB, encode
 
 from . import sweep_figures as sweeps
+from .claims import SPLIT_NAMES
 from .record import PROBES
 
 SPLIT_CELLS = ("baseline-seed", "baseline-disjoint")
@@ -50,11 +51,11 @@ def _curves(recs: dict, fig_dir: Path) -> str:
                 rs = recs[cell]
                 if rs:
                     plots.line_with_band(ax, rs[0]["curves"]["epoch"], column(rs, f"{split}_{metric}"),
-                                         label=f"{split} ({cell.split('-')[1]} split)", color=color,
+                                         label=f"{split} ({SPLIT_NAMES[cell.split('-')[1]]} split)", color=color,
                                          scale=plots.LOSS if metric == "loss" else plots.ACCURACY)
                     ax.lines[-1].set_linestyle(style)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="Loss (train: running mean, dropout on)")
-    axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy; solid: seed split, dashed: disjoint")
+    axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy; solid: source-document split, dashed: disjoint")
     axes[1].legend(fontsize=7)
     return plots.save(fig, fig_dir, "td_loss_accuracy.png")
 
@@ -172,7 +173,7 @@ def _gradients(base: list[dict], fig_dir: Path) -> str:
         plots.line_with_band(ax, epochs, column(base, "grad_abs", lambda v, g=g: v[g]), label=g,
                              color="black" if g == "all" else None, scale=plots.NONNEGATIVE)
     ax.set(xlabel="epoch", ylabel="mean |gradient| over the epoch", yscale="log",
-           title="Gradient magnitude by layer (seed split baseline)")
+           title="Gradient magnitude by layer (source-document split baseline)")
     ax.legend(fontsize=6, ncol=2)
     return plots.save(fig, fig_dir, "td_gradients.png")
 

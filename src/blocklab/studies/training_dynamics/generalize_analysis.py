@@ -35,8 +35,8 @@ def generalization_figures(results: dict, fig_dir: Path) -> list[str]:
 
 
 def _unseen_inputs(results: dict, fig_dir: Path) -> str | None:
-    bars = [("gen-seed-split", "orderings.seen.acc", "seed split:\nseen in train"),
-            ("gen-seed-split", "orderings.reordered.acc", "seed split:\nnew order"),
+    bars = [("gen-seed-split", "orderings.seen.acc", "source-document split:\nseen in train"),
+            ("gen-seed-split", "orderings.reordered.acc", "source-document split:\nnew order"),
             ("gen-disjoint-split", "orderings.reordered.acc", "disjoint:\nnew order"),
             ("gen-disjoint-split", "orderings.unseen.acc", "disjoint:\nnew multiset"),
             ("gen-unseen-combinations", "test_acc", "unseen\ncombinations"),

@@ -1,4 +1,4 @@
-"""Seed 001: how a 2-block Transformer learns First/Second/Last/Max/Min, epoch by epoch.
+"""Source document 001: how a 2-block Transformer learns First/Second/Last/Max/Min, epoch by epoch.
 
 Task (tasks/operations.py): `Op ( a , b , c )` -> the answer digit's token, predicted over the
 20-token vocabulary from the logits at the last position. 10k/2k/2k rows, an equal share per
@@ -199,7 +199,7 @@ def run_dynamics_cell(cell: Cell, seed: int, ctx: CellContext) -> dict:
 @register
 class TrainingDynamics(Study):
     name = "training-dynamics"
-    description = "seed 001: epoch-by-epoch training of a 2-block Transformer on First/Second/Last/Max/Min"
+    description = "source document 001: epoch-by-epoch training of a 2-block Transformer on First/Second/Last/Max/Min"
     claims = tuple(sorted((*claims.CLAIMS, "C001-14")))
     claim_figures = {
         "C001-01": ("td_loss_accuracy.png",), "C001-02": ("td_loss_accuracy.png",),

@@ -10,7 +10,7 @@ from pathlib import Path
 from blocklab.report import plots
 from blocklab.report.results import config_value, finished_runs, per_seed, seed_values
 
-from .claims import BASE, curve_at
+from .claims import BASE, SPLIT_NAMES, curve_at
 
 
 def _cells(results: dict, prefix: str) -> list[str]:
@@ -29,7 +29,7 @@ def figures(results: dict, fig_dir: Path) -> list[str]:
         if _cells(results, prefix):
             names.append(_sweep_curves(results, prefix, title, fig_dir))
     for prefix, title, name in (("size-", "Training-set size", "td_sweep_size.png"),
-                                ("ablate-", "Ablations of the seed's model", "td_ablations.png")):
+                                ("ablate-", "Ablations of the source document's model", "td_ablations.png")):
         if _cells(results, prefix):
             names.append(_bars(results, prefix, title, name, fig_dir))
     if _cells(results, "headline-"):
@@ -50,7 +50,7 @@ def _sweep_curves(results: dict, prefix: str, title: str, fig_dir: Path) -> str:
             base[0]["curves"]["step"]) > 1 else []
         plots.line_with_band(ax, [steps[i] * config_value(results, "train.batch_size") for i in keep],
                              [[rec["checks"]["val_acc"][i] for i in keep] for rec in base],
-                             label="seed's recipe (baseline)", color="black", scale=plots.ACCURACY)
+                             label="source document's recipe (baseline)", color="black", scale=plots.ACCURACY)
     for cell in _cells(results, prefix):
         recs = [r["metrics"] for r in finished_runs(results, cell)]
         batch = recs[0]["batch_size"]
@@ -58,7 +58,7 @@ def _sweep_curves(results: dict, prefix: str, title: str, fig_dir: Path) -> str:
                              [m["record"]["checks"]["val_acc"] for m in recs], label=cell.removeprefix(prefix),
                              scale=plots.ACCURACY)
     ax.set(xscale="symlog", xlabel="training examples seen", ylabel="validation accuracy (%)",
-           title=f"{title}: one factor of the seed's recipe changed, {budget} epochs' budget")
+           title=f"{title}: one factor of the source document's recipe\nchanged, {budget} epochs' budget")
     ax.legend(fontsize=8)
     return plots.save(fig, fig_dir, f"td_sweep_{prefix.rstrip('-')}.png")
 
@@ -71,7 +71,7 @@ def _bars(results: dict, prefix: str, title: str, name: str, fig_dir: Path) -> s
     fig, ax = plots.figure(width=7)
     plots.bars_with_ci(ax, labels, values, scale=plots.ACCURACY)
     ax.set(ylabel="test accuracy (%)", ylim=(0, 105),
-           title=f"{title} ({results['config']['sweep_epochs']} epochs' updates of the seed's recipe)")
+           title=f"{title}\n({results['config']['sweep_epochs']} epochs' updates of the source document's recipe)")
     return plots.save(fig, fig_dir, name)
 
 
@@ -85,13 +85,13 @@ def _headline(results: dict, fig_dir: Path) -> str:
     for level in (95, 99, 99.5):
         axes[0].axhline(level, color="gray", linestyle=":", linewidth=0.8)
     axes[0].set(xlabel="training CPU seconds (1 thread)", ylabel="validation accuracy (%)", ylim=(50, 100.5),
-                title="Headline recipe, every run (blue: seed split, orange: disjoint)")
+                title="Headline runs; blue: source-document split, orange: disjoint")
     labels, values = [], []
     for split in ("seed", "disjoint"):
         cells = [c for c in _cells(results, f"headline-{split}-")]
         for key, label in (("test_acc", "test acc (%)"), ("cpu_s", "CPU s"), ("time_to_95.cpu_s", "s to 95%"),
                            ("time_to_99.cpu_s", "s to 99%")):
-            labels.append(f"{split}: {label}")
+            labels.append(f"{SPLIT_NAMES[split]}: {label}")
             values.append([v for c in cells for v in seed_values(results, c, key)])
     plots.bars_with_ci(axes[1], labels, values, scale=plots.NONNEGATIVE)  # accuracies and seconds
     axes[1].set(title="Headline: every run pooled, mean and 95% CI")
@@ -106,10 +106,10 @@ def _splits(results: dict, fig_dir: Path) -> str:
     labels, values = [], []
     for name, seed_cell, disjoint_cell in pairs:
         for split, cell in (("seed", seed_cell), ("disjoint", disjoint_cell)):
-            labels.append(f"{name}, {split}")
+            labels.append(f"{name}, {SPLIT_NAMES[split]}")
             values.append(seed_values(results, cell, "test_acc"))
     fig, ax = plots.figure(width=8)
     plots.bars_with_ci(ax, labels, values, scale=plots.ACCURACY)
     ax.set(ylabel="test accuracy (%)", ylim=(0, 105),
-           title="Seed split (test inputs mostly seen in training) vs disjoint split (never seen)")
+           title="Source-document split (test inputs mostly seen in training)\nvs disjoint split (never seen)")
     return plots.save(fig, fig_dir, "td_splits.png")

@@ -27,6 +27,7 @@ from .claims import (
     PARAM_CHANGE,
     SEED_PARAMS,
     SIZES,
+    SPLIT_NAMES,
     TABLE_EPOCHS,
     TRAIN_LOSS,
     VAL_LOSS,
@@ -98,13 +99,14 @@ def per_epoch(results: dict) -> Table | None:
             row += [_seed(figure, seed_fmt), measured(values, fmt, "not reached" if e > end else "—")]
         rows.append(row + [n])
     headers = ["epoch"] + [f"{q}: {who}" for q in ("train loss", "val loss", "val accuracy (%)", "mean |gradient|")
-                           for who in ("seed", "blocklab")] + ["seeds"]
-    return Table("The seed's per-epoch table: loss, accuracy and gradient by epoch", headers, rows,
-                 f"From {BASE} (the seed's recipe on the seed's split), its per-epoch curves; blocklab columns are "
-                 "mean [95% CI] over seeds. Train loss is the mean over the epoch's batches in train mode (dropout "
-                 "on), as a training log shows it; val loss and accuracy are in eval mode (the seed's 'Accuracy' is "
-                 "read as validation accuracy); mean |gradient| is over all parameters, averaged over the epoch's "
-                 "steps (none before the first step, epoch 0). Rows past the run's last epoch read 'not reached'.")
+                           for who in ("source document", "blocklab")] + ["seeds"]
+    return Table("The source document's per-epoch table: loss, accuracy and gradient by epoch", headers, rows,
+                 f"From {BASE} (the source document's recipe on its split), its per-epoch curves; blocklab columns "
+                 "are mean [95% CI] over seeds. Train loss is the mean over the epoch's batches in train mode "
+                 "(dropout on), as a training log shows it; val loss and accuracy are in eval mode (the source "
+                 "document's 'Accuracy' is read as validation accuracy); mean |gradient| is over all parameters, "
+                 "averaged over the epoch's steps (none before the first step, epoch 0). Rows past the run's last "
+                 "epoch read 'not reached'.")
 
 
 def per_op(results: dict) -> Table | None:
@@ -114,11 +116,13 @@ def per_op(results: dict) -> Table | None:
     end = final_epoch(results)
     rows = [[op, OP_ACC_50[op], *(measured(seed_values(results, c, f"test_acc_op.{op}"), ACC) for c in cells)]
             for op in OPS]
-    headers = ["op", "seed (%)"] + [f"{c.removeprefix('baseline-')} split (n={len(finished_runs(results, c))})"
-                                    for c in cells]
-    return Table(f"Per-op test accuracy at epoch {end}" + ("" if end == 50 else " (the seed's: 50)"), headers, rows,
-                 "The baseline cells' test accuracy per op at their last epoch, mean [95% CI] over seeds. The seed's "
-                 "split repeats inputs, so most of its test rows occur in training; the disjoint split's never do.")
+    headers = ["op", "source document (%)"] + [
+        f"{SPLIT_NAMES[c.removeprefix('baseline-')]} split (n={len(finished_runs(results, c))})" for c in cells]
+    return Table(f"Per-op test accuracy at epoch {end}" + ("" if end == 50 else " (the source document's: 50)"),
+                 headers, rows,
+                 "The baseline cells' test accuracy per op at their last epoch, mean [95% CI] over seeds. The source "
+                 "document's split repeats inputs, so most of its test rows occur in training; the disjoint split's "
+                 "never do.")
 
 
 def op_curves(results: dict) -> Table | None:
@@ -131,9 +135,10 @@ def op_curves(results: dict) -> Table | None:
         for e, seed in points.items():
             values = curve_at(results, BASE, "test_acc_op", e, lambda v, ks=ks: sum(v[k] for k in ks) / len(ks))
             rows.append([name, e, seed, measured(values, ACC), n])
-    return Table("Per-op test accuracy during training", ["op", "epoch", "seed (%)", "blocklab (%)", "seeds"], rows,
-                 f"From {BASE}'s per-epoch test accuracy per op; 'Max, Min' is the mean of the two ops, as the seed "
-                 "gives one curve for both. Mean [95% CI] over seeds.")
+    return Table("Per-op test accuracy during training",
+                 ["op", "epoch", "source document (%)", "blocklab (%)", "seeds"], rows,
+                 f"From {BASE}'s per-epoch test accuracy per op; 'Max, Min' is the mean of the two ops, as the source "
+                 "document gives one curve for both. Mean [95% CI] over seeds.")
 
 
 def op_confusion(results: dict) -> Table | None:
@@ -142,7 +147,7 @@ def op_confusion(results: dict) -> Table | None:
         return None
     rows = []
     for i, op in enumerate(OPS):
-        rows.append([op, "seed", *SEED_CONFUSION[op], "—"])
+        rows.append([op, "source document", *SEED_CONFUSION[op], "—"])
         rows.append([op, f"blocklab (n={len(runs)})",
                      *(measured([r["metrics"]["record"]["confusion"]["op"][i][j] for r in runs], ACC)
                        for j in range(len(OPS) + 1))])
@@ -150,19 +155,19 @@ def op_confusion(results: dict) -> Table | None:
                  ["true op", "source", *OPS, "no op's answer"], rows,
                  f"From {BASE}'s final test predictions: the diagonal is the share answered right, an off-diagonal "
                  "entry the share answered wrong with that op's answer on the same arguments, the last column wrong "
-                 "with no op's answer (the seed's rows sum to 100 without it). Mean [95% CI] over seeds.")
+                 "with no op's answer (the source document's rows sum to 100 without it). Mean [95% CI] over seeds.")
 
 
 def parameter_change(results: dict) -> Table | None:
     n = len(finished_runs(results, BASE))
     if not n:
         return None
-    rows = [[f"{e - 1}→{e}" + (" (seed: 50→51)" if e == 50 else ""), _seed(seed),
+    rows = [[f"{e - 1}→{e}" + (" (source document: 50→51)" if e == 50 else ""), _seed(seed),
              measured(curve_at(results, BASE, "param_change", e, lambda g: g["all"]), GRAD_FMT), n]
             for e, seed in PARAM_CHANGE.items()]
-    return Table("Mean |parameter change| per epoch", ["epochs", "seed", "blocklab", "seeds"], rows,
+    return Table("Mean |parameter change| per epoch", ["epochs", "source document", "blocklab", "seeds"], rows,
                  f"From {BASE}: mean |theta_e - theta_(e-1)| over all parameters. Training stops at epoch 50, so the "
-                 "seed's 50→51 is measured as 49→50. Mean [95% CI] over seeds.")
+                 "source document's 50→51 is measured as 49→50. Mean [95% CI] over seeds.")
 
 
 def _changed(params: dict) -> str:
@@ -182,7 +187,8 @@ def sweeps(results: dict) -> Table | None:
     rows = []
     if cells and _has(results, BASE):
         updates = budget * max(1, cfg["n_train"] // config_value(results, "train.batch_size"))
-        rows.append([f"{BASE} at epoch {budget}", "none: the seed's recipe", updates, _seed(SIZES.get(cfg["n_train"])),
+        rows.append([f"{BASE} at epoch {budget}", "none: the source document's recipe", updates,
+                     _seed(SIZES.get(cfg["n_train"])),
                      measured(curve_at(results, BASE, "test_acc", budget), ACC), len(finished_runs(results, BASE))])
     for cell in cells:
         name, runs = cell["name"], finished_runs(results, cell["name"])
@@ -194,17 +200,18 @@ def sweeps(results: dict) -> Table | None:
                      measured(seed_values(results, name, "test_acc"), ACC, "without a value"), len(runs)])
     if not rows:
         return None
-    return Table("Sweeps: one factor of the seed's recipe changed, test accuracy",
-                 ["cell", "changed", "updates", "seed (%)", "blocklab (%)", "seeds"], rows,
-                 f"Each sweep cell trains on the budget of {budget} epochs' updates of the seed's recipe "
+    return Table("Sweeps: one factor of the source document's recipe changed, test accuracy",
+                 ["cell", "changed", "updates", "source document (%)", "blocklab (%)", "seeds"], rows,
+                 f"Each sweep cell trains on the budget of {budget} epochs' updates of the source document's recipe "
                  "(a size cell keeps the updates, a batch-1 cell is capped) and reports test accuracy at its end, "
                  f"mean [95% CI] over seeds. The reference row is {BASE} at epoch {budget}, the same training run. "
-                 "The seed's figures (C001-11 sizes, C001-12 ablations) are final accuracies after its 50 epochs.")
+                 "The source document's figures (C001-11 sizes, C001-12 ablations) are final accuracies after its "
+                 "50 epochs.")
 
 
 def headline(results: dict) -> Table | None:
     cfg = results["config"]
-    recipes = (("the seed's", lambda s: [f"baseline-{s}"]),
+    recipes = (("the source document's", lambda s: [f"baseline-{s}"]),
                ("headline", lambda s: [f"headline-{s}-r{j}" for j in range(cfg["headline_replicas"])]))
     quantities = (("test_acc", "test accuracy (%)", "95", ACC),
                   ("cpu_s", "CPU s of training", f"~{SEED_CPU_S:,} (2 hours, 50 epochs)", SECONDS),
@@ -217,18 +224,18 @@ def headline(results: dict) -> Table | None:
             for split in ("seed", "disjoint"):
                 values = [v for c in cells_of(split) for v in seed_values(results, c, key)]
                 if values:
-                    rows.append([recipe, f"{what}, {split} split", figure, measured(values, fmt, "never reached"),
-                                 len(values)])
+                    rows.append([recipe, f"{what}, {SPLIT_NAMES[split]} split", figure,
+                                 measured(values, fmt, "never reached"), len(values)])
             if key == "test_acc":
                 diff = _paired_difference(results, list(zip(cells_of("seed"), cells_of("disjoint"))), key)
                 if diff:
-                    rows.append([recipe, "test accuracy, seed split minus disjoint (points)", "—", measured(diff, ACC),
-                                 len(diff)])
+                    rows.append([recipe, "test accuracy, source-document split minus disjoint (points)", "—",
+                                 measured(diff, ACC), len(diff)])
     if not rows:
         return None
     head = next((c["params"] for c in results["cells"] if c["name"].startswith("headline-")), None)
     lr, batch = config_value(results, "train.lr"), config_value(results, "train.batch_size")
-    note = (f"The seed's recipe: the baseline-<split> cells, Adam lr {lr:g}, constant, batch {batch}, "
+    note = (f"The source document's recipe: the baseline-<split> cells, Adam lr {lr:g}, constant, batch {batch}, "
             f"{cfg['epochs']} epochs, validation checked once per epoch (at least 10 times a run). ")
     if head is not None:
         note += (f"The headline recipe: Adam, {_changed(head)}, {cfg['headline_epochs']} epochs, validation checked 4 "
@@ -237,8 +244,8 @@ def headline(results: dict) -> Table | None:
     note += ("CPU s is process time of training on one thread, the recorder's own work excluded; time to 95% / 99% is "
              "at the first validation check at or over it. The difference pairs runs of the same seed. Mean [95% CI] "
              "over runs.")
-    return Table("Headline: accuracy and training time, the seed's recipe and the fastest found",
-                 ["recipe", "quantity", "seed", "blocklab", "runs"], rows, note)
+    return Table("Headline: accuracy and training time, the source document's recipe and the fastest found",
+                 ["recipe", "quantity", "source document", "blocklab", "runs"], rows, note)
 
 
 def setup(results: dict) -> Table | None:
@@ -252,10 +259,11 @@ def setup(results: dict) -> Table | None:
                                                f"{train['optimizer']}, betas {tuple(train['betas'])}"],
             ["weight decay", "0", f"{train['weight_decay']:g}"], ["training rows", "10,000", cfg["n_train"]],
             ["updates", "15,600", m["steps"]], ["parameters", SEED_PARAMS, m["n_params"]]]
-    return Table("The seed's hyperparameters and this run's", ["parameter", "seed", "this run"], rows,
+    return Table("The source document's hyperparameters and this run's",
+                 ["parameter", "source document", "this run"], rows,
                  f"This run's values from {BASE}'s stored training config (seed {runs[0]['seed']}). "
-                 "The architecture rows of the seed's table (2 blocks, d_model 64, 4 heads, FFN 256, dropout 0.1, "
-                 "vocabulary 20, max length 50) are fixed in nn.models.operations.SEED_MODEL; "
+                 "The architecture rows of the source document's table (2 blocks, d_model 64, 4 heads, FFN 256, "
+                 "dropout 0.1, vocabulary 20, max length 50) are fixed in nn.models.operations.SEED_MODEL; "
                  "the parameter count checks them.")
 
 
@@ -305,11 +313,11 @@ def generalization(results: dict) -> Table | None:
     if not rows:
         return None
     return Table("Generalization: accuracy on inputs training never showed",
-                 ["cell", "test", "seed", "blocklab", "seeds"], rows,
-                 "From the gen-* cells (generalize.py): each trains the seed's model on one split "
+                 ["cell", "test", "source document", "blocklab", "seeds"], rows,
+                 "From the gen-* cells (generalize.py): each trains the source document's model on one split "
                  f"for {cfg.get('gen_epochs')} epochs (the gen-long-* cells for {cfg.get('long_epochs')}) "
-                 "and runs every probe on it. The seed gives examples, not rates, for its generalization claims "
-                 "(C001-14). Mean [95% CI] over seeds.")
+                 "and runs every probe on it. The source document gives examples, not rates, for its generalization "
+                 "claims (C001-14). Mean [95% CI] over seeds.")
 
 
 def _gap_at(results: dict, cell: str, epoch: int) -> list[float]:

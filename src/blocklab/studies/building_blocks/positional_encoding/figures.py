@@ -37,7 +37,8 @@ def task(results: dict):
     cells, labels = ("task-none", "task-sinusoidal"), ("no PE", "sinusoidal PE")
     plots.bars_with_ci(axes[0], labels, [seed_values(results, c, "test_acc") for c in cells], scale=plots.ACCURACY)
     axes[0].axhline(100 / results["config"]["n_symbols"], color="grey", linestyle=":", label="chance")
-    axes[0].set(ylabel="test accuracy (%)", ylim=(0, 105), title="First-vs-last, L = 5 (seed: 39.5% vs 100%)")
+    axes[0].set(ylabel="test accuracy (%)", ylim=(0, 105),
+                title="First-vs-last, L = 5 (source document: 39.5% vs 100%)")
     axes[0].legend()
     keys = _keys(results)
     for ax, query in zip(axes[1:], ("first", "last")):

@@ -25,7 +25,8 @@ def copilot_measurements(results: dict) -> list[Measurement]:
                     note="training loss of step 1, before any update; chance is ln(vocabulary size)"),
         Measurement("C004-03", "2.4 s/step", [b["numpy_step_ms"] for b in bench], "ms", around(SEED_STEP_MS, 600),
                     part="Copilot step time, numpy engine",
-                    note="bench_engine('copilot'): the seed's 33,472-parameter config, batch 32, one thread"),
+                    note="bench_engine('copilot'): the source document's 33,472-parameter config, batch 32, "
+                         "one thread"),
         Measurement("C004-03", "140-240x", [b["step_ratio_vs_torch"] for b in bench], "x", between(140, 240),
                     part="Copilot step time, numpy engine / PyTorch",
                     note="same bench: blocklab.nn's GPT on torch CPU, same weights and batch, timed alternately"),
@@ -33,7 +34,8 @@ def copilot_measurements(results: dict) -> list[Measurement]:
     diverged = sum(bool(m.get("diverged")) for m in runs)
     runs = [m for m in runs if not m.get("diverged")]  # a diverged seed's checkpoints stop short: left out
     if not runs or any(_at(m, SEED_STEPS) is None for m in runs):
-        reason = f"the run has no checkpoint at step {SEED_STEPS}, the seed's 180 s at 2.4 s/step" if runs else \
+        reason = f"the run has no checkpoint at step {SEED_STEPS}, the source document's 180 s at 2.4 s/step" \
+            if runs else \
             f"every seed diverged ({diverged})"
         return out + [ill_posed(c, "", reason) for c in ("C004-02", "C004-04")]
     seed_run = [_at(m, SEED_STEPS) for m in runs]
@@ -47,10 +49,10 @@ def copilot_measurements(results: dict) -> list[Measurement]:
     greedy_final = decoding(final, "greedy", "exact")
     out += [
         Measurement("C004-02", "~1.9", [p["val_loss"] for p in seed_run], "nats", around(1.9, 0.2),
-                    part=f"loss after {SEED_STEPS} steps (the seed's 180 s)",
+                    part=f"loss after {SEED_STEPS} steps (the source document's 180 s)",
                     note="validation loss per character on held-out stdlib files" + left_out),
         Measurement("C004-02", "1 of 5", decoding(seed_run, "greedy", "demos_nonempty"), "demos", around(1, 0.5),
-                    part=f"demos right after {SEED_STEPS} steps, the seed's test",
+                    part=f"demos right after {SEED_STEPS} steps, the source document's test",
                     note="greedy; right = the completed line is not blank" + left_out),
         Measurement("C004-02", "1 of 5", decoding(seed_run, "greedy", "demos_valid"), "demos", around(1, 0.5),
                     part=f"demos right after {SEED_STEPS} steps, valid Python",
@@ -98,7 +100,7 @@ def _loss(runs: list[dict], fig_dir) -> str:
                          scale=plots.LOSS)
     plots.line_with_band(ax, _steps(runs), _per_checkpoint(runs, lambda c: c["val_loss"]),
                          label="validation (held-out files)", scale=plots.LOSS)
-    ax.plot([1, SEED_STEPS], [4.61, 1.9], "rv", label="the seed: 4.61 -> ~1.9 in 180 s (75 steps)")
+    ax.plot([1, SEED_STEPS], [4.61, 1.9], "rv", label="source document: 4.61 -> ~1.9 in 180 s (75 steps)")
     diverged = [m["diverged_at"] for m in runs if m.get("diverged")]
     shown = f"; {len(diverged)} of {len(runs)} seeds diverged (at step {min(diverged)}+)" if diverged else ""
     ax.set(xscale="log", xlabel="step", ylabel="loss (nats per character)",
@@ -152,7 +154,7 @@ def _samples(runs: list[dict], fig_dir) -> str:
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.4)
-    ax.set_title("Copilot: the seed's demos, completed to the end of the line (seed 0)")
+    ax.set_title("Copilot: the source document's demos, completed to the end of the line (seed 0)")
     return plots.save(fig, fig_dir, "004_copilot_samples.png")
 
 
@@ -162,7 +164,7 @@ def _speed(runs: list[dict], fig_dir) -> str:
     labels = [f"{n}\n{phase}" for phase in ("forward", "step") for n in names]
     values = [[m["bench"][f"{n}_{phase}_ms"] for m in runs] for phase in ("forward", "step") for n in names]
     plots.bars_with_ci(ax, labels, values, scale=plots.NONNEGATIVE)
-    ax.axhline(SEED_STEP_MS, color="red", linestyle="--", label="the seed's TinyTorch step: 2,400 ms")
+    ax.axhline(SEED_STEP_MS, color="red", linestyle="--", label="source document's TinyTorch step: 2,400 ms")
     ax.set(yscale="log", ylabel="ms (median of repeats)",
            title="Copilot config: numpy engine vs PyTorch (CPU, 1 thread)")
     ax.legend(fontsize=8)

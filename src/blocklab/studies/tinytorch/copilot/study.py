@@ -1,4 +1,4 @@
-"""Seed 004, "Copilot": a ~33k-parameter character GPT learns Python autocomplete on the numpy engine.
+"""Source document 004, "Copilot": a ~33k-parameter character GPT learns Python autocomplete on the numpy engine.
 
 Data: the running interpreter's standard library, tests excluded, split by file (tasks/python_code.py),
 capped at `train_chars` / `val_chars` / `test_chars`. Model: the seed's Copilot GPT (d_model 32,

@@ -24,7 +24,7 @@ held-out set of 2,000 cannot tell 100% from 99.99%; the wrong answers sit mostly
 carry passes through a column whose digits sum to 9, and nines.py finds the heads that relay
 it. `nine_share` trains on more of those (0.3: 30% of the problems, against 9% drawn
 uniformly); the README gives what it does to the count of wrong answers.
-Figures, ablation_results.json and the claims: analysis.py.
+Figures: figures.py; ablation_results.json and the claims: analysis.py.
 """
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ from . import ablation as abl
 from . import analysis as report
 from .captions import CAPTIONS
 from .every_problem import FAILURES_KEPT
+from .figures import draw_all
 from .model import MODELS, build, evaluate, greedy, loss_fn
 from .nines import relay_heads
 from .tables import all_tables
@@ -188,7 +189,7 @@ class AdditionHeads(Study):
 
     def figures(self, results: dict, fig_dir) -> list[str]:
         report.write_ablation_json(results, fig_dir.parent / "ablation_results.json")
-        return report.draw_all(results, fig_dir)
+        return draw_all(results, fig_dir)
 
     def tables(self, results: dict) -> list:
         return all_tables(results)

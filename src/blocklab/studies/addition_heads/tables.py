@@ -1,7 +1,7 @@
 """The addition-heads study's tables on its report page (study.py): the decodings,
 accuracy by number of carries, the error cascade, the heads and the first mistakes.
 
-Like the figures (analysis.py) they read only the results dict. Numbers are the
+Like the figures (figures.py) they read only the results dict. Numbers are the
 mean [95% t-interval] over the finished seeds of a cell; a cell with no finished run is left
 out, and a quantity some runs lack (a run that never reached 99%) says how many lack it
 instead of counting them as zero.

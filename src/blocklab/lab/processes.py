@@ -3,13 +3,14 @@
 The workers are forked from a "forkserver" process that imported torch, this module and the
 run's studies once (where the OS has one; elsewhere each is a fresh "spawn" interpreter): no torch state
 or threads are copied from the driver, and a worker starts in a fraction of torch's import time. They are
-kept for every study of one `blocklab run`. Each unit (one pair, or the seeds of a cell the
+kept for every study of one `blocklab run`; in a group two studies submit to them at once (overlap.py),
+and an interrupt of either stops the workers and both. Each unit (one pair, or the seeds of a cell the
 study stacks) runs through pair.collected_unit,
 exactly as it would in the driver (seeded the same, on the same thread count), and returns
 its record, step events and log lines; the driver writes them, so results.json is still
 written by one process only, atomically, after each finished pair. While pairs run, the
 workers send their step counts to the driver, which shows one progress line per worker
-under the study's line. A worker whose driver dies (even by SIGKILL) exits at once, so that
+under the study lines. A worker whose driver dies (even by SIGKILL) exits at once, so that
 it does not go on writing the checkpoints of a pair that a rerun resumes.
 """
 from __future__ import annotations
@@ -52,6 +53,16 @@ class WorkerPool:
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()  # the studies of a group run in flight submit from threads of their own
         self.interrupted = False  # set by the first stop: every study in flight then stops too
+        self._tails: dict[int, threading.Event] = {}  # driver thread -> set once its units are all on workers
+
+    def watch_tail(self, event: threading.Event) -> None:
+        """Set `event` once the units this thread submits are all on workers: its last ones run, none waits."""
+        self._tails[threading.get_ident()] = event
+
+    def units_left(self, waiting_or_running: int) -> None:
+        """In a driver thread: its units not ended yet; when they all fit on the workers, its tail event is set."""
+        if waiting_or_running <= self.jobs and threading.get_ident() in self._tails:
+            self._tails.pop(threading.get_ident()).set()
 
     def submit(self, job: PairJob, unit: Unit) -> Future:
         with self._lock:
@@ -189,6 +200,7 @@ def run_in_pool(pool: WorkerPool, job: PairJob, units: list[Unit], bar: tqdm,
         with pool.lines:
             running.update((pool.submit(job, unit), unit) for unit in units)
             while running:
+                pool.units_left(len(running))
                 done, _ = wait(running, timeout=_SEND_EVERY, return_when=FIRST_COMPLETED)
                 pool.lines.drain()
                 for future in done:

@@ -165,7 +165,7 @@ class _WorkerLines:
         with self._lock:
             self.users -= 1
             if self.users == 0:
-                self._drain()  # the last counts, so that the next study's lines start clean
+                self._drain()  # the last counts, so that lines shown later start clean
                 for bar in self.bars.values():
                     bar.close()
                 self.bars.clear()

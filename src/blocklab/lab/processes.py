@@ -3,13 +3,14 @@
 The workers are forked from a "forkserver" process that imported torch, this module and the
 run's studies once (where the OS has one; elsewhere each is a fresh "spawn" interpreter): no torch state
 or threads are copied from the driver, and a worker starts in a fraction of torch's import time. They are
-kept for every study of one `blocklab run`. Each unit (one pair, or the seeds of a cell the
+kept for every study of one `blocklab run`; in a group two studies submit to them at once (overlap.py),
+and an interrupt of either stops the workers and both. Each unit (one pair, or the seeds of a cell the
 study stacks) runs through pair.collected_unit,
 exactly as it would in the driver (seeded the same, on the same thread count), and returns
 its record, step events and log lines; the driver writes them, so results.json is still
 written by one process only, atomically, after each finished pair. While pairs run, the
 workers send their step counts to the driver, which shows one progress line per worker
-under the study's line. A worker whose driver dies (even by SIGKILL) exits at once, so that
+under the study lines. A worker whose driver dies (even by SIGKILL) exits at once, so that
 it does not go on writing the checkpoints of a pair that a rerun resumes.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Sequence
 
@@ -48,27 +49,47 @@ class WorkerPool:
         self.jobs = jobs
         self._context = _context(modules)
         self.steps = self._context.Queue() if bars_on() else None
+        self.lines = _WorkerLines(self.steps)  # shared by the studies in flight, as the workers are
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # the studies of a group run in flight submit from threads of their own
+        self.interrupted = False  # set by the first stop: every study in flight then stops too
+        self._tails: dict[int, threading.Event] = {}  # driver thread -> set once its units are all on workers
+
+    def watch_tail(self, event: threading.Event) -> None:
+        """Set `event` once the units this thread submits are all on workers: its last ones run, none waits."""
+        self._tails[threading.get_ident()] = event
+
+    def units_left(self, waiting_or_running: int) -> None:
+        """In a driver thread: its units not ended yet; when they all fit on the workers, its tail event is set."""
+        if waiting_or_running <= self.jobs and threading.get_ident() in self._tails:
+            self._tails.pop(threading.get_ident()).set()
 
     def submit(self, job: PairJob, unit: Unit) -> Future:
-        if self._executor is None or getattr(self._executor, "_broken", False):  # a killed worker breaks a pool
-            self._executor = ProcessPoolExecutor(self.jobs, mp_context=self._context, initializer=_start_worker,
-                                                 initargs=(self.steps,))
-        return self._executor.submit(collected_unit_in_worker, job, unit)
+        with self._lock:
+            if self.interrupted:  # a study that starts after an interrupt runs nothing
+                raise KeyboardInterrupt
+            if self._executor is None or getattr(self._executor, "_broken", False):  # a killed worker breaks a pool
+                self._executor = ProcessPoolExecutor(self.jobs, mp_context=self._context,
+                                                     initializer=_start_worker, initargs=(self.steps,))
+            return self._executor.submit(collected_unit_in_worker, job, unit)
 
     def stop(self) -> None:
-        """End the workers now, pairs in flight included (their checkpoints let a rerun resume them)."""
-        if self._executor is None:
-            return
-        for process in list(getattr(self._executor, "_processes", {}).values()):  # no public way before 3.14
-            process.terminate()
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        self._executor = None
+        """End the workers now, pairs in flight included (their checkpoints let a rerun resume them),
+        and tell every study in flight to stop."""
+        with self._lock:
+            self.interrupted = True
+            if self._executor is None:
+                return
+            for process in list(getattr(self._executor, "_processes", {}).values()):  # no public way before 3.14
+                process.terminate()
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -125,54 +146,82 @@ class _StepSender:
 
 
 class _WorkerLines:
-    """One progress line per worker, below the study's line: the unit it runs and its step."""
+    """One progress line per worker, below the study's line: the unit it runs and its step. The lines are shown
+    while any study in flight (two in a group run) runs units, and cleared when the last of them ends."""
 
     def __init__(self, steps: Any) -> None:
         self.steps = steps
         self.bars: dict[int, tqdm] = {}
         self.units: dict[int, str] = {}
+        self.users = 0  # studies in run_in_pool
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _WorkerLines:
+        with self._lock:
+            self.users += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.users -= 1
+            if self.users == 0:
+                self._drain()  # the last counts, so that lines shown later start clean
+                for bar in self.bars.values():
+                    bar.close()
+                self.bars.clear()
+                self.units.clear()
 
     def drain(self) -> None:
+        with self._lock:
+            self._drain()
+
+    def _drain(self) -> None:
         while self.steps is not None:
             try:
                 pid, label, step, total = self.steps.get_nowait()
             except queue.Empty:
                 return
-            if pid not in self.bars:
-                self.bars[pid] = tqdm(unit="step", position=len(self.bars) + 1, leave=False, dynamic_ncols=True)
+            if pid not in self.bars:  # tqdm gives it the first free line: below the study lines shown by then
+                self.bars[pid] = tqdm(unit="step", leave=False, dynamic_ncols=True)
             first = self.units.get(pid) != label
             if first:
                 self.units[pid] = label
                 self.bars[pid].set_description(label, refresh=False)
             advance(self.bars[pid], step, total, first)
 
-    def close(self) -> None:
-        self.drain()  # the last counts of this study, so that the next study's lines start clean
-        for bar in self.bars.values():
-            bar.close()
-
 
 def run_in_pool(pool: WorkerPool, job: PairJob, units: list[Unit], bar: tqdm,
                 finished: Callable[[dict, list[dict]], None], log: logging.Logger) -> None:
-    """Run `units` on the pool's workers, handing each record to `finished` in the driver as its unit ends."""
-    running = {pool.submit(job, unit): unit for unit in units}
-    lines = _WorkerLines(pool.steps)
+    """Run `units` on the pool's workers, handing each record to `finished` in the driver as its unit ends.
+    Another study may run units on the same pool meanwhile (a group run); when one of them is interrupted,
+    the pool stops and every one stops."""
+    running: dict[Future, Unit] = {}
     try:
-        while running:
-            done, _ = wait(running, timeout=_SEND_EVERY, return_when=FIRST_COMPLETED)
-            lines.drain()
-            for future in done:
-                unit = running.pop(future)
-                try:
-                    collected = future.result()
-                except (BrokenProcessPool, OSError) as e:  # the worker died (killed, out of memory)
-                    collected = lost(job, unit, e)
-                    log.error("%s %s failed: its worker process died: %s", unit[0].name, seeds_label(unit[1]), e)
-                deliver(collected, finished, log)
-                bar.update(len(unit[1]))
+        with pool.lines:
+            running.update((pool.submit(job, unit), unit) for unit in units)
+            while running:
+                pool.units_left(len(running))
+                done, _ = wait(running, timeout=_SEND_EVERY, return_when=FIRST_COMPLETED)
+                pool.lines.drain()
+                for future in done:
+                    if pool.interrupted:  # another study's interrupt stopped these workers: their units did not fail
+                        raise KeyboardInterrupt
+                    unit = running.pop(future)
+                    deliver(_collected(pool, job, unit, future, log), finished, log)
+                    bar.update(len(unit[1]))
+                if pool.interrupted:
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         pool.stop()
         log.warning("interrupted; %d units were stopped; rerun the same command to resume", len(running))
         raise
-    finally:
-        lines.close()
+
+
+def _collected(pool: WorkerPool, job: PairJob, unit: Unit, future: Future, log: logging.Logger) -> Collected:
+    try:
+        return future.result()
+    except (BrokenProcessPool, CancelledError, OSError) as e:
+        if pool.interrupted:  # stopped by an interrupt between the check and here
+            raise KeyboardInterrupt from None
+        log.error("%s %s failed: its worker process died: %s", unit[0].name, seeds_label(unit[1]), e)
+        return lost(job, unit, e)

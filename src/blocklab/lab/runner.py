@@ -25,6 +25,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from importlib import metadata
@@ -42,11 +43,13 @@ from ..report.verdicts import Measurement
 from ..train.config import RESUMABLE, TrainConfig
 from ..train.device import resolve_device
 from .backends import BACKENDS, run_units
+from .overlap import run_overlapped
 from .pair import PairJob, Unit, env_threads
 from .processes import WorkerPool
 from .registry import _CELL, Cell, Study, build_config, default_seeds, get_study, group_members, load_all
 
 RUNS = Path("runs")
+_FIGURES = threading.Lock()  # matplotlib's pyplot is not thread-safe: two studies in flight draw one at a time
 
 
 def run_study(name: str, seeds: int | None = None, quick: bool = False, device: str = "auto",
@@ -66,13 +69,20 @@ def run_study(name: str, seeds: int | None = None, quick: bool = False, device: 
     plans = plan(name, quick, out, overrides, device, seeds)
     grouped = group_members(name) is not None
     pool = WorkerPool(jobs, [type(p.study).__module__ for p in plans]) if jobs > 1 else None  # for every member
+
+    def run_member(p: Plan) -> None:
+        try:
+            _run_one(p, quick=quick, device=device, backend=backend, address=address, pool=pool)
+        except Exception as e:  # in a group, go on if the error is logged and kept in the member's results.json
+            if not grouped or _kept_error(p.folder / res.RESULTS_FILE) != _error_line(e):
+                raise
+
     with pool or contextlib.nullcontext():
-        for p in plans:
-            try:
-                _run_one(p, quick=quick, device=device, backend=backend, address=address, pool=pool)
-            except Exception as e:  # in a group, go on if the error is logged and kept in the member's results.json
-                if not grouped or _kept_error(p.folder / res.RESULTS_FILE) != _error_line(e):
-                    raise
+        if grouped and pool is not None:  # the next study's units keep the workers busy while one finishes
+            run_overlapped(pool, plans, run_member)
+        else:
+            for p in plans:
+                run_member(p)
     return _folder(name, quick, out)
 
 
@@ -186,7 +196,8 @@ def _run_one(p: Plan, quick: bool, device: str, backend: str, address: str | Non
             run_units(backend, PairJob(study, p.cfg, dev, quick, folder.resolve()), units(study, p.cfg, pending),
                       finished, emit, log, address, pool)
             results["measurements"] = [m.to_dict() for m in _measure(study, results)]
-            results["figures"] = draw_figures(study, results, folder)
+            with _FIGURES:
+                results["figures"] = draw_figures(study, results, folder)
         except Exception as e:  # a bug outside run_cell (figures, measure, a lost Ray cluster): keep it, then raise
             log.exception("%s stopped: %s", study.name, e)
             results["error"] = _error_line(e)
@@ -367,24 +378,65 @@ class _TqdmHandler(logging.Handler):
         tqdm.write(self.format(record), file=sys.stderr)
 
 
+class _ThreadOnly(logging.Filter):
+    """The records logged by one thread: the study's, whose units, measurements and figures run there
+    (in a group run on worker processes, two studies run at once, each in a thread of its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.thread
+
+
+class _StudiesLogger:
+    """The "blocklab.studies" logger, at INFO while any study runs (two at once in a group run on worker
+    processes); its own level comes back when the last ends."""
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger("blocklab.studies")
+        self.lock = threading.Lock()
+        self.studies = 0
+        self.level = logging.NOTSET
+
+    def add(self, handlers: list[logging.Handler]) -> None:
+        with self.lock:
+            if self.studies == 0:
+                self.level = self.logger.level
+                self.logger.setLevel(logging.INFO)
+            self.studies += 1
+            for h in handlers:
+                self.logger.addHandler(h)
+
+    def remove(self, handlers: list[logging.Handler]) -> None:
+        with self.lock:
+            for h in handlers:
+                self.logger.removeHandler(h)
+                h.close()
+            self.studies -= 1
+            if self.studies == 0:
+                self.logger.setLevel(self.level)
+
+
+_STUDIES_LOGGER = _StudiesLogger()
+
+
 @contextlib.contextmanager
 def _logging_to(path: Path) -> Iterator[None]:
-    """While a study runs, its log goes to the terminal and to the run folder's log.txt."""
+    """While a study runs, its log (the lines logged by its thread, under the "blocklab.studies" logger)
+    goes to the terminal and to the run folder's log.txt."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    logger = logging.getLogger("blocklab.studies")
-    handlers = [_TqdmHandler(), logging.FileHandler(path, encoding="utf-8")]
-    level = logger.level
-    logger.setLevel(logging.INFO)
+    handlers: list[logging.Handler] = [_TqdmHandler(), logging.FileHandler(path, encoding="utf-8")]
+    only_this_thread = _ThreadOnly()
     for h in handlers:
         h.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        logger.addHandler(h)
+        h.addFilter(only_this_thread)
+    _STUDIES_LOGGER.add(handlers)
     try:
         yield
     finally:
-        for h in handlers:
-            logger.removeHandler(h)
-            h.close()
-        logger.setLevel(level)
+        _STUDIES_LOGGER.remove(handlers)
 
 
 def time_table(folder: Path, total: float) -> tuple[str, bool]:
